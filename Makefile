@@ -1,0 +1,35 @@
+# Tollgate: the two commands are `make dev` and `make test`.
+PORT ?= 8787
+ORIGIN_PORT ?= 8788
+export PORT ORIGIN_PORT
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+.PHONY: dev test bootstrap build test-host test-e2e deploy clean
+
+## Install what is missing, build, seed local KV and serve on http://127.0.0.1:$(PORT).
+dev: bootstrap
+	bash scripts/dev.sh
+
+## Every test: host tests of the core, then end-to-end tests through wrangler dev.
+test: bootstrap test-host build test-e2e
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+build: bootstrap
+	bash scripts/build.sh
+
+test-host:
+	cargo test --quiet
+
+test-e2e:
+	node --test --test-concurrency=1 --test-timeout=300000 tests/
+
+## Deploy with wrangler (needs a Cloudflare account; see the README).
+deploy: bootstrap
+	node_modules/.bin/wrangler deploy
+
+clean:
+	rm -rf build target .wrangler

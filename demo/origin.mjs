@@ -1,0 +1,908 @@
+#!/usr/bin/env node
+// Demo origin for Tollgate: a stand-in for the public X (Twitter) API v2.
+//
+// It answers a small set of read endpoints with X-shaped JSON so that stock
+// X API v2 client libraries work against it unchanged, but only for requests
+// that carry a context header signed by the Tollgate edge. That makes it a
+// realistic target for end-to-end tests of the enforcer: anything reaching it
+// without passing through the edge is refused and counted.
+//
+// Usage: TOLLGATE_CONTEXT_KEY=... node demo/origin.mjs [--host 127.0.0.1] [--port 8788]
+//
+// Plain Node 20, built-in modules only, so it runs anywhere without an install.
+
+import http from 'node:http';
+import crypto from 'node:crypto';
+
+// ---------------------------------------------------------------------------
+// Configuration
+
+function fail(message) {
+  process.stderr.write(`demo origin: ${message}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--(host|port)(?:=(.*))?$/.exec(arg);
+    if (!m) fail(`unknown argument ${JSON.stringify(arg)} (usage: origin.mjs [--host H] [--port P])`);
+    let value = m[2];
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) fail(`--${m[1]} needs a value`);
+    }
+    out[m[1]] = value;
+  }
+  return out;
+}
+
+const args = parseArgs(process.argv.slice(2));
+const HOST = args.host ?? process.env.HOST ?? '127.0.0.1';
+const PORT_TEXT = args.port ?? process.env.PORT ?? '8788';
+if (!/^\d{1,5}$/.test(PORT_TEXT) || Number(PORT_TEXT) > 65535) fail(`invalid port ${JSON.stringify(PORT_TEXT)}`);
+const PORT = Number(PORT_TEXT);
+
+// The shared secret is the only thing that distinguishes edge traffic from a
+// direct hit, so running without it would silently accept everything.
+const CONTEXT_KEY = process.env.TOLLGATE_CONTEXT_KEY;
+if (!CONTEXT_KEY) fail('TOLLGATE_CONTEXT_KEY is not set; refusing to start without the edge context key');
+const CONTEXT_KEY_BYTES = Buffer.from(CONTEXT_KEY, 'utf8');
+
+const CONTEXT_MAX_SKEW_S = 300;
+const CONTEXT_RE =
+  /^v1;t=(\d{1,12});account=([a-z0-9][a-z0-9._-]{0,63});app=([a-z0-9][a-z0-9._-]{0,63});sig=([0-9a-f]{64})$/;
+
+// ---------------------------------------------------------------------------
+// State (test hooks read and reset this)
+
+const VALID_FAULTS = new Set(['none', 'delay', 'reset', 'garbage', 'huge', 'status']);
+const MAX_DELAY_MS = 120_000;
+
+const state = {
+  served: 0,
+  refused: 0,
+  resets: 0,
+  items: 0,
+  byPath: Object.create(null),
+  fault: { mode: 'none', delay_ms: 0, status: 0 },
+  last: null,
+};
+
+function resetState() {
+  state.served = 0;
+  state.refused = 0;
+  state.resets = 0;
+  state.items = 0;
+  state.byPath = Object.create(null);
+  state.fault = { mode: 'none', delay_ms: 0, status: 0 };
+  state.last = null;
+}
+
+// ---------------------------------------------------------------------------
+// Response helpers
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const PROBLEM_TYPE = 'application/problem+json';
+
+function send(res, status, contentType, body, extraHeaders = {}) {
+  if (res.headersSent || res.destroyed) return;
+  const buf = Buffer.from(body, 'utf8');
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': buf.length,
+    'cache-control': 'no-store',
+    ...extraHeaders,
+  });
+  res.end(buf);
+}
+
+function sendJson(res, status, value, extraHeaders) {
+  send(res, status, JSON_TYPE, JSON.stringify(value), extraHeaders);
+}
+
+function sendProblem(res, status, title, detail, extraHeaders) {
+  send(res, status, PROBLEM_TYPE, JSON.stringify({ title, type: 'about:blank', status, detail }), extraHeaders);
+}
+
+// X's 400 for parameter validation; it is plain JSON so clients parse the errors.
+class InvalidRequest extends Error {
+  constructor(parameter, values, message) {
+    super(message);
+    this.parameter = parameter;
+    this.values = values;
+  }
+  body() {
+    return {
+      errors: [{ parameters: { [this.parameter]: this.values }, message: this.message }],
+      title: 'Invalid Request',
+      detail: 'One or more parameters to your request was invalid.',
+      type: 'https://api.twitter.com/2/problems/invalid-request',
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Deterministic synthetic data
+//
+// Everything is derived from hashes of the request, never from the clock or a
+// random source, so the same request always produces the same bytes. Tweet ids
+// are real-looking snowflakes: their timestamp bits give created_at, and their
+// low bits name the author, so a tweet looks the same from every endpoint.
+
+const TWITTER_EPOCH_MS = 1288834974657n;
+// The newest synthetic tweet is pinned to a fixed instant rather than "now".
+const ANCHOR_MS = Date.UTC(2024, 0, 15, 12, 0, 0);
+
+function sha256(text) {
+  return crypto.createHash('sha256').update(text).digest();
+}
+
+function seed32(text) {
+  return sha256(text).readUInt32BE(0);
+}
+
+// mulberry32: a tiny seeded PRNG; deterministic for a given seed.
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// FNV-1a, cheap enough to run per tweet even when streaming hundreds of thousands.
+function fnv32(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+const FIRST = ['Ada', 'Bram', 'Cleo', 'Dario', 'Edda', 'Faye', 'Gus', 'Hana'];
+const LAST = ['Quill', 'Rowan', 'Stone', 'Thorne', 'Umber', 'Vale', 'Wren', 'Yarrow'];
+
+// 64 synthetic accounts; the low 6 bits of a tweet id select its author.
+const USER_POOL = Array.from({ length: 64 }, (_, i) => {
+  let id = 1_000_000_000n + (sha256(`user:${i}`).readBigUInt64BE(0) % 8_999_999_999n);
+  while (id % 7n === 0n) id += 1n; // pool users must exist (see isMissing)
+  const first = FIRST[i >> 3];
+  const last = LAST[i & 7];
+  return {
+    index: i,
+    id: id.toString(),
+    name: `${first} ${last}`,
+    username: `${first}_${last}_${String(i).padStart(2, '0')}`.toLowerCase(),
+    created_at: new Date(Date.UTC(2009, 0, 1) + (seed32(`joined:${i}`) % 400_000_000) * 1000).toISOString().replace(/\.\d{3}Z$/, '.000Z'),
+  };
+});
+const POOL_BY_ID = new Map(USER_POOL.map((u) => [u.id, u]));
+
+const WORDS = [
+  'edge', 'origin', 'latency', 'quota', 'cache', 'request', 'budget', 'token', 'stream', 'signal',
+  'metrics', 'deploy', 'worker', 'region', 'limit', 'burst', 'window', 'header', 'replay', 'shard',
+  'queue', 'trace', 'policy', 'ledger', 'tenant', 'gateway', 'retry', 'backoff', 'payload', 'schema',
+];
+const TAGS = ['#api', '#edge', '#ratelimits', '#devops', '#observability', '#rust', '#webdev', '#data'];
+
+// X never returns ids divisible by 7 from search/timelines here, because the
+// lookup endpoints report those as not found.
+const isMissing = (idBig) => idBig % 7n === 0n;
+
+function makeSnowflake(ms, rand16, authorIndex) {
+  let r = rand16 & 0xffff;
+  for (;;) {
+    const id = ((BigInt(ms) - TWITTER_EPOCH_MS) << 22n) | (BigInt(r) << 6n) | BigInt(authorIndex & 63);
+    if (!isMissing(id)) return id;
+    r = (r + 1) & 0xffff;
+  }
+}
+
+function snowflakeMs(idBig) {
+  return Number((idBig >> 22n) + TWITTER_EPOCH_MS);
+}
+
+function isoSeconds(ms) {
+  // X reports second precision with a literal ".000Z".
+  const clamped = Math.min(Math.max(ms, 0), 8.64e15);
+  return new Date(Math.floor(clamped / 1000) * 1000).toISOString();
+}
+
+function tweetText(idStr) {
+  const rnd = prng(fnv32(idStr));
+  const n = 6 + Math.floor(rnd() * 9);
+  const words = [];
+  for (let i = 0; i < n; i++) words.push(WORDS[Math.floor(rnd() * WORDS.length)]);
+  words[0] = words[0][0].toUpperCase() + words[0].slice(1);
+  return `${words.join(' ')} ${TAGS[Math.floor(rnd() * TAGS.length)]}`;
+}
+
+function makeTweet(idBig, fields) {
+  const id = idBig.toString();
+  const tweet = { id, text: tweetText(id), edit_history_tweet_ids: [id] };
+  if (fields.size === 0) return tweet;
+  const ms = snowflakeMs(idBig);
+  const author = USER_POOL[Number(idBig & 63n)];
+  if (fields.has('author_id')) tweet.author_id = author.id;
+  if (fields.has('created_at')) tweet.created_at = isoSeconds(ms);
+  if (fields.has('conversation_id')) tweet.conversation_id = id;
+  if (fields.has('lang')) tweet.lang = 'en';
+  if (fields.has('possibly_sensitive')) tweet.possibly_sensitive = false;
+  if (fields.has('reply_settings')) tweet.reply_settings = 'everyone';
+  if (fields.has('edit_controls')) {
+    tweet.edit_controls = { edits_remaining: 5, is_edit_eligible: false, editable_until: isoSeconds(ms + 3_600_000) };
+  }
+  if (fields.has('public_metrics')) {
+    const rnd = prng(fnv32(`m:${id}`));
+    tweet.public_metrics = {
+      retweet_count: Math.floor(rnd() * 50),
+      reply_count: Math.floor(rnd() * 20),
+      like_count: Math.floor(rnd() * 400),
+      quote_count: Math.floor(rnd() * 10),
+      bookmark_count: Math.floor(rnd() * 15),
+      impression_count: Math.floor(rnd() * 20000),
+    };
+  }
+  return tweet;
+}
+
+function makeUser(user, fields) {
+  const out = { id: user.id, name: user.name, username: user.username };
+  if (fields.has('created_at')) out.created_at = user.created_at;
+  if (fields.has('description')) out.description = `Synthetic account #${user.index} for the Tollgate demo.`;
+  if (fields.has('protected')) out.protected = false;
+  if (fields.has('verified')) out.verified = false;
+  if (fields.has('public_metrics')) {
+    const rnd = prng(seed32(`um:${user.id}`));
+    out.public_metrics = {
+      followers_count: Math.floor(rnd() * 100000),
+      following_count: Math.floor(rnd() * 2000),
+      tweet_count: Math.floor(rnd() * 50000),
+      listed_count: Math.floor(rnd() * 500),
+    };
+  }
+  return out;
+}
+
+// Result sets: newest first, strictly decreasing ids.
+function searchSet(query) {
+  if (/\bnoresults\b/i.test(query)) return []; // documented way to get an empty result
+  const h = sha256(`search\0${query}`);
+  const size = 25 + (h.readUInt32BE(0) % 226); // 25..250
+  const rnd = prng(h.readUInt32BE(4));
+  let ms = ANCHOR_MS - (h.readUInt32BE(8) % 86_400_000);
+  const ids = [];
+  for (let i = 0; i < size; i++) {
+    ids.push(makeSnowflake(ms, Math.floor(rnd() * 65536), Math.floor(rnd() * 64)));
+    ms -= 1000 + Math.floor(rnd() * 600_000);
+  }
+  return ids;
+}
+
+function timelineSet(userId) {
+  const h = sha256(`timeline\0${userId}`);
+  const size = 20 + (h.readUInt32BE(0) % 281); // 20..300
+  const rnd = prng(h.readUInt32BE(4));
+  // Tweets by a pool user carry that user's index, so lookups agree on the author.
+  const pooled = POOL_BY_ID.get(userId);
+  const authorIndex = pooled ? pooled.index : h[8] & 63;
+  let ms = ANCHOR_MS - (h.readUInt32BE(12) % 3_600_000);
+  const ids = [];
+  for (let i = 0; i < size; i++) {
+    ids.push(makeSnowflake(ms, Math.floor(rnd() * 65536), authorIndex));
+    ms -= 60_000 + Math.floor(rnd() * 86_400_000);
+  }
+  return ids;
+}
+
+// ---------------------------------------------------------------------------
+// Parameter parsing, mirroring X's validation messages
+
+const TWEET_FIELDS = [
+  'article', 'attachments', 'author_id', 'card_uri', 'community_id', 'context_annotations', 'conversation_id',
+  'created_at', 'display_text_range', 'edit_controls', 'edit_history_tweet_ids', 'entities', 'geo', 'id',
+  'in_reply_to_user_id', 'lang', 'media_metadata', 'non_public_metrics', 'note_tweet', 'organic_metrics',
+  'possibly_sensitive', 'promoted_metrics', 'public_metrics', 'referenced_tweets', 'reply_settings', 'scopes',
+  'source', 'text', 'withheld',
+];
+const USER_FIELDS = [
+  'affiliation', 'connection_status', 'created_at', 'description', 'entities', 'id', 'location',
+  'most_recent_tweet_id', 'name', 'pinned_tweet_id', 'profile_banner_url', 'profile_image_url', 'protected',
+  'public_metrics', 'receives_your_dm', 'subscription_type', 'url', 'username', 'verified', 'verified_type',
+  'withheld',
+];
+const EXPANSIONS = [
+  'article.cover_media', 'article.media_entities', 'attachments.media_keys', 'attachments.media_source_tweet',
+  'attachments.poll_ids', 'author_id', 'edit_history_tweet_ids', 'entities.mentions.username', 'geo.place_id',
+  'in_reply_to_user_id', 'entities.note.mentions.username', 'referenced_tweets.id',
+  'referenced_tweets.id.attachments.media_keys', 'referenced_tweets.id.author_id',
+];
+// Fields for objects this origin never produces; accepted so clients that ask are not refused.
+const LOOSE_LIST = /^[a-z_]+(?:\.[a-z_]+)*$/;
+
+const COMMON_PARAMS = ['expansions', 'tweet.fields', 'user.fields', 'media.fields', 'poll.fields', 'place.fields'];
+const SEARCH_PARAMS = new Set([
+  'query', 'start_time', 'end_time', 'since_id', 'until_id', 'max_results', 'next_token', 'pagination_token',
+  'sort_order', ...COMMON_PARAMS,
+]);
+const TIMELINE_PARAMS = new Set([
+  'max_results', 'pagination_token', 'since_id', 'until_id', 'start_time', 'end_time', 'exclude', ...COMMON_PARAMS,
+]);
+const LOOKUP_PARAMS = new Set(['ids', ...COMMON_PARAMS]);
+const SINGLE_PARAMS = new Set(COMMON_PARAMS);
+
+const MAX_LIST_ITEMS = 64;
+
+function checkKnownParams(params, allowed) {
+  for (const key of params.keys()) {
+    if (!allowed.has(key)) {
+      throw new InvalidRequest(key, [params.get(key)],
+        `The query parameter [${key}] is not one of [${[...allowed].join(',')}]`);
+    }
+  }
+}
+
+function listParam(params, name, allowed) {
+  const raw = params.get(name);
+  const out = new Set();
+  if (raw === null) return out;
+  const parts = raw.split(',');
+  if (parts.length > MAX_LIST_ITEMS) {
+    throw new InvalidRequest(name, [raw], `The \`${name}\` query parameter has too many values`);
+  }
+  for (const part of parts) {
+    const ok = allowed ? allowed.includes(part) : LOOSE_LIST.test(part);
+    if (!ok) {
+      const tail = allowed ? ` is not one of [${allowed.join(',')}]` : ' is not valid';
+      throw new InvalidRequest(name, [part], `The \`${name}\` query parameter value [${part}]${tail}`);
+    }
+    out.add(part);
+  }
+  return out;
+}
+
+function intParam(params, name, min, max, dflt) {
+  const raw = params.get(name);
+  if (raw === null) return dflt;
+  const n = /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw new InvalidRequest(name, [raw], `The \`${name}\` query parameter value [${raw}] is not between ${min} and ${max}`);
+  }
+  return n;
+}
+
+const ID_RE = /^[0-9]{1,19}$/;
+
+function idValue(name, raw) {
+  if (!ID_RE.test(raw) || BigInt(raw) > 0x7fffffffffffffffn) {
+    throw new InvalidRequest(name, [raw], `The \`${name}\` query parameter value [${raw}] does not match ^[0-9]{1,19}$`);
+  }
+  return BigInt(raw);
+}
+
+const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+function timeParam(params, name) {
+  const raw = params.get(name);
+  if (raw === null) return null;
+  const ms = TIME_RE.test(raw) ? Date.parse(raw) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new InvalidRequest(name, [raw],
+      `Invalid '${name}':'${raw}'. '${name}' must be a timestamp in the format YYYY-MM-DDTHH:mm:ssZ`);
+  }
+  return ms;
+}
+
+// since_id / until_id / start_time / end_time narrow a result set like they do on X.
+function readFilters(params) {
+  const f = {
+    since: params.get('since_id') === null ? null : idValue('since_id', params.get('since_id')),
+    until: params.get('until_id') === null ? null : idValue('until_id', params.get('until_id')),
+    start: timeParam(params, 'start_time'),
+    end: timeParam(params, 'end_time'),
+  };
+  f.key = [f.since, f.until, f.start, f.end].map((v) => (v === null ? '' : String(v))).join('|');
+  return f;
+}
+
+function applyFilters(ids, f) {
+  if (!f.key.replace(/\|/g, '')) return ids;
+  return ids.filter((id) => {
+    if (f.since !== null && id <= f.since) return false;
+    if (f.until !== null && id >= f.until) return false;
+    const ms = snowflakeMs(id);
+    if (f.start !== null && ms < f.start) return false;
+    if (f.end !== null && ms >= f.end) return false;
+    return true;
+  });
+}
+
+// Pagination tokens are opaque to clients: a tag bound to the result set plus
+// an offset, so a token from one query cannot silently page another.
+function tokenTag(scope) {
+  return sha256(`page\0${scope}`).toString('hex').slice(0, 12);
+}
+
+function makeToken(scope, offset) {
+  return tokenTag(scope) + offset.toString(36).padStart(4, '0');
+}
+
+function readToken(name, raw, scope, size) {
+  const m = /^([0-9a-f]{12})([0-9a-z]{4})$/.exec(raw);
+  const offset = m ? parseInt(m[2], 36) : NaN;
+  if (!m || m[1] !== tokenTag(scope) || !(offset >= 0 && offset < size)) {
+    throw new InvalidRequest(name, [raw], `The \`${name}\` query parameter value [${raw}] is not valid`);
+  }
+  return offset;
+}
+
+function renderTweets(ids, params) {
+  const fields = listParam(params, 'tweet.fields', TWEET_FIELDS);
+  const expansions = listParam(params, 'expansions', EXPANSIONS);
+  const userFields = listParam(params, 'user.fields', USER_FIELDS);
+  for (const name of ['media.fields', 'poll.fields', 'place.fields']) listParam(params, name, null);
+  const data = ids.map((id) => makeTweet(id, fields));
+  let includes;
+  if (expansions.has('author_id') && ids.length) {
+    const seen = new Map();
+    for (const id of ids) {
+      const u = USER_POOL[Number(id & 63n)];
+      if (!seen.has(u.id)) seen.set(u.id, makeUser(u, userFields));
+    }
+    includes = { users: [...seen.values()] };
+  }
+  return { data, includes };
+}
+
+function notFound(resource, parameter, value) {
+  const noun = parameter === 'ids' ? 'ids' : 'id';
+  return {
+    value,
+    detail: `Could not find ${resource} with ${noun}: [${value}].`,
+    title: 'Not Found Error',
+    resource_type: resource,
+    parameter,
+    resource_id: value,
+    type: 'https://api.twitter.com/2/problems/resource-not-found',
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Endpoints. Each returns { status, body }; body.data drives the item counter.
+
+const MAX_QUERY_CHARS = 4096;
+
+function searchRecent(params) {
+  checkKnownParams(params, SEARCH_PARAMS);
+  const query = params.get('query');
+  if (query === null || query.trim() === '') {
+    throw new InvalidRequest('query', [], 'The `query` query parameter can not be empty');
+  }
+  if (query.length > MAX_QUERY_CHARS) {
+    throw new InvalidRequest('query', [query.slice(0, 64) + '…'],
+      `The \`query\` query parameter value is longer than ${MAX_QUERY_CHARS} characters`);
+  }
+  const maxResults = intParam(params, 'max_results', 10, 100, 10);
+  const sort = params.get('sort_order');
+  if (sort !== null && sort !== 'recency' && sort !== 'relevancy') {
+    throw new InvalidRequest('sort_order', [sort], `The \`sort_order\` query parameter value [${sort}] is not one of [recency,relevancy]`);
+  }
+  const filters = readFilters(params);
+  const ids = applyFilters(searchSet(query), filters);
+  const scope = `search\0${query}\0${filters.key}`;
+  // X accepts either name for the search cursor.
+  const tokenName = params.get('next_token') !== null ? 'next_token' : 'pagination_token';
+  const token = params.get(tokenName);
+  const offset = token === null ? 0 : readToken(tokenName, token, scope, ids.length);
+
+  const page = ids.slice(offset, offset + maxResults);
+  if (page.length === 0) return { status: 200, body: { meta: { result_count: 0 } } };
+  const { data, includes } = renderTweets(page, params);
+  const meta = {
+    newest_id: page[0].toString(),
+    oldest_id: page[page.length - 1].toString(),
+    result_count: page.length,
+  };
+  if (offset + maxResults < ids.length) meta.next_token = makeToken(scope, offset + maxResults);
+  const body = { data };
+  if (includes) body.includes = includes;
+  body.meta = meta;
+  return { status: 200, body };
+}
+
+function tweetsLookup(params) {
+  checkKnownParams(params, LOOKUP_PARAMS);
+  const raw = params.get('ids');
+  if (raw === null || raw === '') {
+    throw new InvalidRequest('ids', [], 'The `ids` query parameter can not be empty');
+  }
+  const parts = raw.split(',', 101);
+  if (parts.length > 100) {
+    const count = raw.split(',').length;
+    throw new InvalidRequest('ids', [raw.slice(0, 64)],
+      `The number of values in the \`ids\` query parameter list [${count}] is not between 1 and 100`);
+  }
+  const wanted = parts.map((p) => idValue('ids', p));
+  const found = wanted.filter((id) => !isMissing(id));
+  const { data, includes } = renderTweets(found, params);
+  const errors = wanted.filter(isMissing).map((id) => notFound('tweet', 'ids', id.toString()));
+  const body = {};
+  if (data.length) body.data = data;
+  if (includes) body.includes = includes;
+  if (errors.length) body.errors = errors;
+  return { status: 200, body };
+}
+
+function tweetById(params, rawId) {
+  checkKnownParams(params, SINGLE_PARAMS);
+  const id = idValue('id', rawId);
+  if (isMissing(id)) {
+    // X answers 200 with only an errors array when the tweet does not exist.
+    listParam(params, 'tweet.fields', TWEET_FIELDS);
+    return { status: 200, body: { errors: [notFound('tweet', 'id', id.toString())] } };
+  }
+  const { data, includes } = renderTweets([id], params);
+  const body = { data: data[0] };
+  if (includes) body.includes = includes;
+  return { status: 200, body };
+}
+
+function userTweets(params, rawId) {
+  checkKnownParams(params, TIMELINE_PARAMS);
+  const userId = idValue('id', rawId);
+  const maxResults = intParam(params, 'max_results', 5, 100, 10);
+  const exclude = listParam(params, 'exclude', ['replies', 'retweets']);
+  void exclude; // synthetic timelines contain neither replies nor retweets
+  const filters = readFilters(params);
+  if (isMissing(userId)) {
+    return { status: 200, body: { errors: [notFound('user', 'id', userId.toString())] } };
+  }
+  const ids = applyFilters(timelineSet(userId.toString()), filters);
+  const scope = `timeline\0${userId}\0${filters.key}`;
+  const token = params.get('pagination_token');
+  const offset = token === null ? 0 : readToken('pagination_token', token, scope, Math.max(ids.length, 1));
+
+  const page = ids.slice(offset, offset + maxResults);
+  if (page.length === 0) return { status: 200, body: { meta: { result_count: 0 } } };
+  const { data, includes } = renderTweets(page, params);
+  const meta = {
+    result_count: page.length,
+    newest_id: page[0].toString(),
+    oldest_id: page[page.length - 1].toString(),
+  };
+  if (offset + maxResults < ids.length) meta.next_token = makeToken(scope, offset + maxResults);
+  if (offset > 0) meta.previous_token = makeToken(scope, Math.max(0, offset - maxResults));
+  const body = { data };
+  if (includes) body.includes = includes;
+  body.meta = meta;
+  return { status: 200, body };
+}
+
+// Route templates double as the stats keys, keeping by_path bounded no matter
+// which ids clients ask for.
+function route(pathname) {
+  if (pathname === '/2/tweets/search/recent') return { key: pathname, run: searchRecent };
+  if (pathname === '/2/tweets') return { key: pathname, run: tweetsLookup };
+  let m = /^\/2\/tweets\/([^/]+)$/.exec(pathname);
+  if (m) return { key: '/2/tweets/:id', run: (p) => tweetById(p, m[1]) };
+  m = /^\/2\/users\/([^/]+)\/tweets$/.exec(pathname);
+  if (m) return { key: '/2/users/:id/tweets', run: (p) => userTweets(p, m[1]) };
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// Edge context verification
+
+function verifyContext(req) {
+  const header = req.headers['x-tollgate-context'];
+  if (header === undefined || header === '') return 'missing context';
+  // Node joins repeated headers with ", ", which fails the pattern as intended.
+  const m = typeof header === 'string' ? CONTEXT_RE.exec(header) : null;
+  if (!m) return 'malformed context';
+  const [, t, account, app, sig] = m;
+  const now = Math.floor(Date.now() / 1000);
+  if (Math.abs(now - Number(t)) > CONTEXT_MAX_SKEW_S) return 'stale context';
+  const message = `v1\n${t}\n${req.method}\n${req.url}\n${account}\n${app}`;
+  const expected = crypto.createHmac('sha256', CONTEXT_KEY_BYTES).update(message, 'utf8').digest();
+  const given = Buffer.from(sig, 'hex');
+  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return 'bad signature';
+  return null;
+}
+
+// ---------------------------------------------------------------------------
+// API dispatch
+
+function splitUrl(rawUrl) {
+  // Use the request target as sent; WHATWG URL parsing would rewrite "//x" as a host.
+  let target = rawUrl;
+  if (!target.startsWith('/')) {
+    try {
+      const u = new URL(target);
+      target = u.pathname + u.search;
+    } catch {
+      return null;
+    }
+  }
+  const q = target.indexOf('?');
+  const pathname = q === -1 ? target : target.slice(0, q);
+  const search = q === -1 ? '' : target.slice(q + 1);
+  let params;
+  try {
+    params = new URLSearchParams(search);
+  } catch {
+    return null;
+  }
+  return { pathname, params };
+}
+
+function countServed(key, items) {
+  state.served += 1;
+  state.byPath[key] = (state.byPath[key] ?? 0) + 1;
+  state.items += items;
+}
+
+function itemCount(body) {
+  if (Array.isArray(body?.data)) return body.data.length;
+  return body && body.data && typeof body.data === 'object' ? 1 : 0;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function handleApi(req, res, parsed) {
+  state.last = { method: req.method, url: req.url, headers: { ...req.headers } };
+
+  const why = verifyContext(req);
+  if (why) {
+    state.refused += 1;
+    sendProblem(res, 403, 'Forbidden', why);
+    return;
+  }
+
+  const matched = parsed ? route(parsed.pathname) : null;
+  const key = matched ? matched.key : '(unmatched)';
+  const fault = state.fault;
+
+  if (fault.mode === 'delay' && fault.delay_ms > 0) {
+    await sleep(fault.delay_ms);
+    if (res.destroyed) return;
+  } else if (fault.mode === 'reset') {
+    state.resets += 1;
+    req.socket.destroy();
+    return;
+  } else if (fault.mode === 'garbage') {
+    countServed(key, 0);
+    send(res, 200, JSON_TYPE, '<html>oops, this is not JSON');
+    return;
+  } else if (fault.mode === 'huge') {
+    streamHuge(res, parsed ? parsed.params : new URLSearchParams(), key);
+    return;
+  } else if (fault.mode === 'status') {
+    countServed(key, 0);
+    const status = fault.status;
+    const title = http.STATUS_CODES[status] ?? 'Error';
+    const extra = status === 429
+      ? { 'x-rate-limit-limit': '450', 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': String(Math.floor(Date.now() / 1000) + 900) }
+      : {};
+    sendJson(res, status, { title, detail: title, type: 'about:blank', status }, extra);
+    return;
+  }
+
+  if (!parsed || !matched) {
+    countServed(key, 0);
+    sendProblem(res, 404, 'Not Found Error', `No endpoint matches ${parsed ? parsed.pathname : 'the request target'}`);
+    return;
+  }
+  if (req.method !== 'GET') {
+    countServed(key, 0);
+    sendProblem(res, 405, 'Method Not Allowed', `${req.method} is not supported on ${matched.key}`, { allow: 'GET' });
+    return;
+  }
+
+  let result;
+  try {
+    result = matched.run(parsed.params);
+  } catch (err) {
+    if (!(err instanceof InvalidRequest)) throw err;
+    result = { status: 400, body: err.body() };
+  }
+  countServed(key, itemCount(result.body));
+  sendJson(res, result.status, result.body);
+}
+
+// A ~20 MB search response, written chunk by chunk with backpressure so memory
+// stays flat; it exercises the enforcer's body limits and streaming.
+const HUGE_TARGET_BYTES = 20 * 1024 * 1024;
+
+function streamHuge(res, params, key) {
+  let fields;
+  try {
+    fields = listParam(params, 'tweet.fields', TWEET_FIELDS);
+  } catch {
+    fields = new Set();
+  }
+  res.writeHead(200, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
+  // Counted up front and per chunk, so a client that hangs up midway is still accounted for.
+  countServed(key, 0);
+  let written = 0;
+  let count = 0;
+  let newest = null;
+  let oldest = null;
+  let aborted = false;
+  res.on('close', () => { aborted = true; });
+
+  const nextChunk = () => {
+    const parts = [];
+    let bytes = 0;
+    while (bytes < 64 * 1024 && written + bytes < HUGE_TARGET_BYTES) {
+      const id = makeSnowflake(ANCHOR_MS - count * 1000, fnv32(`huge:${count}`), count);
+      const json = (count === 0 ? '' : ',') + JSON.stringify(makeTweet(id, fields));
+      if (newest === null) newest = id;
+      oldest = id;
+      count += 1;
+      state.items += 1;
+      parts.push(json);
+      bytes += json.length;
+    }
+    written += bytes;
+    return parts.join('');
+  };
+
+  const pump = () => {
+    while (!aborted) {
+      if (written >= HUGE_TARGET_BYTES) {
+        const meta = { newest_id: newest.toString(), oldest_id: oldest.toString(), result_count: count };
+        res.end(`],"meta":${JSON.stringify(meta)}}`);
+        return;
+      }
+      if (!res.write(nextChunk())) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+  };
+  res.write('{"data":[');
+  pump();
+}
+
+// ---------------------------------------------------------------------------
+// Test hooks
+
+const MAX_HOOK_BODY = 4096;
+
+function readBody(req, limit) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => { if (!done) { done = true; resolve(Buffer.concat(chunks).toString('utf8')); } });
+    req.on('error', () => { if (!done) { done = true; resolve(null); } });
+  });
+}
+
+function parseFault(text) {
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'body is not valid JSON';
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
+  if (!VALID_FAULTS.has(body.mode)) return `mode must be one of ${[...VALID_FAULTS].join(', ')}`;
+  const fault = { mode: body.mode, delay_ms: 0, status: 0 };
+  if (body.mode === 'delay') {
+    const d = body.delay_ms;
+    if (!Number.isInteger(d) || d < 0 || d > MAX_DELAY_MS) return `delay_ms must be an integer 0..${MAX_DELAY_MS}`;
+    fault.delay_ms = d;
+  }
+  if (body.mode === 'status') {
+    const s = body.status;
+    if (!Number.isInteger(s) || s < 200 || s > 599 || s === 204 || s === 304) {
+      return 'status must be an integer 200..599 that allows a body';
+    }
+    fault.status = s;
+  }
+  return fault;
+}
+
+async function handleHook(req, res, pathname) {
+  const hooks = {
+    '/__origin/stats': 'GET',
+    '/__origin/last': 'GET',
+    '/__origin/reset': 'POST',
+    '/__origin/fault': 'POST',
+  };
+  const method = hooks[pathname];
+  if (!method) return sendProblem(res, 404, 'Not Found Error', `No test hook at ${pathname}`);
+  if (req.method !== method) return sendProblem(res, 405, 'Method Not Allowed', `${pathname} takes ${method}`, { allow: method });
+
+  if (pathname === '/__origin/stats') {
+    return sendJson(res, 200, {
+      served: state.served,
+      refused: state.refused,
+      resets: state.resets,
+      by_path: state.byPath,
+      items: state.items,
+    });
+  }
+  if (pathname === '/__origin/last') {
+    return sendJson(res, 200, state.last ?? { method: null, url: null, headers: {} });
+  }
+  if (pathname === '/__origin/reset') {
+    resetState();
+    res.writeHead(204);
+    return res.end();
+  }
+  const text = await readBody(req, MAX_HOOK_BODY);
+  if (text === null) {
+    res.setHeader('connection', 'close');
+    return sendProblem(res, 400, 'Bad Request', `body must be at most ${MAX_HOOK_BODY} bytes`);
+  }
+  const fault = parseFault(text);
+  if (typeof fault === 'string') return sendProblem(res, 400, 'Bad Request', fault);
+  state.fault = fault;
+  res.writeHead(204);
+  res.end();
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+async function handle(req, res) {
+  const parsed = splitUrl(req.url ?? '');
+  const pathname = parsed ? parsed.pathname : '';
+  if (pathname === '/2' || pathname.startsWith('/2/')) return handleApi(req, res, parsed);
+  if (pathname.startsWith('/__origin/')) return handleHook(req, res, pathname);
+  // Malformed targets are still API traffic if they are not hooks: they must be signed.
+  if (!parsed) return handleApi(req, res, null);
+  sendProblem(res, 404, 'Not Found Error', 'Only /2/... API paths are served here');
+}
+
+const server = http.createServer({ keepAlive: true }, (req, res) => {
+  handle(req, res).catch((err) => {
+    process.stderr.write(`demo origin: internal error: ${err && err.stack ? err.stack : err}\n`);
+    if (!res.headersSent) sendProblem(res, 500, 'Internal Server Error', 'The demo origin failed to answer');
+    else res.destroy();
+  });
+});
+server.keepAliveTimeout = 30_000;
+server.headersTimeout = 20_000;
+server.requestTimeout = 150_000; // above the largest configurable delay
+
+server.on('error', (err) => {
+  process.stderr.write(`demo origin: ${err.message}\n`);
+  process.exit(2);
+});
+
+server.listen(PORT, HOST, () => {
+  const { port } = server.address();
+  const host = HOST.includes(':') ? `[${HOST}]` : HOST;
+  process.stdout.write(`demo origin listening on http://${host}:${port}\n`);
+});
+
+let stopping = false;
+function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  // Delayed responses hold no sockets open after closeAllConnections, but be certain.
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);

@@ -1,0 +1,125 @@
+//! The policy decision for one request, as a value. Pure: the edge loads the records, this
+//! decides, and one place turns the outcome into a response.
+
+use super::clock::UnixMillis;
+use super::entitlement::{AccountRecord, AccountStatus, AppRecord, AppStatus, Method, Plan};
+use super::id::Id;
+use super::problem::{Forbidden, Problem, Unauthorized};
+
+/// What the request is granted: who it is charged to and which endpoint group it falls in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub account: Id,
+    pub app: Id,
+    pub plan: Id,
+    pub group: Id,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(Grant),
+    Deny(Problem),
+}
+
+/// The request as the decision sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The method as received (`GET`, `HEAD`, …).
+    pub method: &'a str,
+    /// The path as received, still percent-encoded.
+    pub path: &'a str,
+}
+
+/// Decides on a request whose token, account and plan records have been read and validated.
+#[must_use]
+pub fn decide(app: &AppRecord, account: &AccountRecord, plan: &Plan, call: Call<'_>, now: UnixMillis) -> Decision {
+    match app.status {
+        AppStatus::Active => {}
+        AppStatus::Suspended => return Decision::Deny(Problem::Unauthorized(Unauthorized::Suspended)),
+        AppStatus::Revoked => return Decision::Deny(Problem::Unauthorized(Unauthorized::Revoked)),
+    }
+    if app.expires_at.is_some_and(|at| now.as_secs() >= at) {
+        return Decision::Deny(Problem::Unauthorized(Unauthorized::Expired));
+    }
+    if account.status == AccountStatus::Suspended {
+        return Decision::Deny(Problem::Forbidden(Forbidden::AccountSuspended));
+    }
+    let group = Method::from_request(call.method).and_then(|m| plan.routes.find(m, call.path));
+    match group {
+        Some(group) => Decision::Allow(Grant {
+            account: account.id.clone(),
+            app: app.app.clone(),
+            plan: plan.record.id.clone(),
+            group: group.clone(),
+        }),
+        None => Decision::Deny(Problem::Forbidden(Forbidden::EndpointNotInPlan)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::entitlement::decode;
+
+    fn app(status: &str, expires_at: Option<u64>) -> AppRecord {
+        let mut v = serde_json::json!({"v":1,"account":"acme","app":"acme-search","status":status});
+        if let Some(at) = expires_at {
+            v["expires_at"] = at.into();
+        }
+        decode(&v.to_string()).unwrap()
+    }
+
+    fn account(status: &str) -> AccountRecord {
+        decode(&serde_json::json!({"v":1,"id":"acme","name":"Acme","plan":"pro","status":status}).to_string())
+            .unwrap()
+    }
+
+    fn plan() -> Plan {
+        Plan::compile(
+            decode(r#"{"v":1,"id":"pro","endpoints":[{"method":"GET","path":"/2/tweets/:id","group":"lookup"}]}"#)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    const GET_TWEET: Call<'static> = Call { method: "GET", path: "/2/tweets/20" };
+    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+    #[test]
+    fn allows_an_active_app_on_a_planned_endpoint() {
+        let d = decide(&app("active", None), &account("active"), &plan(), GET_TWEET, NOW);
+        let Decision::Allow(grant) = d else { panic!("denied: {d:?}") };
+        assert_eq!(grant.group.as_str(), "lookup");
+        assert_eq!(grant.account.as_str(), "acme");
+        assert_eq!(grant.app.as_str(), "acme-search");
+    }
+
+    #[test]
+    fn denies_suspended_revoked_and_expired_tokens_with_401() {
+        let cases = [
+            (app("suspended", None), Unauthorized::Suspended),
+            (app("revoked", None), Unauthorized::Revoked),
+            (app("active", Some(NOW.as_secs())), Unauthorized::Expired),
+        ];
+        for (a, why) in cases {
+            let d = decide(&a, &account("active"), &plan(), GET_TWEET, NOW);
+            assert_eq!(d, Decision::Deny(Problem::Unauthorized(why)));
+        }
+        let not_yet = decide(&app("active", Some(NOW.as_secs() + 1)), &account("active"), &plan(), GET_TWEET, NOW);
+        assert!(matches!(not_yet, Decision::Allow(_)));
+    }
+
+    #[test]
+    fn denies_suspended_accounts_and_unplanned_endpoints_with_403() {
+        let d = decide(&app("active", None), &account("suspended"), &plan(), GET_TWEET, NOW);
+        assert_eq!(d, Decision::Deny(Problem::Forbidden(Forbidden::AccountSuspended)));
+        for call in [
+            Call { method: "DELETE", path: "/2/tweets/20" },
+            Call { method: "GET", path: "/2/users/1/tweets" },
+            Call { method: "BREW", path: "/2/tweets/20" },
+        ] {
+            let d = decide(&app("active", None), &account("active"), &plan(), call, NOW);
+            assert_eq!(d, Decision::Deny(Problem::Forbidden(Forbidden::EndpointNotInPlan)), "{call:?}");
+        }
+    }
+}

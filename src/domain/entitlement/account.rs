@@ -1,0 +1,71 @@
+//! A customer account: the party that signed the agreement and owns apps.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Record, RecordError};
+use crate::domain::id::Id;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    Active,
+    Suspended,
+}
+
+/// `tollgate:v1:account:<id>` →
+/// `{"v":1,"id":"acme","name":"Acme Analytics","plan":"pro","status":"active"}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountRecord {
+    pub v: u32,
+    pub id: Id,
+    pub name: String,
+    pub plan: Id,
+    pub status: AccountStatus,
+}
+
+impl Record for AccountRecord {
+    fn version(&self) -> u32 {
+        self.v
+    }
+
+    fn validate(&self) -> Result<(), RecordError> {
+        let name_ok = !self.name.trim().is_empty()
+            && self.name.len() <= 200
+            && !self.name.chars().any(char::is_control);
+        if name_ok {
+            Ok(())
+        } else {
+            Err(RecordError::Field {
+                field: "name",
+                why: "must be 1 to 200 printable characters".into(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::entitlement::decode;
+
+    #[test]
+    fn reads_the_documented_example() {
+        let text = r#"{"v":1,"id":"acme","name":"Acme Analytics","plan":"pro","status":"active"}"#;
+        let account: AccountRecord = decode(text).unwrap();
+        assert_eq!(account.plan.as_str(), "pro");
+        assert_eq!(account.status, AccountStatus::Active);
+    }
+
+    #[test]
+    fn refuses_empty_or_control_character_names() {
+        for name in ["", "   ", "a\u{0007}b"] {
+            let text = serde_json::json!({"v":1,"id":"acme","name":name,"plan":"pro","status":"active"})
+                .to_string();
+            assert!(
+                matches!(decode::<AccountRecord>(&text), Err(RecordError::Field { field: "name", .. })),
+                "{name:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Every response Tollgate makes itself: one problem type each, in the API's own error shape
+//! (`type`, `title`, `detail`, `status`, RFC 9457 style), so client libraries read them as the
+//! API's errors.
+
+use serde::Serialize;
+
+use super::bearer::BearerError;
+
+/// Why a request was not served. Every client-visible refusal is one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// 401: no token, a malformed one, or one that is not (or no longer) valid.
+    Unauthorized(Unauthorized),
+    /// 403: the token is valid but may not do this.
+    Forbidden(Forbidden),
+    /// 503: the entitlement table could not be read or is invalid for this token, or the
+    /// deployment is misconfigured (fail closed).
+    EntitlementUnavailable,
+    /// 502: the origin could not be reached.
+    OriginUnreachable,
+    /// 504: the origin did not answer within the configured time.
+    OriginTimeout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unauthorized {
+    Missing,
+    Malformed,
+    Unknown,
+    Expired,
+    Suspended,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    /// The method and path are not in the account's plan.
+    EndpointNotInPlan,
+    /// The whole account is suspended.
+    AccountSuspended,
+}
+
+/// The JSON body of a problem response.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ProblemBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: &'static str,
+    pub detail: &'static str,
+    pub status: u16,
+    /// A stable machine-readable reason where one status has several causes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+impl From<BearerError> for Problem {
+    fn from(e: BearerError) -> Self {
+        Self::Unauthorized(match e {
+            BearerError::Missing => Unauthorized::Missing,
+            BearerError::Repeated | BearerError::Scheme | BearerError::Token(_) => Unauthorized::Malformed,
+        })
+    }
+}
+
+impl Problem {
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::EntitlementUnavailable => 503,
+            Self::OriginUnreachable => 502,
+            Self::OriginTimeout => 504,
+        }
+    }
+
+    /// The last segment of the problem `type` URI.
+    #[must_use]
+    pub fn slug(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "client-forbidden",
+            Self::EntitlementUnavailable => "service-unavailable",
+            Self::OriginUnreachable => "bad-gateway",
+            Self::OriginTimeout => "gateway-timeout",
+        }
+    }
+
+    #[must_use]
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "Unauthorized",
+            Self::Forbidden(_) => "Forbidden",
+            Self::EntitlementUnavailable => "Service Unavailable",
+            Self::OriginUnreachable => "Bad Gateway",
+            Self::OriginTimeout => "Gateway Timeout",
+        }
+    }
+
+    #[must_use]
+    pub fn detail(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(u) => match u {
+                Unauthorized::Missing => "No bearer token was sent.",
+                Unauthorized::Malformed => "The Authorization header is not a well-formed bearer token.",
+                Unauthorized::Unknown => "The bearer token is not recognised.",
+                Unauthorized::Expired => "The bearer token has expired.",
+                Unauthorized::Suspended => "The bearer token is suspended.",
+                Unauthorized::Revoked => "The bearer token has been revoked.",
+            },
+            Self::Forbidden(Forbidden::EndpointNotInPlan) => {
+                "This app is not entitled to call this endpoint with this method."
+            }
+            Self::Forbidden(Forbidden::AccountSuspended) => "The account that owns this app is suspended.",
+            Self::EntitlementUnavailable => "Entitlements for this app cannot be read right now. Try again later.",
+            Self::OriginUnreachable => "The upstream service could not be reached.",
+            Self::OriginTimeout => "The upstream service did not answer in time.",
+        }
+    }
+
+    #[must_use]
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthorized(u) => Some(match u {
+                Unauthorized::Missing => "missing-token",
+                Unauthorized::Malformed => "malformed-token",
+                Unauthorized::Unknown => "unknown-token",
+                Unauthorized::Expired => "expired-token",
+                Unauthorized::Suspended => "suspended-token",
+                Unauthorized::Revoked => "revoked-token",
+            }),
+            Self::Forbidden(Forbidden::EndpointNotInPlan) => Some("endpoint-not-in-plan"),
+            Self::Forbidden(Forbidden::AccountSuspended) => Some("account-suspended"),
+            _ => None,
+        }
+    }
+
+    /// The body, with `type` under the deployment's problem base URI.
+    #[must_use]
+    pub fn body(&self, type_base: &str) -> ProblemBody {
+        ProblemBody {
+            kind: format!("{type_base}{}", self.slug()),
+            title: self.title(),
+            detail: self.detail(),
+            status: self.status(),
+            reason: self.reason(),
+        }
+    }
+
+    #[must_use]
+    pub fn to_json(&self, type_base: &str) -> String {
+        // Serialising a struct of strings and a number cannot fail.
+        serde_json::to_string(&self.body(type_base)).unwrap_or_default()
+    }
+}
+
+/// Media type of every problem response.
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://api.example.com/2/problems/";
+
+    fn all() -> Vec<Problem> {
+        use Unauthorized::*;
+        let mut all: Vec<Problem> = [Missing, Malformed, Unknown, Expired, Suspended, Revoked]
+            .into_iter()
+            .map(Problem::Unauthorized)
+            .collect();
+        all.extend([
+            Problem::Forbidden(Forbidden::EndpointNotInPlan),
+            Problem::Forbidden(Forbidden::AccountSuspended),
+            Problem::EntitlementUnavailable,
+            Problem::OriginUnreachable,
+            Problem::OriginTimeout,
+        ]);
+        all
+    }
+
+    #[test]
+    fn every_problem_renders_the_api_error_shape() {
+        for p in all() {
+            let v: serde_json::Value = serde_json::from_str(&p.to_json(BASE)).unwrap();
+            assert_eq!(v["status"], p.status());
+            assert_eq!(v["type"], format!("{BASE}{}", p.slug()));
+            assert!(!v["title"].as_str().unwrap().is_empty());
+            assert!(!v["detail"].as_str().unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn statuses_are_the_documented_ones() {
+        assert_eq!(Problem::from(BearerError::Missing).status(), 401);
+        assert_eq!(Problem::Forbidden(Forbidden::EndpointNotInPlan).status(), 403);
+        assert_eq!(Problem::EntitlementUnavailable.status(), 503);
+        assert_eq!(Problem::OriginUnreachable.status(), 502);
+        assert_eq!(Problem::OriginTimeout.status(), 504);
+        assert_eq!(
+            Problem::from(BearerError::Repeated),
+            Problem::Unauthorized(Unauthorized::Malformed)
+        );
+    }
+}
