@@ -16,6 +16,12 @@ pub enum Problem {
     /// 503: the entitlement table could not be read or is invalid for this token, or the
     /// deployment is misconfigured (fail closed).
     EntitlementUnavailable,
+    /// 429: a request window of the plan is full; `retry_after` in seconds.
+    RateLimited { retry_after: u64 },
+    /// 429: the account's monthly cap is reached; `retry_after` in seconds.
+    UsageCapped { retry_after: u64 },
+    /// 503: the account's guard could not be reached and the plan fails closed.
+    GuardUnavailable,
     /// 502: the origin could not be reached.
     OriginUnreachable,
     /// 504: the origin did not answer within the configured time.
@@ -68,7 +74,8 @@ impl Problem {
         match self {
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
-            Self::EntitlementUnavailable => 503,
+            Self::EntitlementUnavailable | Self::GuardUnavailable => 503,
+            Self::RateLimited { .. } | Self::UsageCapped { .. } => 429,
             Self::OriginUnreachable => 502,
             Self::OriginTimeout => 504,
         }
@@ -80,7 +87,9 @@ impl Problem {
         match self {
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "client-forbidden",
-            Self::EntitlementUnavailable => "service-unavailable",
+            Self::EntitlementUnavailable | Self::GuardUnavailable => "service-unavailable",
+            Self::RateLimited { .. } => "rate-limit-exceeded",
+            Self::UsageCapped { .. } => "usage-capped",
             Self::OriginUnreachable => "bad-gateway",
             Self::OriginTimeout => "gateway-timeout",
         }
@@ -91,7 +100,9 @@ impl Problem {
         match self {
             Self::Unauthorized(_) => "Unauthorized",
             Self::Forbidden(_) => "Forbidden",
-            Self::EntitlementUnavailable => "Service Unavailable",
+            Self::EntitlementUnavailable | Self::GuardUnavailable => "Service Unavailable",
+            Self::RateLimited { .. } => "Too Many Requests",
+            Self::UsageCapped { .. } => "Usage Capped",
             Self::OriginUnreachable => "Bad Gateway",
             Self::OriginTimeout => "Gateway Timeout",
         }
@@ -113,6 +124,9 @@ impl Problem {
             }
             Self::Forbidden(Forbidden::AccountSuspended) => "The account that owns this app is suspended.",
             Self::EntitlementUnavailable => "Entitlements for this app cannot be read right now. Try again later.",
+            Self::GuardUnavailable => "Usage for this account cannot be checked right now. Try again later.",
+            Self::RateLimited { .. } => "Too many requests in the current window. Retry after the window resets.",
+            Self::UsageCapped { .. } => "The monthly usage cap of this account has been reached.",
             Self::OriginUnreachable => "The upstream service could not be reached.",
             Self::OriginTimeout => "The upstream service did not answer in time.",
         }
@@ -131,6 +145,8 @@ impl Problem {
             }),
             Self::Forbidden(Forbidden::EndpointNotInPlan) => Some("endpoint-not-in-plan"),
             Self::Forbidden(Forbidden::AccountSuspended) => Some("account-suspended"),
+            Self::GuardUnavailable => Some("guard-unavailable"),
+            Self::EntitlementUnavailable => Some("entitlements-unavailable"),
             _ => None,
         }
     }
@@ -144,6 +160,15 @@ impl Problem {
             detail: self.detail(),
             status: self.status(),
             reason: self.reason(),
+        }
+    }
+
+    /// Seconds a client should wait, for problems that have such a time.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after } | Self::UsageCapped { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -173,6 +198,9 @@ mod tests {
             Problem::Forbidden(Forbidden::EndpointNotInPlan),
             Problem::Forbidden(Forbidden::AccountSuspended),
             Problem::EntitlementUnavailable,
+            Problem::GuardUnavailable,
+            Problem::RateLimited { retry_after: 5 },
+            Problem::UsageCapped { retry_after: 5 },
             Problem::OriginUnreachable,
             Problem::OriginTimeout,
         ]);
@@ -197,6 +225,9 @@ mod tests {
         assert_eq!(Problem::EntitlementUnavailable.status(), 503);
         assert_eq!(Problem::OriginUnreachable.status(), 502);
         assert_eq!(Problem::OriginTimeout.status(), 504);
+        assert_eq!(Problem::RateLimited { retry_after: 1 }.slug(), "rate-limit-exceeded");
+        assert_eq!(Problem::UsageCapped { retry_after: 1 }.slug(), "usage-capped");
+        assert_eq!(Problem::UsageCapped { retry_after: 1 }.status(), 429);
         assert_eq!(
             Problem::from(BearerError::Repeated),
             Problem::Unauthorized(Unauthorized::Malformed)

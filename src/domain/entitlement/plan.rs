@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Record, RecordError};
 use crate::domain::id::Id;
+use crate::domain::limit::{GuardFailure, Limit};
 use crate::domain::route::{RouteError, RouteTable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -52,9 +53,19 @@ pub struct PlanRecord {
     pub v: u32,
     pub id: Id,
     pub endpoints: Vec<Endpoint>,
+    /// Request windows per endpoint group and scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<Limit>,
+    /// Items (entries of `data` in responses) the account may receive per calendar month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_item_cap: Option<u64>,
+    /// Whether to refuse (`closed`, the default) or forward (`open`) when the guard is down.
+    #[serde(default)]
+    pub guard_failure: GuardFailure,
 }
 
 pub const MAX_ENDPOINTS: usize = 256;
+pub const MAX_LIMITS: usize = 64;
 
 impl Record for PlanRecord {
     fn version(&self) -> u32 {
@@ -68,7 +79,41 @@ impl Record for PlanRecord {
                 why: format!("at most {MAX_ENDPOINTS} endpoints"),
             });
         }
-        RouteTable::build(&self.endpoints).map(|_| ()).map_err(route_field)
+        RouteTable::build(&self.endpoints).map_err(route_field)?;
+        self.validate_limits()
+    }
+}
+
+impl PlanRecord {
+    fn validate_limits(&self) -> Result<(), RecordError> {
+        let field = |why: String| RecordError::Field { field: "limits", why };
+        if self.limits.len() > MAX_LIMITS {
+            return Err(field(format!("at most {MAX_LIMITS} limits")));
+        }
+        for (i, limit) in self.limits.iter().enumerate() {
+            if let Some(why) = limit.problem() {
+                return Err(field(format!("limit {i}: {why}")));
+            }
+            if !self.endpoints.iter().any(|e| e.group == limit.group) {
+                return Err(field(format!("limit {i}: no endpoint is in group `{}`", limit.group)));
+            }
+            let twin = self.limits[..i]
+                .iter()
+                .any(|l| l.group == limit.group && l.scope == limit.scope && l.window_seconds == limit.window_seconds);
+            if twin {
+                return Err(field(format!("limit {i}: the same group, scope and window is listed twice")));
+            }
+        }
+        if self.monthly_item_cap == Some(0) {
+            return Err(RecordError::Field { field: "monthly_item_cap", why: "must be at least 1 (omit it for no cap)".into() });
+        }
+        Ok(())
+    }
+
+    /// The limits that apply to one endpoint group.
+    #[must_use]
+    pub fn limits_for(&self, group: &Id) -> Vec<Limit> {
+        self.limits.iter().filter(|l| l.group == *group).cloned().collect()
     }
 }
 
@@ -114,6 +159,28 @@ mod tests {
         assert!(matches!(decode::<PlanRecord>(bad_path), Err(RecordError::Field { field: "endpoints", .. })));
         let bad_method = r#"{"v":1,"id":"p","endpoints":[{"method":"TRACE","path":"/a","group":"g"}]}"#;
         assert!(matches!(decode::<PlanRecord>(bad_method), Err(RecordError::Json(_))));
+    }
+
+    #[test]
+    fn reads_limits_and_refuses_inconsistent_ones() {
+        let ok = r#"{"v":1,"id":"p","endpoints":[{"method":"GET","path":"/a","group":"search"}],
+            "limits":[{"group":"search","scope":"app","requests":450},
+                      {"group":"search","scope":"account","requests":1800,"window_seconds":900}],
+            "monthly_item_cap":1000,"guard_failure":"open"}"#;
+        let plan: PlanRecord = decode(ok).unwrap();
+        assert_eq!(plan.limits[0].window_seconds, 900);
+        assert_eq!(plan.limits_for(&Id::new("search").unwrap()).len(), 2);
+        assert_eq!(plan.guard_failure, GuardFailure::Open);
+        for bad in [
+            r#"[{"group":"nope","scope":"app","requests":1}]"#,
+            r#"[{"group":"search","scope":"app","requests":0}]"#,
+            r#"[{"group":"search","scope":"app","requests":1,"window_seconds":0}]"#,
+            r#"[{"group":"search","scope":"app","requests":1},{"group":"search","scope":"app","requests":2}]"#,
+            r#"[{"group":"search","scope":"galaxy","requests":1}]"#,
+        ] {
+            let text = format!(r#"{{"v":1,"id":"p","endpoints":[{{"method":"GET","path":"/a","group":"search"}}],"limits":{bad}}}"#);
+            assert!(decode::<PlanRecord>(&text).is_err(), "{bad}");
+        }
     }
 
     #[test]

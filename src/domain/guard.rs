@@ -1,0 +1,305 @@
+//! The account guard: the arithmetic behind the per-account Durable Object.
+//!
+//! One guard per account sees every request of that account from every location, so its counts
+//! are global and exact. A request is charged against all of its limits at once: every limit is
+//! checked first, and only if none refuses is any of them charged. Refused requests consume
+//! nothing. The guard's state sits behind [`CounterStore`] (SQLite in the Durable Object, a map in
+//! tests); the caller passes the time.
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::UnixMillis;
+use super::id::Id;
+use super::limit::{Limit, Scope};
+use super::month::Month;
+use super::pooling::{self, PoolingEvidence};
+use super::window::Window;
+
+/// The guard's state: request counts per window, items per month.
+pub trait CounterStore {
+    /// Requests counted under `key` in the window that starts at `window_start` (0 if none).
+    fn count(&self, key: &str, window_start: u64) -> u64;
+    /// Adds `n` to the count of `key` in that window, forgetting any older window of that key.
+    fn add(&mut self, key: &str, window_start: u64, n: u64);
+    /// Counts of every key starting with `prefix` in the window that starts at `window_start`.
+    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Vec<(String, u64)>;
+    /// Items delivered to the account in a month (`YYYY-MM`).
+    fn month_items(&self, month: &str) -> u64;
+}
+
+/// What the edge asks the guard for one admitted request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub app: Id,
+    /// Hash of the token, checked against the guard's revocation list.
+    pub token_hash: String,
+    pub group: Id,
+    /// The plan's limits for this group.
+    pub limits: Vec<Limit>,
+    pub monthly_item_cap: Option<u64>,
+}
+
+/// A window's state as clients see it in rate-limit headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub name: String,
+    pub limit: u64,
+    pub remaining: u64,
+    /// Unix seconds at which the window resets.
+    pub reset: u64,
+    pub window_seconds: u64,
+}
+
+/// The guard's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Verdict {
+    Allow {
+        quotas: Vec<Quota>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pooling: Option<PoolingEvidence>,
+    },
+    RateLimited { quotas: Vec<Quota>, retry_after: u64 },
+    UsageCapped { retry_after: u64 },
+    Revoked,
+    AccountSuspended,
+}
+
+/// What the guard knows about the account beyond its counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub token_revoked: bool,
+    pub account_suspended: bool,
+}
+
+/// The counter key of one limit: scope, group, subject and window length.
+#[must_use]
+pub fn counter_key(limit: &Limit, app: &Id) -> String {
+    let subject = match limit.scope {
+        Scope::App => app.as_str(),
+        Scope::Account | Scope::Recipient => "*",
+    };
+    format!("{}:{}:{}:{}", limit.scope.as_str(), limit.group, limit.window_seconds, subject)
+}
+
+/// Checks every limit, then charges all of them or none.
+pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge, now: UnixMillis) -> Verdict {
+    if standing.account_suspended {
+        return Verdict::AccountSuspended;
+    }
+    if standing.token_revoked {
+        return Verdict::Revoked;
+    }
+    if let Some(cap) = charge.monthly_item_cap {
+        let month = Month::of(now);
+        if store.month_items(&month.key()) >= cap {
+            let retry_after = month.next().start().0.saturating_sub(now.0).div_ceil(1000);
+            return Verdict::UsageCapped { retry_after };
+        }
+    }
+
+    let checked: Vec<(&Limit, String, Window, u64)> = charge
+        .limits
+        .iter()
+        .map(|limit| {
+            let key = counter_key(limit, &charge.app);
+            let window = Window::containing(now, limit.window_seconds * 1000);
+            let used = store.count(&key, window.start);
+            (limit, key, window, used)
+        })
+        .collect();
+
+    let refusing: Vec<_> = checked.iter().filter(|(limit, _, _, used)| *used >= limit.requests).collect();
+    if !refusing.is_empty() {
+        let retry_after = refusing.iter().map(|(_, _, w, _)| w.seconds_left(now)).max().unwrap_or(1);
+        let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, *used)).collect();
+        return Verdict::RateLimited { quotas, retry_after };
+    }
+
+    let mut pooling = None;
+    for (limit, key, window, used) in &checked {
+        store.add(key, window.start, 1);
+        // Pooling is looked at only when a token has just reached its own limit.
+        if limit.scope == Scope::App && used + 1 == limit.requests {
+            let prefix = format!("app:{}:{}:", limit.group, limit.window_seconds);
+            let counts = store.counts_with_prefix(&prefix, window.start);
+            pooling = pooling::assess(&limit.group, *window, limit.requests, &counts);
+        }
+    }
+    let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + 1)).collect();
+    Verdict::Allow { quotas, pooling }
+}
+
+fn quota(limit: &Limit, window: Window, used: u64) -> Quota {
+    Quota {
+        name: limit.policy_name(),
+        limit: limit.requests,
+        remaining: limit.requests.saturating_sub(used),
+        reset: window.end().as_secs(),
+        window_seconds: limit.window_seconds,
+    }
+}
+
+/// An in-memory [`CounterStore`], the double the host tests use.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    pub windows: std::collections::HashMap<String, (u64, u64)>,
+    pub months: std::collections::HashMap<String, u64>,
+}
+
+impl CounterStore for MemoryStore {
+    fn count(&self, key: &str, window_start: u64) -> u64 {
+        match self.windows.get(key) {
+            Some(&(start, n)) if start == window_start => n,
+            _ => 0,
+        }
+    }
+
+    fn add(&mut self, key: &str, window_start: u64, n: u64) {
+        let entry = self.windows.entry(key.to_owned()).or_insert((window_start, 0));
+        if entry.0 != window_start {
+            *entry = (window_start, 0);
+        }
+        entry.1 += n;
+    }
+
+    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Vec<(String, u64)> {
+        let mut out: Vec<_> = self
+            .windows
+            .iter()
+            .filter(|(k, (start, _))| k.starts_with(prefix) && *start == window_start)
+            .map(|(k, (_, n))| (k.clone(), *n))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn month_items(&self, month: &str) -> u64 {
+        self.months.get(month).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> Id {
+        Id::new(s).unwrap()
+    }
+
+    fn limit(scope: Scope, requests: u64, window_seconds: u64) -> Limit {
+        Limit { group: id("search"), scope, requests, window_seconds }
+    }
+
+    fn request(app: &str, limits: Vec<Limit>) -> Charge {
+        Charge { app: id(app), token_hash: "h".into(), group: id("search"), limits, monthly_item_cap: None }
+    }
+
+    const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
+
+    #[test]
+    fn counts_up_to_the_limit_then_refuses_until_the_window_resets() {
+        let mut store = MemoryStore::default();
+        let c = request("a1", vec![limit(Scope::App, 3, 900)]);
+        for remaining in [2, 1, 0] {
+            let Verdict::Allow { quotas, .. } = charge(&mut store, Standing::default(), &c, T0) else { panic!() };
+            assert_eq!(quotas[0].remaining, remaining);
+            assert_eq!(quotas[0].reset, T0.as_secs() + 900);
+        }
+        let refused = charge(&mut store, Standing::default(), &c, T0.plus_millis(1_000));
+        assert_eq!(
+            refused,
+            Verdict::RateLimited {
+                quotas: vec![Quota { name: "app-search".into(), limit: 3, remaining: 0, reset: T0.as_secs() + 900, window_seconds: 900 }],
+                retry_after: 899,
+            }
+        );
+        // The last millisecond of the window is still refused; the first of the next is served.
+        assert!(matches!(charge(&mut store, Standing::default(), &c, T0.plus_millis(899_999)), Verdict::RateLimited { retry_after: 1, .. }));
+        assert!(matches!(charge(&mut store, Standing::default(), &c, T0.plus_millis(900_000)), Verdict::Allow { .. }));
+    }
+
+    #[test]
+    fn the_account_limit_binds_across_tokens() {
+        let mut store = MemoryStore::default();
+        let limits = vec![limit(Scope::App, 10, 900), limit(Scope::Account, 4, 900)];
+        let mut allowed = 0;
+        for i in 0..20 {
+            let c = request(&format!("app{}", i % 5), limits.clone());
+            if matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::Allow { .. }) {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 4);
+    }
+
+    #[test]
+    fn a_refusal_by_one_limit_charges_none_of_the_others() {
+        let mut store = MemoryStore::default();
+        let limits = vec![limit(Scope::App, 2, 900), limit(Scope::Account, 100, 900)];
+        let c = request("a1", limits.clone());
+        for _ in 0..2 {
+            assert!(matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::Allow { .. }));
+        }
+        for _ in 0..5 {
+            assert!(matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::RateLimited { .. }));
+        }
+        let account_key = counter_key(&limits[1], &id("a1"));
+        assert_eq!(store.count(&account_key, T0.0), 2, "refused requests were charged to the account");
+    }
+
+    #[test]
+    fn windows_of_different_lengths_count_separately() {
+        let mut store = MemoryStore::default();
+        let c = request("a1", vec![limit(Scope::App, 5, 60), limit(Scope::App, 3, 900)]);
+        for _ in 0..3 {
+            assert!(matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::Allow { .. }));
+        }
+        // The 60 s window resets, the 15-minute one still binds.
+        let later = T0.plus_millis(61_000);
+        let Verdict::RateLimited { retry_after, .. } = charge(&mut store, Standing::default(), &c, later) else { panic!() };
+        assert_eq!(retry_after, 900 - 61);
+    }
+
+    #[test]
+    fn the_monthly_cap_refuses_once_reached_until_the_next_month() {
+        let mut store = MemoryStore::default();
+        let mut c = request("a1", vec![]);
+        c.monthly_item_cap = Some(100);
+        // 2026-11-30T23:59:59Z
+        let now = UnixMillis(1_796_083_199_000);
+        store.months.insert("2026-11".into(), 99);
+        assert!(matches!(charge(&mut store, Standing::default(), &c, now), Verdict::Allow { .. }));
+        store.months.insert("2026-11".into(), 100);
+        assert_eq!(charge(&mut store, Standing::default(), &c, now), Verdict::UsageCapped { retry_after: 1 });
+        // A second later it is December and the cap starts again.
+        assert!(matches!(charge(&mut store, Standing::default(), &c, now.plus_millis(1_000)), Verdict::Allow { .. }));
+    }
+
+    #[test]
+    fn revoked_tokens_and_suspended_accounts_are_refused_without_charging() {
+        let mut store = MemoryStore::default();
+        let c = request("a1", vec![limit(Scope::App, 5, 900)]);
+        let revoked = Standing { token_revoked: true, account_suspended: false };
+        assert_eq!(charge(&mut store, revoked, &c, T0), Verdict::Revoked);
+        let suspended = Standing { token_revoked: false, account_suspended: true };
+        assert_eq!(charge(&mut store, suspended, &c, T0), Verdict::AccountSuspended);
+        assert!(store.windows.is_empty());
+    }
+
+    #[test]
+    fn two_tokens_at_their_limit_in_one_window_is_reported_as_pooling() {
+        let mut store = MemoryStore::default();
+        let limits = vec![limit(Scope::App, 3, 900), limit(Scope::Account, 100, 900)];
+        let mut evidence = None;
+        for app in ["a1", "a2", "a3"] {
+            for _ in 0..3 {
+                if let Verdict::Allow { pooling: Some(p), .. } = charge(&mut store, Standing::default(), &request(app, limits.clone()), T0) {
+                    evidence = Some(p);
+                }
+            }
+        }
+        let evidence = evidence.expect("pooling was not reported");
+        assert!(evidence.tokens_at_limit >= 2);
+    }
+}

@@ -1,0 +1,66 @@
+//! Rate-limit headers in the two forms clients read: the API's own `x-rate-limit-*` trio for the
+//! binding window, and the IETF `RateLimit-Policy` / `RateLimit` structured fields
+//! (draft-ietf-httpapi-ratelimit-headers) for every window.
+
+use super::clock::UnixMillis;
+use super::guard::Quota;
+
+/// The window that binds first: least remaining, then the one that resets last.
+#[must_use]
+pub fn binding(quotas: &[Quota]) -> Option<&Quota> {
+    quotas.iter().min_by(|a, b| a.remaining.cmp(&b.remaining).then(b.reset.cmp(&a.reset)))
+}
+
+/// Header names and values for a response under these windows.
+#[must_use]
+pub fn headers(quotas: &[Quota], now: UnixMillis) -> Vec<(&'static str, String)> {
+    let Some(bind) = binding(quotas) else { return Vec::new() };
+    let policy = quotas
+        .iter()
+        .map(|q| format!("\"{}\";q={};w={}", q.name, q.limit, q.window_seconds))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let state = quotas
+        .iter()
+        .map(|q| format!("\"{}\";r={};t={}", q.name, q.remaining, q.reset.saturating_sub(now.as_secs())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    vec![
+        ("x-rate-limit-limit", bind.limit.to_string()),
+        ("x-rate-limit-remaining", bind.remaining.to_string()),
+        ("x-rate-limit-reset", bind.reset.to_string()),
+        ("ratelimit-policy", policy),
+        ("ratelimit", state),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(name: &str, limit: u64, remaining: u64, reset: u64) -> Quota {
+        Quota { name: name.into(), limit, remaining, reset, window_seconds: 900 }
+    }
+
+    #[test]
+    fn the_trio_follows_the_binding_window() {
+        let quotas = [q("app-search", 450, 440, 1_000_900), q("account-search", 1800, 12, 1_000_900)];
+        let h = headers(&quotas, UnixMillis::from_secs(1_000_000));
+        assert_eq!(h[0], ("x-rate-limit-limit", "1800".into()));
+        assert_eq!(h[1], ("x-rate-limit-remaining", "12".into()));
+        assert_eq!(h[2], ("x-rate-limit-reset", "1000900".into()));
+        assert_eq!(h[3], ("ratelimit-policy", "\"app-search\";q=450;w=900, \"account-search\";q=1800;w=900".into()));
+        assert_eq!(h[4], ("ratelimit", "\"app-search\";r=440;t=900, \"account-search\";r=12;t=900".into()));
+    }
+
+    #[test]
+    fn no_windows_no_headers() {
+        assert!(headers(&[], UnixMillis(0)).is_empty());
+    }
+
+    #[test]
+    fn ties_pick_the_window_that_resets_last() {
+        let quotas = [q("a", 10, 0, 100), q("b", 10, 0, 200)];
+        assert_eq!(binding(&quotas).unwrap().name, "b");
+    }
+}
