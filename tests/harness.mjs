@@ -84,6 +84,7 @@ export async function startStack({ entries = [], vars = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   // A fresh signing key per run: tests never depend on the public demo key.
   const signingKey = randomBytes(32).toString('hex');
+  const adminSecret = randomBytes(32).toString('hex');
   const logs = [];
   let origin;
   let worker;
@@ -117,7 +118,7 @@ export async function startStack({ entries = [], vars = {} } = {}) {
 
     const port = await freePort();
     const inspector = await freePort();
-    const allVars = { ORIGIN_URL: originUrl, CONTEXT_SIGNING_KEY: signingKey, ...vars };
+    const allVars = { ORIGIN_URL: originUrl, CONTEXT_SIGNING_KEY: signingKey, ADMIN_SECRET: adminSecret, ...vars };
     const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
@@ -148,12 +149,20 @@ export async function startStack({ entries = [], vars = {} } = {}) {
       originUrl,
       persist,
       signingKey,
+      adminSecret,
       logs: () => logs.join(''),
       stop,
       originStats: () => hook('stats'),
       originLast: () => hook('last'),
       resetOrigin: () => hook('reset', { method: 'POST' }),
       fault: (body) => hook('fault', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      /** An admin API call with the admin secret. */
+      admin: (action, body, { secret = adminSecret, method = 'POST' } = {}) => fetch(`${base}/_tollgate/admin/v1/${action}`, {
+        method,
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      }),
       /** A request to the worker with a bearer token (or none). */
       call: (path, { token, headers = {}, ...init } = {}) => fetch(`${base}${path}`, {
         ...init,

@@ -15,16 +15,33 @@ use super::month::Month;
 use super::pooling::{self, PoolingEvidence};
 use super::window::Window;
 
+/// The store failed; the guard then answers nothing and the plan's failure mode applies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("guard storage failed: {0}")]
+pub struct StoreError(pub String);
+
 /// The guard's state: request counts per window, items per month.
 pub trait CounterStore {
     /// Requests counted under `key` in the window that starts at `window_start` (0 if none).
-    fn count(&self, key: &str, window_start: u64) -> u64;
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn count(&self, key: &str, window_start: u64) -> Result<u64, StoreError>;
     /// Adds `n` to the count of `key` in that window, forgetting any older window of that key.
-    fn add(&mut self, key: &str, window_start: u64, n: u64);
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn add(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError>;
     /// Counts of every key starting with `prefix` in the window that starts at `window_start`.
-    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Vec<(String, u64)>;
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Result<Vec<(String, u64)>, StoreError>;
     /// Items delivered to the account in a month (`YYYY-MM`).
-    fn month_items(&self, month: &str) -> u64;
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn month_items(&self, month: &str) -> Result<u64, StoreError>;
 }
 
 /// What the edge asks the guard for one admitted request.
@@ -83,51 +100,52 @@ pub fn counter_key(limit: &Limit, app: &Id) -> String {
 }
 
 /// Checks every limit, then charges all of them or none.
-pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge, now: UnixMillis) -> Verdict {
+///
+/// # Errors
+/// [`StoreError`] when the storage fails; nothing is charged then unless the failure came
+/// between two writes of one charge, which the Durable Object's transaction rolls back.
+pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge, now: UnixMillis) -> Result<Verdict, StoreError> {
     if standing.account_suspended {
-        return Verdict::AccountSuspended;
+        return Ok(Verdict::AccountSuspended);
     }
     if standing.token_revoked {
-        return Verdict::Revoked;
+        return Ok(Verdict::Revoked);
     }
     if let Some(cap) = charge.monthly_item_cap {
         let month = Month::of(now);
-        if store.month_items(&month.key()) >= cap {
+        if store.month_items(&month.key())? >= cap {
             let retry_after = month.next().start().0.saturating_sub(now.0).div_ceil(1000);
-            return Verdict::UsageCapped { retry_after };
+            return Ok(Verdict::UsageCapped { retry_after });
         }
     }
 
-    let checked: Vec<(&Limit, String, Window, u64)> = charge
-        .limits
-        .iter()
-        .map(|limit| {
-            let key = counter_key(limit, &charge.app);
-            let window = Window::containing(now, limit.window_seconds * 1000);
-            let used = store.count(&key, window.start);
-            (limit, key, window, used)
-        })
-        .collect();
+    let mut checked: Vec<(&Limit, String, Window, u64)> = Vec::with_capacity(charge.limits.len());
+    for limit in &charge.limits {
+        let key = counter_key(limit, &charge.app);
+        let window = Window::containing(now, limit.window_seconds * 1000);
+        let used = store.count(&key, window.start)?;
+        checked.push((limit, key, window, used));
+    }
 
     let refusing: Vec<_> = checked.iter().filter(|(limit, _, _, used)| *used >= limit.requests).collect();
     if !refusing.is_empty() {
         let retry_after = refusing.iter().map(|(_, _, w, _)| w.seconds_left(now)).max().unwrap_or(1);
         let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, *used)).collect();
-        return Verdict::RateLimited { quotas, retry_after };
+        return Ok(Verdict::RateLimited { quotas, retry_after });
     }
 
     let mut pooling = None;
     for (limit, key, window, used) in &checked {
-        store.add(key, window.start, 1);
+        store.add(key, window.start, 1)?;
         // Pooling is looked at only when a token has just reached its own limit.
         if limit.scope == Scope::App && used + 1 == limit.requests {
             let prefix = format!("app:{}:{}:", limit.group, limit.window_seconds);
-            let counts = store.counts_with_prefix(&prefix, window.start);
+            let counts = store.counts_with_prefix(&prefix, window.start)?;
             pooling = pooling::assess(&limit.group, *window, limit.requests, &counts);
         }
     }
     let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + 1)).collect();
-    Verdict::Allow { quotas, pooling }
+    Ok(Verdict::Allow { quotas, pooling })
 }
 
 fn quota(limit: &Limit, window: Window, used: u64) -> Quota {
@@ -148,22 +166,23 @@ pub struct MemoryStore {
 }
 
 impl CounterStore for MemoryStore {
-    fn count(&self, key: &str, window_start: u64) -> u64 {
-        match self.windows.get(key) {
+    fn count(&self, key: &str, window_start: u64) -> Result<u64, StoreError> {
+        Ok(match self.windows.get(key) {
             Some(&(start, n)) if start == window_start => n,
             _ => 0,
-        }
+        })
     }
 
-    fn add(&mut self, key: &str, window_start: u64, n: u64) {
+    fn add(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError> {
         let entry = self.windows.entry(key.to_owned()).or_insert((window_start, 0));
         if entry.0 != window_start {
             *entry = (window_start, 0);
         }
         entry.1 += n;
+        Ok(())
     }
 
-    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Vec<(String, u64)> {
+    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Result<Vec<(String, u64)>, StoreError> {
         let mut out: Vec<_> = self
             .windows
             .iter()
@@ -171,17 +190,21 @@ impl CounterStore for MemoryStore {
             .map(|(k, (_, n))| (k.clone(), *n))
             .collect();
         out.sort();
-        out
+        Ok(out)
     }
 
-    fn month_items(&self, month: &str) -> u64 {
-        self.months.get(month).copied().unwrap_or(0)
+    fn month_items(&self, month: &str) -> Result<u64, StoreError> {
+        Ok(self.months.get(month).copied().unwrap_or(0))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn charge(store: &mut MemoryStore, standing: Standing, c: &Charge, now: UnixMillis) -> Verdict {
+        super::charge(store, standing, c, now).unwrap()
+    }
 
     fn id(s: &str) -> Id {
         Id::new(s).unwrap()
@@ -245,7 +268,7 @@ mod tests {
             assert!(matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::RateLimited { .. }));
         }
         let account_key = counter_key(&limits[1], &id("a1"));
-        assert_eq!(store.count(&account_key, T0.0), 2, "refused requests were charged to the account");
+        assert_eq!(store.count(&account_key, T0.0).unwrap(), 2, "refused requests were charged to the account");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The pure core. Nothing here imports `worker`; time and randomness arrive as values.
 
+pub mod admin_auth;
 pub mod bearer;
 pub mod cache;
 pub mod clock;
@@ -9,6 +10,7 @@ pub mod entitlement;
 pub mod guard;
 pub mod hex;
 pub mod id;
+pub mod items;
 pub mod kv_layout;
 pub mod limit;
 pub mod month;

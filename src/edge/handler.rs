@@ -1,37 +1,69 @@
-//! The fetch handler: token → entitlement → decision → origin, in one direction.
+//! The fetch handler: token → entitlement → decision → account guard → origin → delivery,
+//! in one direction.
+
+use std::rc::Rc;
 
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::{Context, Env, Request, Response};
 
 use super::clock::EdgeClock;
 use super::entitlements::{Entitlements, LoadError, BINDING};
-use super::{log, origin, respond};
+use super::guard_protocol::{Command, Reply};
+use super::{delivery, guard_client, log, origin, respond};
 use crate::domain::bearer;
 use crate::domain::clock::{Clock, UnixMillis};
 use crate::domain::decision::{decide, Call, Decision, Grant};
-use crate::domain::problem::{Problem, Unauthorized};
+use crate::domain::entitlement::Plan;
+use crate::domain::guard::{Charge, Quota, Verdict};
+use crate::domain::limit::GuardFailure;
+use crate::domain::problem::{Forbidden, Problem, Unauthorized};
+use crate::domain::rate_headers;
 use crate::domain::settings::Settings;
 use crate::domain::token::TokenHash;
 
 /// Fallback problem base when even the settings cannot be read.
 const FALLBACK_TYPE_BASE: &str = "https://api.example.com/2/problems/";
 
-pub async fn handle(req: Request, env: &Env) -> Response {
+/// A request that passed the entitlement check.
+struct Admitted {
+    grant: Grant,
+    plan: Rc<Plan>,
+    token_hash: TokenHash,
+}
+
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let now = EdgeClock.now();
-    let settings = match read_settings(env) {
+    let settings = match read_settings(&env) {
         Ok(s) => s,
         Err(why) => {
             log::event("error", "settings_invalid", json!({ "error": why }));
             return respond::problem(&Problem::EntitlementUnavailable, FALLBACK_TYPE_BASE);
         }
     };
-    match admit(&req, env, &settings, now).await {
-        Ok(grant) => match origin::forward(req, &grant, &settings, now).await {
-            Ok(response) => response,
-            Err(problem) => respond::problem(&problem, &settings.problem_type_base),
-        },
-        Err(problem) => respond::problem(&problem, &settings.problem_type_base),
+    let base = settings.problem_type_base.clone();
+    let admitted = match admit(&req, &env, &settings, now).await {
+        Ok(a) => a,
+        Err(problem) => return respond::problem(&problem, &base),
+    };
+    let quotas = match guard(&env, &admitted, &base, now).await {
+        Ok(quotas) => quotas,
+        Err(response) => return *response,
+    };
+    let response = match origin::forward(req, &admitted.grant, &settings, now).await {
+        Ok(response) => response,
+        Err(problem) => return respond::problem(&problem, &base),
+    };
+    let (response, items) = delivery::deliver(response, &quotas, now).await;
+    if items > 0 {
+        let account = admitted.grant.account.clone();
+        // Off the client's path: the response does not wait for the count to be stored.
+        ctx.wait_until(async move {
+            if let Err(e) = guard_client::call(&env, &account, &Command::RecordItems { items }).await {
+                log::event("error", "items_not_recorded", json!({ "account": account.as_str(), "items": items, "error": e.to_string() }));
+            }
+        });
     }
+    response
 }
 
 fn read_settings(env: &Env) -> Result<Settings, String> {
@@ -44,8 +76,8 @@ fn read_settings(env: &Env) -> Result<Settings, String> {
     .map_err(|e| e.to_string())
 }
 
-/// Everything before the origin: the token, its records, the decision.
-async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Grant, Problem> {
+/// Everything before the guard: the token, its records, the decision.
+async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Problem> {
     let header = req.headers().get("authorization").ok().flatten();
     // The format is checked before any KV read: garbage costs nothing.
     let token = bearer::token_from_header(header.as_deref())?;
@@ -76,8 +108,57 @@ async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -
     let method = req.method().to_string();
     let path = req.path();
     match decide(&app, &account, &plan, Call { method: &method, path: &path }, now) {
-        Decision::Allow(grant) => Ok(grant),
+        Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
         Decision::Deny(problem) => Err(problem),
+    }
+}
+
+/// The account guard: revocation, suspension, windows and caps, exact across locations.
+async fn guard(env: &Env, admitted: &Admitted, base: &str, now: UnixMillis) -> Result<Vec<Quota>, Box<Response>> {
+    let grant = &admitted.grant;
+    let plan = &admitted.plan.record;
+    let charge = Charge {
+        app: grant.app.clone(),
+        token_hash: admitted.token_hash.as_str().to_owned(),
+        group: grant.group.clone(),
+        limits: plan.limits_for(&grant.group),
+        monthly_item_cap: plan.monthly_item_cap,
+    };
+    let refuse = |p: Problem, extra: &[(&'static str, String)]| Err(Box::new(respond::problem_with(&p, base, extra)));
+    let failure = match guard_client::call(env, &grant.account, &Command::Charge(charge)).await {
+        Ok(Reply::Verdict(verdict)) => {
+            return match verdict {
+                Verdict::Allow { quotas, pooling } => {
+                    if let Some(evidence) = pooling {
+                        log::event("warn", "pooling_detected", json!({ "account": grant.account.as_str(), "evidence": evidence }));
+                    }
+                    Ok(quotas)
+                }
+                Verdict::RateLimited { quotas, retry_after } => {
+                    refuse(Problem::RateLimited { retry_after }, &rate_headers::headers(&quotas, now))
+                }
+                Verdict::UsageCapped { retry_after } => refuse(Problem::UsageCapped { retry_after }, &[]),
+                Verdict::Revoked => refuse(Problem::Unauthorized(Unauthorized::Revoked), &[]),
+                Verdict::AccountSuspended => refuse(Problem::Forbidden(Forbidden::AccountSuspended), &[]),
+            };
+        }
+        Ok(other) => format!("unexpected reply {other:?}"),
+        Err(e) => e.to_string(),
+    };
+    match plan.guard_failure {
+        GuardFailure::Closed => {
+            log::event("error", "guard_unavailable", json!({ "account": grant.account.as_str(), "error": failure }));
+            refuse(Problem::GuardUnavailable, &[])
+        }
+        GuardFailure::Open => {
+            // Forwarded uncounted: this line is what reconciliation works from.
+            log::event(
+                "error",
+                "guard_bypassed",
+                json!({ "account": grant.account.as_str(), "app": grant.app.as_str(), "group": grant.group.as_str(), "at": now.0, "error": failure }),
+            );
+            Ok(Vec::new())
+        }
     }
 }
 

@@ -5,17 +5,23 @@ use worker::{Headers, Response};
 use crate::domain::problem::{Problem, CONTENT_TYPE};
 
 pub fn problem(p: &Problem, type_base: &str) -> Response {
-    let headers = Headers::new();
-    // Header names and values here are constants: setting them cannot fail.
-    let _ = headers.set("content-type", CONTENT_TYPE);
-    let _ = headers.set("cache-control", "no-store");
-    Response::ok(p.to_json(type_base))
-        .map_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response()), |r| r)
-        .with_status(p.status())
-        .with_headers(headers)
+    problem_with(p, type_base, &[])
 }
 
-/// A bare 500 for the case where the runtime cannot even build a response body.
-fn unreachable_response() -> Response {
-    Response::builder().with_status(500).fixed(Vec::new())
+/// A problem response with extra headers (rate-limit state on a 429).
+pub fn problem_with(p: &Problem, type_base: &str, extra: &[(&'static str, String)]) -> Response {
+    let headers = Headers::new();
+    // Names and values here are constants or digits: setting them cannot fail.
+    let _ = headers.set("content-type", CONTENT_TYPE);
+    let _ = headers.set("cache-control", "no-store");
+    if let Some(seconds) = p.retry_after() {
+        let _ = headers.set("retry-after", &seconds.to_string());
+    }
+    for (name, value) in extra {
+        let _ = headers.set(name, value);
+    }
+    Response::from_bytes(p.to_json(type_base).into_bytes())
+        .unwrap_or_else(|_| Response::builder().fixed(Vec::new()))
+        .with_status(p.status())
+        .with_headers(headers)
 }

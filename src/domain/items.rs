@@ -1,0 +1,68 @@
+//! Items in an origin response: the entries of its top-level `data` (an array counts its length,
+//! a single object counts one). This is what monthly caps and the ledger count.
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Data {
+    Many(Vec<IgnoredAny>),
+    One(IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    data: Option<Data>,
+}
+
+/// Items in a JSON body, or `None` when the body is not a JSON object (it is then passed on
+/// unchanged and counted as zero items).
+#[must_use]
+pub fn count(body: &[u8]) -> Option<u64> {
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    Some(match envelope.data {
+        None => 0,
+        Some(Data::Many(items)) => items.len() as u64,
+        Some(Data::One(_)) => 1,
+    })
+}
+
+/// Whether a response with this content type is worth parsing for items.
+#[must_use]
+pub fn is_json(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|t| {
+        let t = t.trim_start().to_ascii_lowercase();
+        t.starts_with("application/json") || (t.starts_with("application/") && t.contains("+json"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_arrays_objects_and_absences() {
+        assert_eq!(count(br#"{"data":[{"id":"1"},{"id":"2"}],"meta":{"result_count":2}}"#), Some(2));
+        assert_eq!(count(br#"{"data":{"id":"1","text":"x"}}"#), Some(1));
+        assert_eq!(count(br#"{"meta":{"result_count":0}}"#), Some(0));
+        assert_eq!(count(br#"{"errors":[{"detail":"x"}]}"#), Some(0));
+    }
+
+    #[test]
+    fn malformed_bodies_are_not_counted() {
+        assert_eq!(count(b"<html>oops"), None);
+        assert_eq!(count(b"[1,2,3]"), None);
+        assert_eq!(count(br#"{"data":[1,2"#), None);
+        assert_eq!(count(b""), None);
+    }
+
+    #[test]
+    fn recognises_json_content_types() {
+        assert!(is_json(Some("application/json; charset=utf-8")));
+        assert!(is_json(Some("application/problem+json")));
+        assert!(!is_json(Some("text/html")));
+        assert!(!is_json(None));
+    }
+}
