@@ -107,6 +107,25 @@ describe('throttling', () => {
     assert.equal((await stack.originStats()).served, 4);
   });
 
+  test('two tokens at their own limit in one window are recorded as pooling, with evidence', async () => {
+    // The previous test drove both of the account's tokens to their per-token limit.
+    const res = await stack.admin('accounts/report', { account: 'atomic' });
+    assert.equal(res.status, 200);
+    const report = await res.json();
+    const pooling = report.events.filter((e) => e.kind === 'pooling');
+    assert.equal(pooling.length, 1, JSON.stringify(report));
+    const ev = pooling[0].evidence;
+    assert.equal(ev.group, 'search');
+    assert.equal(ev.tokens_at_limit, 2);
+    assert.equal(ev.active_tokens, 2);
+    assert.equal(ev.per_token_limit, 2);
+    assert.equal(ev.total_requests, 4);
+    assert.equal(ev.evenness, 1);
+    // The pool account never had a token at its limit: no event there.
+    const calm = await (await stack.admin('accounts/report', { account: 'pool' })).json();
+    assert.equal(calm.events.length, 0);
+  });
+
   test('the monthly item cap refuses once reached, with its own problem type', async () => {
     // 10 items per search page: 10, 20, 30 delivered; the fourth request finds 30 >= 25.
     const statuses = [];

@@ -71,7 +71,16 @@ impl AccountGuard {
                     "month": month,
                     "month_items": store.month_items_now(&month)?,
                     "suspended": store.standing("")?.account_suspended,
-                    "events": store.events()?,
+                    "events": store
+                        .events()?
+                        .into_iter()
+                        .map(|e| json!({
+                            "id": e.id,
+                            "at": e.at,
+                            "kind": e.kind,
+                            "evidence": serde_json::from_str::<serde_json::Value>(&e.evidence).unwrap_or_default(),
+                        }))
+                        .collect::<Vec<_>>(),
                 }))
             }
         })

@@ -67,6 +67,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
         "tokens/revoke" => revoke(&body, env).await,
         "accounts/suspend" => set_suspended(&body, env, true).await,
         "accounts/reinstate" => set_suspended(&body, env, false).await,
+        "accounts/report" => report(&body, env).await,
         _ => problem(404, "Not Found", "No such admin action."),
     }
 }
@@ -139,4 +140,14 @@ async fn set_suspended(body: &str, env: &Env, suspended: bool) -> Response {
     };
     log::event("info", "account_standing_changed", json!({ "account": id.as_str(), "suspended": suspended, "kv_written": written }));
     done(&json!({ "account": id, "status": status, "kv_written": written }))
+}
+
+async fn report(body: &str, env: &Env) -> Response {
+    let Some(id) = serde_json::from_str::<AccountRef>(body).ok().and_then(|r| Id::new(&r.account).ok()) else {
+        return problem(400, "Invalid Request", "Send {\"account\": \"<id>\"} with a valid id.");
+    };
+    match guard_client::call(env, &id, &Command::Report).await {
+        Ok(Reply::Report(report)) => done(&report),
+        Ok(_) | Err(_) => problem(503, "Service Unavailable", "The account guard did not answer."),
+    }
 }
