@@ -56,6 +56,7 @@ mod tests {
             app: Id::new("acme-search").unwrap(),
             plan: Id::new("pro").unwrap(),
             group: Id::new("search").unwrap(),
+            delivery: None,
         }
     }
 

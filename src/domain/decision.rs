@@ -5,6 +5,8 @@ use super::clock::UnixMillis;
 use super::entitlement::{AccountRecord, AccountStatus, AppRecord, AppStatus, Method, Plan};
 use super::id::Id;
 use super::problem::{Forbidden, Problem, Unauthorized};
+use super::recipient::Delivery;
+use super::use_case;
 
 /// What the request is granted: who it is charged to and which endpoint group it falls in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +15,8 @@ pub struct Grant {
     pub app: Id,
     pub plan: Id,
     pub group: Id,
+    /// The downstream recipient the request is served to, if it names one.
+    pub delivery: Option<Delivery>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +32,8 @@ pub struct Call<'a> {
     pub method: &'a str,
     /// The path as received, still percent-encoded.
     pub path: &'a str,
+    /// The value of the recipient header, if sent.
+    pub recipient: Option<&'a str>,
 }
 
 /// Decides on a request whose token, account and plan records have been read and validated.
@@ -44,15 +50,21 @@ pub fn decide(app: &AppRecord, account: &AccountRecord, plan: &Plan, call: Call<
     if account.status == AccountStatus::Suspended {
         return Decision::Deny(Problem::Forbidden(Forbidden::AccountSuspended));
     }
-    let group = Method::from_request(call.method).and_then(|m| plan.routes.find(m, call.path));
-    match group {
-        Some(group) => Decision::Allow(Grant {
+    if let Err(refusal) = use_case::check(app.use_case.as_ref(), &account.use_cases) {
+        return Decision::Deny(Problem::Forbidden(refusal.into()));
+    }
+    let Some(group) = Method::from_request(call.method).and_then(|m| plan.routes.find(m, call.path)) else {
+        return Decision::Deny(Problem::Forbidden(Forbidden::EndpointNotInPlan));
+    };
+    match account.redistribution.resolve(call.recipient) {
+        Ok(delivery) => Decision::Allow(Grant {
             account: account.id.clone(),
             app: app.app.clone(),
             plan: plan.record.id.clone(),
             group: group.clone(),
+            delivery,
         }),
-        None => Decision::Deny(Problem::Forbidden(Forbidden::EndpointNotInPlan)),
+        Err(refusal) => Decision::Deny(Problem::Forbidden(refusal.into())),
     }
 }
 
@@ -62,7 +74,7 @@ mod tests {
     use crate::domain::entitlement::decode;
 
     fn app(status: &str, expires_at: Option<u64>) -> AppRecord {
-        let mut v = serde_json::json!({"v":1,"account":"acme","app":"acme-search","status":status});
+        let mut v = serde_json::json!({"v":1,"account":"acme","app":"acme-search","status":status,"use_case":"monitoring"});
         if let Some(at) = expires_at {
             v["expires_at"] = at.into();
         }
@@ -70,7 +82,11 @@ mod tests {
     }
 
     fn account(status: &str) -> AccountRecord {
-        decode(&serde_json::json!({"v":1,"id":"acme","name":"Acme","plan":"pro","status":status}).to_string())
+        decode(
+            &serde_json::json!({"v":1,"id":"acme","name":"Acme","plan":"pro","status":status,
+                "use_cases":[{"id":"monitoring","status":"approved"},{"id":"resale","status":"pending"}]})
+            .to_string(),
+        )
             .unwrap()
     }
 
@@ -82,7 +98,7 @@ mod tests {
         .unwrap()
     }
 
-    const GET_TWEET: Call<'static> = Call { method: "GET", path: "/2/tweets/20" };
+    const GET_TWEET: Call<'static> = Call { method: "GET", path: "/2/tweets/20", recipient: None };
     const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
 
     #[test]
@@ -114,12 +130,30 @@ mod tests {
         let d = decide(&app("active", None), &account("suspended"), &plan(), GET_TWEET, NOW);
         assert_eq!(d, Decision::Deny(Problem::Forbidden(Forbidden::AccountSuspended)));
         for call in [
-            Call { method: "DELETE", path: "/2/tweets/20" },
-            Call { method: "GET", path: "/2/users/1/tweets" },
-            Call { method: "BREW", path: "/2/tweets/20" },
+            Call { method: "DELETE", path: "/2/tweets/20", recipient: None },
+            Call { method: "GET", path: "/2/users/1/tweets", recipient: None },
+            Call { method: "BREW", path: "/2/tweets/20", recipient: None },
         ] {
             let d = decide(&app("active", None), &account("active"), &plan(), call, NOW);
             assert_eq!(d, Decision::Deny(Problem::Forbidden(Forbidden::EndpointNotInPlan)), "{call:?}");
         }
+    }
+
+    #[test]
+    fn refuses_apps_without_an_approved_use_case() {
+        let mut a = app("active", None);
+        a.use_case = None;
+        let d = decide(&a, &account("active"), &plan(), GET_TWEET, NOW);
+        assert_eq!(d, Decision::Deny(Problem::Forbidden(Forbidden::UseCaseMissing)));
+        a.use_case = Some(Id::new("resale").unwrap());
+        let d = decide(&a, &account("active"), &plan(), GET_TWEET, NOW);
+        assert_eq!(d, Decision::Deny(Problem::Forbidden(Forbidden::UseCasePending)));
+    }
+
+    #[test]
+    fn a_recipient_named_to_an_account_without_recipients_is_refused() {
+        let call = Call { recipient: Some("someone"), ..GET_TWEET };
+        let d = decide(&app("active", None), &account("active"), &plan(), call, NOW);
+        assert_eq!(d, Decision::Deny(Problem::Forbidden(Forbidden::RecipientUnknown)));
     }
 }

@@ -42,6 +42,39 @@ pub trait CounterStore {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn month_items(&self, month: &str) -> Result<u64, StoreError>;
+    /// IDs delivered (or reserved) to an entity on the days `from_day..=to_day` (days since epoch).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn entity_ids(&self, entity: &str, from_day: u64, to_day: u64) -> Result<u64, StoreError>;
+    /// Adds (or, negative, returns) IDs to an entity's count for one day.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn add_entity_ids(&mut self, entity: &str, day: u64, delta: i64) -> Result<(), StoreError>;
+}
+
+/// Days in the rolling redistribution window.
+pub const REDISTRIBUTION_DAYS: u64 = 30;
+/// IDs reserved for one response: the largest page the API returns.
+pub const IDS_PER_RESPONSE: u64 = 100;
+const DAY_MS: u64 = 86_400_000;
+
+/// The downstream recipient side of a charge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientCharge {
+    pub recipient: Id,
+    pub entity: Id,
+    pub ids_cap_30d: u64,
+}
+
+/// IDs reserved for one response; what the response does not use is returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowance {
+    pub entity: Id,
+    /// Day (since the epoch) the reservation was counted on.
+    pub day: u64,
+    pub ids: u64,
 }
 
 /// What the edge asks the guard for one admitted request.
@@ -54,6 +87,11 @@ pub struct Charge {
     /// The plan's limits for this group.
     pub limits: Vec<Limit>,
     pub monthly_item_cap: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<RecipientCharge>,
+    /// Who sent the request, for the resale count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<super::fingerprint::Fingerprint>,
 }
 
 /// A window's state as clients see it in rate-limit headers.
@@ -75,9 +113,12 @@ pub enum Verdict {
         quotas: Vec<Quota>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pooling: Option<PoolingEvidence>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        allowance: Option<Allowance>,
     },
     RateLimited { quotas: Vec<Quota>, retry_after: u64 },
     UsageCapped { retry_after: u64 },
+    RedistributionCapped { retry_after: u64 },
     Revoked,
     AccountSuspended,
 }
@@ -89,14 +130,16 @@ pub struct Standing {
     pub account_suspended: bool,
 }
 
-/// The counter key of one limit: scope, group, subject and window length.
+/// The counter key of one limit: scope, group, window length and subject; `None` for a
+/// recipient-scope limit on a request that names no recipient.
 #[must_use]
-pub fn counter_key(limit: &Limit, app: &Id) -> String {
+pub fn counter_key(limit: &Limit, app: &Id, recipient: Option<&Id>) -> Option<String> {
     let subject = match limit.scope {
         Scope::App => app.as_str(),
-        Scope::Account | Scope::Recipient => "*",
+        Scope::Account => "*",
+        Scope::Recipient => recipient?.as_str(),
     };
-    format!("{}:{}:{}:{}", limit.scope.as_str(), limit.group, limit.window_seconds, subject)
+    Some(format!("{}:{}:{}:{}", limit.scope.as_str(), limit.group, limit.window_seconds, subject))
 }
 
 /// Checks every limit, then charges all of them or none.
@@ -119,9 +162,10 @@ pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge
         }
     }
 
+    let recipient = charge.recipient.as_ref();
     let mut checked: Vec<(&Limit, String, Window, u64)> = Vec::with_capacity(charge.limits.len());
     for limit in &charge.limits {
-        let key = counter_key(limit, &charge.app);
+        let Some(key) = counter_key(limit, &charge.app, recipient.map(|r| &r.recipient)) else { continue };
         let window = Window::containing(now, limit.window_seconds * 1000);
         let used = store.count(&key, window.start)?;
         checked.push((limit, key, window, used));
@@ -132,6 +176,22 @@ pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge
         let retry_after = refusing.iter().map(|(_, _, w, _)| w.seconds_left(now)).max().unwrap_or(1);
         let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, *used)).collect();
         return Ok(Verdict::RateLimited { quotas, retry_after });
+    }
+
+    // The entity's rolling 30 days: reserve what one response can hold, within the cap.
+    let mut reservation = None;
+    if let Some(r) = recipient {
+        let today = now.0 / DAY_MS;
+        let used = store.entity_ids(r.entity.as_str(), today + 1 - REDISTRIBUTION_DAYS, today)?;
+        let left = r.ids_cap_30d.saturating_sub(used);
+        if left == 0 {
+            let retry_after = ((today + 1) * DAY_MS).saturating_sub(now.0).div_ceil(1000);
+            return Ok(Verdict::RedistributionCapped { retry_after });
+        }
+        reservation = Some(Allowance { entity: r.entity.clone(), day: today, ids: left.min(IDS_PER_RESPONSE) });
+    }
+    if let Some(a) = &reservation {
+        store.add_entity_ids(a.entity.as_str(), a.day, i64::try_from(a.ids).unwrap_or(i64::MAX))?;
     }
 
     let mut pooling = None;
@@ -145,7 +205,19 @@ pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge
         }
     }
     let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + 1)).collect();
-    Ok(Verdict::Allow { quotas, pooling })
+    Ok(Verdict::Allow { quotas, pooling, allowance: reservation })
+}
+
+/// Returns the part of a reservation a response did not use.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn settle(store: &mut impl CounterStore, allowance: &Allowance, delivered: u64) -> Result<(), StoreError> {
+    let unused = allowance.ids.saturating_sub(delivered);
+    if unused > 0 {
+        store.add_entity_ids(allowance.entity.as_str(), allowance.day, -i64::try_from(unused).unwrap_or(i64::MAX))?;
+    }
+    Ok(())
 }
 
 fn quota(limit: &Limit, window: Window, used: u64) -> Quota {
@@ -163,6 +235,7 @@ fn quota(limit: &Limit, window: Window, used: u64) -> Quota {
 pub struct MemoryStore {
     pub windows: std::collections::HashMap<String, (u64, u64)>,
     pub months: std::collections::HashMap<String, u64>,
+    pub entity_days: std::collections::HashMap<(String, u64), i64>,
 }
 
 impl CounterStore for MemoryStore {
@@ -196,6 +269,16 @@ impl CounterStore for MemoryStore {
     fn month_items(&self, month: &str) -> Result<u64, StoreError> {
         Ok(self.months.get(month).copied().unwrap_or(0))
     }
+
+    fn entity_ids(&self, entity: &str, from_day: u64, to_day: u64) -> Result<u64, StoreError> {
+        let sum: i64 = (from_day..=to_day).map(|d| self.entity_days.get(&(entity.to_owned(), d)).copied().unwrap_or(0)).sum();
+        Ok(u64::try_from(sum).unwrap_or(0))
+    }
+
+    fn add_entity_ids(&mut self, entity: &str, day: u64, delta: i64) -> Result<(), StoreError> {
+        *self.entity_days.entry((entity.to_owned(), day)).or_insert(0) += delta;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -215,7 +298,7 @@ mod tests {
     }
 
     fn request(app: &str, limits: Vec<Limit>) -> Charge {
-        Charge { app: id(app), token_hash: "h".into(), group: id("search"), limits, monthly_item_cap: None }
+        Charge { app: id(app), token_hash: "h".into(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None }
     }
 
     const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
@@ -267,7 +350,7 @@ mod tests {
         for _ in 0..5 {
             assert!(matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::RateLimited { .. }));
         }
-        let account_key = counter_key(&limits[1], &id("a1"));
+        let account_key = counter_key(&limits[1], &id("a1"), None).unwrap();
         assert_eq!(store.count(&account_key, T0.0).unwrap(), 2, "refused requests were charged to the account");
     }
 
@@ -324,5 +407,45 @@ mod tests {
         }
         let evidence = evidence.expect("pooling was not reported");
         assert!(evidence.tokens_at_limit >= 2);
+    }
+
+    fn for_recipient(app: &str, recipient: &str, entity: &str, cap: u64) -> Charge {
+        let mut c = request(app, vec![limit(Scope::Recipient, 3, 900)]);
+        c.recipient = Some(RecipientCharge { recipient: id(recipient), entity: id(entity), ids_cap_30d: cap });
+        c
+    }
+
+    #[test]
+    fn the_entity_cap_reserves_within_what_is_left_and_settles_exactly() {
+        let mut store = MemoryStore::default();
+        let c = for_recipient("a1", "r1", "org", 250);
+        let Verdict::Allow { allowance: Some(a), .. } = charge(&mut store, Standing::default(), &c, T0) else { panic!() };
+        assert_eq!(a.ids, 100);
+        super::settle(&mut store, &a, 60).unwrap();
+        let day = T0.0 / DAY_MS;
+        assert_eq!(store.entity_ids("org", day - 29, day).unwrap(), 60);
+        // Another recipient of the same entity draws on the same 250.
+        let c2 = for_recipient("a1", "r2", "org", 250);
+        let Verdict::Allow { allowance: Some(b), .. } = charge(&mut store, Standing::default(), &c2, T0) else { panic!() };
+        super::settle(&mut store, &b, 100).unwrap();
+        let Verdict::Allow { allowance: Some(last), .. } = charge(&mut store, Standing::default(), &c, T0) else { panic!() };
+        assert_eq!(last.ids, 90, "only what is left of the cap is reserved");
+        super::settle(&mut store, &last, 90).unwrap();
+        assert!(matches!(charge(&mut store, Standing::default(), &c2, T0), Verdict::RedistributionCapped { .. }));
+        // Thirty days later the first day's IDs have left the window.
+        let later = T0.plus_millis(30 * DAY_MS);
+        assert!(matches!(charge(&mut store, Standing::default(), &c, later), Verdict::Allow { .. }));
+    }
+
+    #[test]
+    fn recipient_windows_count_per_recipient_and_only_when_one_is_named() {
+        let mut store = MemoryStore::default();
+        for _ in 0..3 {
+            assert!(matches!(charge(&mut store, Standing::default(), &for_recipient("a1", "r1", "org", 10_000), T0), Verdict::Allow { .. }));
+        }
+        assert!(matches!(charge(&mut store, Standing::default(), &for_recipient("a1", "r1", "org", 10_000), T0), Verdict::RateLimited { .. }));
+        assert!(matches!(charge(&mut store, Standing::default(), &for_recipient("a1", "r2", "org", 10_000), T0), Verdict::Allow { .. }));
+        let anonymous = request("a1", vec![limit(Scope::Recipient, 3, 900)]);
+        assert!(matches!(charge(&mut store, Standing::default(), &anonymous, T0), Verdict::Allow { .. }));
     }
 }

@@ -5,6 +5,8 @@
 use serde::Serialize;
 
 use super::bearer::BearerError;
+use super::recipient::RecipientRefusal;
+use super::use_case::UseCaseRefusal;
 
 /// Why a request was not served. Every client-visible refusal is one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,10 @@ pub enum Problem {
     RateLimited { retry_after: u64 },
     /// 429: the account's monthly cap is reached; `retry_after` in seconds.
     UsageCapped { retry_after: u64 },
+    /// 429: the recipient's entity has received its 30-day volume of IDs.
+    RedistributionCapped { retry_after: u64 },
+    /// 502: the response must be filtered for its recipient and is not JSON that can be.
+    OriginResponseUnfilterable,
     /// 503: the account's guard could not be reached and the plan fails closed.
     GuardUnavailable,
     /// 502: the origin could not be reached.
@@ -44,6 +50,45 @@ pub enum Forbidden {
     EndpointNotInPlan,
     /// The whole account is suspended.
     AccountSuspended,
+    /// The app declares no use case, or one the account does not list.
+    UseCaseMissing,
+    UseCasePending,
+    UseCaseWithdrawn,
+    /// The account serves downstream recipients and the request names none.
+    RecipientRequired,
+    RecipientMalformed,
+    RecipientUnknown,
+    RecipientNotApproved,
+    /// A government recipient without a written approval on record.
+    GovernmentApprovalRequired,
+    /// Surveillance and intelligence recipients are never served.
+    RecipientClassProhibited,
+    /// The recipient's redistribution mode is `none`.
+    RedistributionNotAllowed,
+}
+
+impl From<RecipientRefusal> for Forbidden {
+    fn from(r: RecipientRefusal) -> Self {
+        match r {
+            RecipientRefusal::Required => Self::RecipientRequired,
+            RecipientRefusal::Malformed => Self::RecipientMalformed,
+            RecipientRefusal::Unknown => Self::RecipientUnknown,
+            RecipientRefusal::NotApproved => Self::RecipientNotApproved,
+            RecipientRefusal::GovernmentApprovalRequired => Self::GovernmentApprovalRequired,
+            RecipientRefusal::ClassProhibited => Self::RecipientClassProhibited,
+            RecipientRefusal::RedistributionNotAllowed => Self::RedistributionNotAllowed,
+        }
+    }
+}
+
+impl From<UseCaseRefusal> for Forbidden {
+    fn from(r: UseCaseRefusal) -> Self {
+        match r {
+            UseCaseRefusal::Missing => Self::UseCaseMissing,
+            UseCaseRefusal::Pending => Self::UseCasePending,
+            UseCaseRefusal::Withdrawn => Self::UseCaseWithdrawn,
+        }
+    }
 }
 
 /// The JSON body of a problem response.
@@ -75,8 +120,8 @@ impl Problem {
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
             Self::EntitlementUnavailable | Self::GuardUnavailable => 503,
-            Self::RateLimited { .. } | Self::UsageCapped { .. } => 429,
-            Self::OriginUnreachable => 502,
+            Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } => 429,
+            Self::OriginUnreachable | Self::OriginResponseUnfilterable => 502,
             Self::OriginTimeout => 504,
         }
     }
@@ -90,6 +135,8 @@ impl Problem {
             Self::EntitlementUnavailable | Self::GuardUnavailable => "service-unavailable",
             Self::RateLimited { .. } => "rate-limit-exceeded",
             Self::UsageCapped { .. } => "usage-capped",
+            Self::RedistributionCapped { .. } => "redistribution-capped",
+            Self::OriginResponseUnfilterable => "bad-gateway",
             Self::OriginUnreachable => "bad-gateway",
             Self::OriginTimeout => "gateway-timeout",
         }
@@ -103,6 +150,8 @@ impl Problem {
             Self::EntitlementUnavailable | Self::GuardUnavailable => "Service Unavailable",
             Self::RateLimited { .. } => "Too Many Requests",
             Self::UsageCapped { .. } => "Usage Capped",
+            Self::RedistributionCapped { .. } => "Redistribution Capped",
+            Self::OriginResponseUnfilterable => "Bad Gateway",
             Self::OriginUnreachable => "Bad Gateway",
             Self::OriginTimeout => "Gateway Timeout",
         }
@@ -119,14 +168,30 @@ impl Problem {
                 Unauthorized::Suspended => "The bearer token is suspended.",
                 Unauthorized::Revoked => "The bearer token has been revoked.",
             },
-            Self::Forbidden(Forbidden::EndpointNotInPlan) => {
-                "This app is not entitled to call this endpoint with this method."
-            }
-            Self::Forbidden(Forbidden::AccountSuspended) => "The account that owns this app is suspended.",
+            Self::Forbidden(f) => match f {
+                Forbidden::EndpointNotInPlan => "This app is not entitled to call this endpoint with this method.",
+                Forbidden::AccountSuspended => "The account that owns this app is suspended.",
+                Forbidden::UseCaseMissing => "This app has no approved use case on record.",
+                Forbidden::UseCasePending => "This app's use case is still under review.",
+                Forbidden::UseCaseWithdrawn => "This app's use case has been withdrawn.",
+                Forbidden::RecipientRequired => "This account must name the downstream recipient of every request.",
+                Forbidden::RecipientMalformed => "The named recipient is not a valid recipient id.",
+                Forbidden::RecipientUnknown => "The named recipient is not declared by this account.",
+                Forbidden::RecipientNotApproved => "The named recipient is not approved.",
+                Forbidden::GovernmentApprovalRequired => {
+                    "Government recipients need a written approval on record."
+                }
+                Forbidden::RecipientClassProhibited => "Data may not be provided to this class of recipient.",
+                Forbidden::RedistributionNotAllowed => "Data may not be passed on to this recipient.",
+            },
             Self::EntitlementUnavailable => "Entitlements for this app cannot be read right now. Try again later.",
             Self::GuardUnavailable => "Usage for this account cannot be checked right now. Try again later.",
             Self::RateLimited { .. } => "Too many requests in the current window. Retry after the window resets.",
             Self::UsageCapped { .. } => "The monthly usage cap of this account has been reached.",
+            Self::RedistributionCapped { .. } => {
+                "The recipient's organisation has received its 30-day volume of identifiers."
+            }
+            Self::OriginResponseUnfilterable => "The upstream response could not be filtered for its recipient.",
             Self::OriginUnreachable => "The upstream service could not be reached.",
             Self::OriginTimeout => "The upstream service did not answer in time.",
         }
@@ -143,8 +208,21 @@ impl Problem {
                 Unauthorized::Suspended => "suspended-token",
                 Unauthorized::Revoked => "revoked-token",
             }),
-            Self::Forbidden(Forbidden::EndpointNotInPlan) => Some("endpoint-not-in-plan"),
-            Self::Forbidden(Forbidden::AccountSuspended) => Some("account-suspended"),
+            Self::Forbidden(f) => Some(match f {
+                Forbidden::EndpointNotInPlan => "endpoint-not-in-plan",
+                Forbidden::AccountSuspended => "account-suspended",
+                Forbidden::UseCaseMissing => "use-case-missing",
+                Forbidden::UseCasePending => "use-case-pending",
+                Forbidden::UseCaseWithdrawn => "use-case-withdrawn",
+                Forbidden::RecipientRequired => "recipient-required",
+                Forbidden::RecipientMalformed => "recipient-malformed",
+                Forbidden::RecipientUnknown => "recipient-unknown",
+                Forbidden::RecipientNotApproved => "recipient-not-approved",
+                Forbidden::GovernmentApprovalRequired => "government-approval-required",
+                Forbidden::RecipientClassProhibited => "recipient-class-prohibited",
+                Forbidden::RedistributionNotAllowed => "redistribution-not-allowed",
+            }),
+            Self::OriginResponseUnfilterable => Some("origin-response-unfilterable"),
             Self::GuardUnavailable => Some("guard-unavailable"),
             Self::EntitlementUnavailable => Some("entitlements-unavailable"),
             _ => None,
@@ -167,7 +245,9 @@ impl Problem {
     #[must_use]
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::RateLimited { retry_after } | Self::UsageCapped { retry_after } => Some(*retry_after),
+            Self::RateLimited { retry_after }
+            | Self::UsageCapped { retry_after }
+            | Self::RedistributionCapped { retry_after } => Some(*retry_after),
             _ => None,
         }
     }
@@ -201,6 +281,10 @@ mod tests {
             Problem::GuardUnavailable,
             Problem::RateLimited { retry_after: 5 },
             Problem::UsageCapped { retry_after: 5 },
+            Problem::RedistributionCapped { retry_after: 5 },
+            Problem::OriginResponseUnfilterable,
+            Problem::Forbidden(Forbidden::UseCaseMissing),
+            Problem::Forbidden(Forbidden::RecipientClassProhibited),
             Problem::OriginUnreachable,
             Problem::OriginTimeout,
         ]);

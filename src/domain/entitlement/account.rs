@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Record, RecordError};
 use crate::domain::id::Id;
+use crate::domain::recipient::Redistribution;
+use crate::domain::use_case::UseCase;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -22,6 +24,12 @@ pub struct AccountRecord {
     pub name: String,
     pub plan: Id,
     pub status: AccountStatus,
+    /// The use cases the provider reviewed for this account's apps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub use_cases: Vec<UseCase>,
+    /// Who may receive the data downstream, in what form, how much.
+    #[serde(default)]
+    pub redistribution: Redistribution,
 }
 
 impl Record for AccountRecord {
@@ -33,14 +41,18 @@ impl Record for AccountRecord {
         let name_ok = !self.name.trim().is_empty()
             && self.name.len() <= 200
             && !self.name.chars().any(char::is_control);
-        if name_ok {
-            Ok(())
-        } else {
-            Err(RecordError::Field {
-                field: "name",
-                why: "must be 1 to 200 printable characters".into(),
-            })
+        if !name_ok {
+            return Err(RecordError::Field { field: "name", why: "must be 1 to 200 printable characters".into() });
         }
+        for (i, case) in self.use_cases.iter().enumerate() {
+            if self.use_cases[..i].iter().any(|c| c.id == case.id) {
+                return Err(RecordError::Field { field: "use_cases", why: format!("`{}` is listed twice", case.id) });
+            }
+        }
+        if let Some(why) = self.redistribution.problem() {
+            return Err(RecordError::Field { field: "redistribution", why });
+        }
+        Ok(())
     }
 }
 

@@ -25,6 +25,9 @@ pub struct AppRecord {
     /// Unix seconds after which the token stops working; absent or null: no expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// The approved use case this app serves (one of the account's `use_cases`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_case: Option<Id>,
 }
 
 impl Record for AppRecord {
