@@ -17,7 +17,7 @@ before(async () => {
     entries: [
       // A record that is not valid JSON, and one whose account does not exist.
       { key: `tollgate:v1:token:${tokenHash(corruptToken)}`, value: '{"v":1,"account":"acme","app":' },
-      { key: `tollgate:v1:token:${tokenHash(orphanToken)}`, value: '{"v":1,"account":"nobody","app":"lost","status":"active"}' },
+      { key: `tollgate:v1:token:${tokenHash(orphanToken)}`, value: '{"v":1,"account":"nobody","app":"lost","status":"active","use_case":"x"}' },
     ],
     vars: { ORIGIN_TIMEOUT_MS: '1500' },
   });

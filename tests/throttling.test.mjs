@@ -17,8 +17,10 @@ const plan = (id, limits, extra = {}) => ({
   limits,
   ...extra,
 });
-const account = (id, planId) => ({ v: 1, id, name: `Test ${id}`, plan: planId, status: 'active' });
-const app = (accountId, appId) => ({ v: 1, account: accountId, app: appId, status: 'active' });
+const account = (id, planId) => ({
+  v: 1, id, name: `Test ${id}`, plan: planId, status: 'active', use_cases: [{ id: 'testing', status: 'approved' }],
+});
+const app = (accountId, appId) => ({ v: 1, account: accountId, app: appId, status: 'active', use_case: 'testing' });
 
 const tokens = {
   pool: [newToken(), newToken(), newToken(), newToken()],

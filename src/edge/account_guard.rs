@@ -8,7 +8,8 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 use super::clock::EdgeClock;
 use super::guard_protocol::{Command, Reply};
 use super::sql_store::SqlStore;
-use crate::domain::clock::Clock;
+use crate::domain::clock::{Clock, UnixMillis};
+use crate::domain::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
 use crate::domain::guard::{self, StoreError};
 use crate::domain::month::Month;
 
@@ -39,6 +40,23 @@ impl DurableObject for AccountGuard {
 }
 
 impl AccountGuard {
+    /// Counts the token's distinct clients today; the count reaching the threshold is an event.
+    fn watch_resale(store: &SqlStore, app: &str, fp: &Fingerprint, now: UnixMillis) -> std::result::Result<(), StoreError> {
+        let day = now.0 / 86_400_000;
+        if store.record_fingerprint(app, day, fp)? == Some(RESALE_FINGERPRINTS_PER_DAY) {
+            let evidence = json!({
+                "app": app,
+                "day": day,
+                "distinct_clients": RESALE_FINGERPRINTS_PER_DAY,
+                "threshold": RESALE_FINGERPRINTS_PER_DAY,
+                "clients": store.clients(app, day)?,
+            });
+            store.record_event(now, "resale", &format!("resale:{app}:{day}"), &evidence.to_string())?;
+            super::log::event("warn", "resale_detected", json!({ "app": app, "day": day }));
+        }
+        Ok(())
+    }
+
     fn run(&self, mut store: SqlStore, command: Command) -> std::result::Result<Reply, StoreError> {
         self.schema.clone()?;
         let now = EdgeClock.now();
@@ -46,15 +64,25 @@ impl AccountGuard {
             Command::Charge(charge) => {
                 let standing = store.standing(&charge.token_hash)?;
                 let verdict = guard::charge(&mut store, standing, &charge, now)?;
-                if let guard::Verdict::Allow { pooling: Some(evidence), .. } = &verdict {
-                    let dedupe = format!("pooling:{}:{}", evidence.group, evidence.window_start);
-                    let evidence = serde_json::to_string(evidence).unwrap_or_default();
-                    store.record_event(now, "pooling", &dedupe, &evidence)?;
+                if let guard::Verdict::Allow { pooling, .. } = &verdict {
+                    if let Some(evidence) = pooling {
+                        let dedupe = format!("pooling:{}:{}", evidence.group, evidence.window_start);
+                        let evidence = serde_json::to_string(evidence).unwrap_or_default();
+                        store.record_event(now, "pooling", &dedupe, &evidence)?;
+                    }
+                    if let Some(fp) = &charge.fingerprint {
+                        Self::watch_resale(&store, charge.app.as_str(), fp, now)?;
+                    }
                 }
                 Reply::Verdict(verdict)
             }
-            Command::RecordItems { items } => {
-                store.add_month_items(&Month::of(now).key(), items)?;
+            Command::Delivered { items, allowance } => {
+                if items > 0 {
+                    store.add_month_items(&Month::of(now).key(), items)?;
+                }
+                if let Some(allowance) = allowance {
+                    guard::settle(&mut store, &allowance, items)?;
+                }
                 Reply::Done
             }
             Command::RevokeToken { token_hash } => {

@@ -2,15 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::guard::{Charge, Verdict};
+use crate::domain::guard::{Allowance, Charge, Verdict};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Check and charge one request.
     Charge(Charge),
-    /// Add the items an origin response delivered to this month's total.
-    RecordItems { items: u64 },
+    /// What an admitted request delivered: items for the month's total, and the part of its
+    /// recipient reservation it did not use.
+    Delivered {
+        items: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        allowance: Option<Allowance>,
+    },
     /// Refuse this token from now on, everywhere.
     RevokeToken { token_hash: String },
     /// Suspend or reinstate the whole account.

@@ -9,12 +9,15 @@ use worker::{Context, Env, Request, Response};
 use super::clock::EdgeClock;
 use super::entitlements::{Entitlements, LoadError, BINDING};
 use super::guard_protocol::{Command, Reply};
+use super::delivery::Constraint;
 use super::{delivery, guard_client, log, origin, respond};
 use crate::domain::bearer;
 use crate::domain::clock::{Clock, UnixMillis};
 use crate::domain::decision::{decide, Call, Decision, Grant};
 use crate::domain::entitlement::Plan;
-use crate::domain::guard::{Charge, Quota, Verdict};
+use crate::domain::fingerprint::Fingerprint;
+use crate::domain::guard::{Allowance, Charge, Quota, RecipientCharge, Verdict};
+use crate::domain::recipient;
 use crate::domain::limit::GuardFailure;
 use crate::domain::problem::{Forbidden, Problem, Unauthorized};
 use crate::domain::rate_headers;
@@ -45,25 +48,45 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         Ok(a) => a,
         Err(problem) => return respond::problem(&problem, &base),
     };
-    let quotas = match guard(&env, &admitted, &base, now).await {
-        Ok(quotas) => quotas,
+    let fingerprint = Fingerprint::new(
+        req.headers().get("cf-connecting-ip").ok().flatten().as_deref(),
+        req.cf().and_then(|cf| cf.asn()),
+        req.headers().get("user-agent").ok().flatten().as_deref(),
+    );
+    let Passed { quotas, allowance } = match guard(&env, &admitted, fingerprint, &base, now).await {
+        Ok(passed) => passed,
         Err(response) => return *response,
     };
-    let response = match origin::forward(req, &admitted.grant, &settings, now).await {
-        Ok(response) => response,
-        Err(problem) => return respond::problem(&problem, &base),
+    let constraint = admitted.grant.delivery.as_ref().map(|d| Constraint {
+        mode: d.mode,
+        // With the guard bypassed (fail open) there is no reservation: nothing may pass.
+        allowance: allowance.as_ref().map_or(0, |a| a.ids),
+    });
+    let outcome = match origin::forward(req, &admitted.grant, &settings, now).await {
+        Ok(response) => delivery::deliver(response, &quotas, constraint, now).await,
+        Err(problem) => Err(problem),
     };
-    let (response, items) = delivery::deliver(response, &quotas, now).await;
-    if items > 0 {
+    let (response, items) = match outcome {
+        Ok((response, items)) => (response, items),
+        Err(problem) => (respond::problem(&problem, &base), 0),
+    };
+    if items > 0 || allowance.is_some() {
         let account = admitted.grant.account.clone();
         // Off the client's path: the response does not wait for the count to be stored.
         ctx.wait_until(async move {
-            if let Err(e) = guard_client::call(&env, &account, &Command::RecordItems { items }).await {
-                log::event("error", "items_not_recorded", json!({ "account": account.as_str(), "items": items, "error": e.to_string() }));
+            let command = Command::Delivered { items, allowance };
+            if let Err(e) = guard_client::call(&env, &account, &command).await {
+                log::event("error", "delivery_not_recorded", json!({ "account": account.as_str(), "items": items, "error": e.to_string() }));
             }
         });
     }
     response
+}
+
+/// What the guard granted: the windows for the headers, and the recipient's reservation.
+struct Passed {
+    quotas: Vec<Quota>,
+    allowance: Option<Allowance>,
 }
 
 fn read_settings(env: &Env) -> Result<Settings, String> {
@@ -107,14 +130,22 @@ async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -
 
     let method = req.method().to_string();
     let path = req.path();
-    match decide(&app, &account, &plan, Call { method: &method, path: &path }, now) {
+    let recipient = req.headers().get(recipient::HEADER).ok().flatten();
+    let call = Call { method: &method, path: &path, recipient: recipient.as_deref() };
+    match decide(&app, &account, &plan, call, now) {
         Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
         Decision::Deny(problem) => Err(problem),
     }
 }
 
 /// The account guard: revocation, suspension, windows and caps, exact across locations.
-async fn guard(env: &Env, admitted: &Admitted, base: &str, now: UnixMillis) -> Result<Vec<Quota>, Box<Response>> {
+async fn guard(
+    env: &Env,
+    admitted: &Admitted,
+    fingerprint: Fingerprint,
+    base: &str,
+    now: UnixMillis,
+) -> Result<Passed, Box<Response>> {
     let grant = &admitted.grant;
     let plan = &admitted.plan.record;
     let charge = Charge {
@@ -123,17 +154,24 @@ async fn guard(env: &Env, admitted: &Admitted, base: &str, now: UnixMillis) -> R
         group: grant.group.clone(),
         limits: plan.limits_for(&grant.group),
         monthly_item_cap: plan.monthly_item_cap,
+        recipient: grant.delivery.as_ref().map(|d| RecipientCharge {
+            recipient: d.recipient.clone(),
+            entity: d.entity.clone(),
+            ids_cap_30d: d.ids_cap_30d,
+        }),
+        fingerprint: Some(fingerprint),
     };
     let refuse = |p: Problem, extra: &[(&'static str, String)]| Err(Box::new(respond::problem_with(&p, base, extra)));
     let failure = match guard_client::call(env, &grant.account, &Command::Charge(charge)).await {
         Ok(Reply::Verdict(verdict)) => {
             return match verdict {
-                Verdict::Allow { quotas, pooling } => {
+                Verdict::Allow { quotas, pooling, allowance } => {
                     if let Some(evidence) = pooling {
                         log::event("warn", "pooling_detected", json!({ "account": grant.account.as_str(), "evidence": evidence }));
                     }
-                    Ok(quotas)
+                    Ok(Passed { quotas, allowance })
                 }
+                Verdict::RedistributionCapped { retry_after } => refuse(Problem::RedistributionCapped { retry_after }, &[]),
                 Verdict::RateLimited { quotas, retry_after } => {
                     refuse(Problem::RateLimited { retry_after }, &rate_headers::headers(&quotas, now))
                 }
@@ -157,7 +195,7 @@ async fn guard(env: &Env, admitted: &Admitted, base: &str, now: UnixMillis) -> R
                 "guard_bypassed",
                 json!({ "account": grant.account.as_str(), "app": grant.app.as_str(), "group": grant.group.as_str(), "at": now.0, "error": failure }),
             );
-            Ok(Vec::new())
+            Ok(Passed { quotas: Vec::new(), allowance: None })
         }
     }
 }

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
 use crate::domain::clock::UnixMillis;
+use crate::domain::fingerprint::Fingerprint;
 use crate::domain::guard::{CounterStore, Standing, StoreError};
 
 const SCHEMA: &str = "
@@ -11,6 +12,8 @@ CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, window_start INTEGER 
 CREATE TABLE IF NOT EXISTS months (month TEXT PRIMARY KEY, items INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS revoked (token_hash TEXT PRIMARY KEY, at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS standing (k TEXT PRIMARY KEY, v INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entity_days (entity TEXT NOT NULL, day INTEGER NOT NULL, ids INTEGER NOT NULL, PRIMARY KEY (entity, day));
+CREATE TABLE IF NOT EXISTS fingerprints (app TEXT NOT NULL, day INTEGER NOT NULL, key TEXT NOT NULL, prefix TEXT NOT NULL, asn INTEGER, agent TEXT NOT NULL, PRIMARY KEY (app, day, key));
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, dedupe TEXT NOT NULL UNIQUE, evidence TEXT NOT NULL);
 ";
 
@@ -46,6 +49,18 @@ struct KeyCount {
 #[derive(Deserialize)]
 struct Items {
     items: i64,
+}
+
+#[derive(Deserialize)]
+struct Ids {
+    ids: Option<i64>,
+}
+
+#[derive(Deserialize, serde::Serialize)]
+pub struct SeenClient {
+    pub prefix: String,
+    pub asn: Option<i64>,
+    pub agent: String,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +143,41 @@ impl SqlStore {
             .map_err(|e| err(&e))
     }
 
+    /// Records a client of an app on a day; returns how many distinct clients that day has seen,
+    /// or `None` if this one was already known.
+    pub fn record_fingerprint(&self, app: &str, day: u64, fp: &Fingerprint) -> Result<Option<u64>, StoreError> {
+        let cursor = self
+            .sql
+            .exec(
+                "INSERT OR IGNORE INTO fingerprints (app, day, key, prefix, asn, agent) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    app.into(),
+                    int(day),
+                    fp.key.as_str().into(),
+                    fp.prefix.as_str().into(),
+                    fp.asn.map(|a| SqlStorageValue::Integer(i64::from(a))).unwrap_or(SqlStorageValue::Null),
+                    fp.agent.as_str().into(),
+                ],
+            )
+            .map_err(|e| err(&e))?;
+        if cursor.rows_written() == 0 {
+            return Ok(None);
+        }
+        let rows: Vec<Flag> = self
+            .sql
+            .exec("SELECT COUNT(*) AS v FROM fingerprints WHERE app = ? AND day = ?", vec![app.into(), int(day)])
+            .and_then(|c| c.to_array())
+            .map_err(|e| err(&e))?;
+        Ok(Some(rows.first().map_or(0, |r| unsigned(r.v))))
+    }
+
+    pub fn clients(&self, app: &str, day: u64) -> Result<Vec<SeenClient>, StoreError> {
+        self.sql
+            .exec("SELECT prefix, asn, agent FROM fingerprints WHERE app = ? AND day = ? LIMIT 50", vec![app.into(), int(day)])
+            .and_then(|c| c.to_array())
+            .map_err(|e| err(&e))
+    }
+
     pub fn events(&self) -> Result<Vec<EventRow>, StoreError> {
         self.sql
             .exec("SELECT id, at, kind, evidence FROM events ORDER BY id DESC LIMIT 100", None)
@@ -173,6 +223,28 @@ impl CounterStore for SqlStore {
             .and_then(|c| c.to_array())
             .map_err(|e| err(&e))?;
         Ok(rows.into_iter().map(|r| (r.key, unsigned(r.count))).collect())
+    }
+
+    fn entity_ids(&self, entity: &str, from_day: u64, to_day: u64) -> Result<u64, StoreError> {
+        let rows: Vec<Ids> = self
+            .sql
+            .exec(
+                "SELECT SUM(ids) AS ids FROM entity_days WHERE entity = ? AND day >= ? AND day <= ?",
+                vec![entity.into(), int(from_day), int(to_day)],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(|e| err(&e))?;
+        Ok(rows.first().and_then(|r| r.ids).map_or(0, unsigned))
+    }
+
+    fn add_entity_ids(&mut self, entity: &str, day: u64, delta: i64) -> Result<(), StoreError> {
+        self.sql
+            .exec(
+                "INSERT INTO entity_days (entity, day, ids) VALUES (?, ?, ?) ON CONFLICT(entity, day) DO UPDATE SET ids = ids + excluded.ids",
+                vec![entity.into(), int(day), SqlStorageValue::Integer(delta)],
+            )
+            .map(|_| ())
+            .map_err(|e| err(&e))
     }
 
     fn month_items(&self, month: &str) -> Result<u64, StoreError> {
