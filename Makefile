@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test bootstrap build test-host test-e2e deploy clean
+.PHONY: dev test bootstrap build test-host test-e2e deploy clean bench fuzz
 
 ## Install what is missing, build, seed local KV and serve on http://127.0.0.1:$(PORT).
 dev: bootstrap
@@ -26,6 +26,14 @@ test-host:
 
 test-e2e:
 	node --test --test-concurrency=1 --test-timeout=300000 tests/
+
+## Benchmarks (not tests): prints a table and writes bench/results.json.
+bench: build
+	bash scripts/bench.sh
+
+## Fuzz every parser and pure decision for FUZZ_SECONDS each (default 60).
+fuzz:
+	bash scripts/fuzz.sh
 
 ## Deploy with wrangler (needs a Cloudflare account; see the README).
 deploy: bootstrap

@@ -56,6 +56,9 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
     }
     let path = req.path();
     let action = path.strip_prefix(PREFIX).unwrap_or_default().to_owned();
+    if action == "metrics" && req.method() == worker::Method::Get {
+        return done(&super::metrics::snapshot());
+    }
     if req.method() != worker::Method::Post {
         return problem(405, "Method Not Allowed", "Admin actions are POST requests.");
     }

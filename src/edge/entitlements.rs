@@ -102,6 +102,7 @@ impl Entitlements {
 
     /// One KV read. `Err` is a KV failure; `Ok(Err)` an invalid record, which is cached.
     async fn read<R: Record>(&self, key: &str) -> Result<Cached<R>, LoadError> {
+        super::metrics::kv_read();
         let text = self.kv.get(key).text().await.map_err(|e| LoadError::Kv(e.to_string()))?;
         Ok(match text {
             None => Ok(None),

@@ -28,6 +28,7 @@ pub async fn call(env: &Env, account: &Id, command: &Command) -> Result<Reply, G
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
     let request = Request::new_with_init("https://account-guard/", &init).map_err(unreachable)?;
+    super::metrics::guard_call();
     let mut response = stub.fetch_with_request(request).await.map_err(unreachable)?;
     let status = response.status_code();
     let text = response.text().await.map_err(unreachable)?;

@@ -10,6 +10,7 @@ mod guard_client;
 mod guard_protocol;
 mod handler;
 mod log;
+mod metrics;
 mod origin;
 mod respond;
 mod sql_store;
@@ -21,5 +22,6 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     if req.path().starts_with(admin::PREFIX) {
         return Ok(admin::handle(req, &env).await);
     }
+    metrics::request();
     Ok(handler::handle(req, env, ctx).await)
 }
