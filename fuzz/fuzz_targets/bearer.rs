@@ -16,7 +16,7 @@ const MAX_VALUE: usize = 512;
 
 /// Characters `str::trim` removes, ASCII and not.
 const SPACES: [char; 10] =
-    [' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{a0}', '\u{2003}', '\u{3000}', '\u{feff}'];
+    [' ', '\t', '\n', '\r', '\u{b}', '\u{c}', '\u{85}', '\u{a0}', '\u{2003}', '\u{3000}'];
 
 fn check(value: &str) {
     let outcome = token_from_header(Some(value));
@@ -74,7 +74,9 @@ fn well_formed(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     }
     // A second header joined by the runtime is refused, never guessed at.
     let twice = format!("{value}, {value}");
-    assert_eq!(token_from_header(Some(&twice)), Err(BearerError::Repeated));
+    if twice.len() <= MAX_VALUE {
+        assert_eq!(token_from_header(Some(&twice)), Err(BearerError::Repeated));
+    }
     check(&value);
     Ok(())
 }

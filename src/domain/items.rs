@@ -29,6 +29,42 @@ pub fn count(body: &[u8]) -> Option<u64> {
     })
 }
 
+#[derive(Deserialize)]
+struct WithId {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdData {
+    Many(Vec<WithId>),
+    One(WithId),
+}
+
+#[derive(Deserialize)]
+struct IdEnvelope {
+    #[serde(default)]
+    data: Option<IdData>,
+}
+
+/// The ids of the items in a JSON body (items without an id are left out), or `None` when the
+/// body is not a JSON object with a well-formed `data`.
+#[must_use]
+pub fn ids(body: &[u8]) -> Option<Vec<String>> {
+    let envelope: IdEnvelope = serde_json::from_slice(body).ok()?;
+    let id = |w: WithId| match w.id {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(match envelope.data {
+        None => Vec::new(),
+        Some(IdData::Many(items)) => items.into_iter().filter_map(id).collect(),
+        Some(IdData::One(item)) => id(item).into_iter().collect(),
+    })
+}
+
 /// Whether a response with this content type is worth parsing for items.
 #[must_use]
 pub fn is_json(content_type: Option<&str>) -> bool {
@@ -56,6 +92,14 @@ mod tests {
         assert_eq!(count(b"[1,2,3]"), None);
         assert_eq!(count(br#"{"data":[1,2"#), None);
         assert_eq!(count(b""), None);
+    }
+
+    #[test]
+    fn lists_the_ids_of_items() {
+        assert_eq!(ids(br#"{"data":[{"id":"1","text":"a"},{"id":2},{"text":"no id"}]}"#).unwrap(), ["1", "2"]);
+        assert_eq!(ids(br#"{"data":{"id":"20"}}"#).unwrap(), ["20"]);
+        assert_eq!(ids(br#"{"meta":{}}"#).unwrap(), Vec::<String>::new());
+        assert_eq!(ids(b"oops"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The pure core. Nothing here imports `worker`; time and randomness arrive as values.
 
 pub mod admin_auth;
+pub mod audit;
 pub mod bearer;
 pub mod cache;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod hex;
 pub mod id;
 pub mod items;
 pub mod kv_layout;
+pub mod ledger;
 pub mod limit;
 pub mod month;
 pub mod pooling;
