@@ -156,8 +156,8 @@ export async function startStack({ entries = [], vars = {} } = {}) {
       originLast: () => hook('last'),
       resetOrigin: () => hook('reset', { method: 'POST' }),
       fault: (body) => hook('fault', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      /** An admin API call with the admin secret. */
-      admin: (action, body, { secret = adminSecret, method = 'POST' } = {}) => fetch(`${base}/_tollgate/admin/v1/${action}`, {
+      /** An admin API call with the admin secret: `admin('GET', 'accounts/acme')`. */
+      admin: (method, route, body, { secret = adminSecret } = {}) => fetch(`${base}/_tollgate/admin/v1/${route}`, {
         method,
         headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),

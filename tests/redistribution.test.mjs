@@ -184,7 +184,7 @@ describe('resale', () => {
       assert.equal(res.status, 200);
       await res.arrayBuffer();
     }
-    const report = await (await stack.admin('accounts/report', { account: 'relay' })).json();
+    const report = await (await stack.admin('GET', 'accounts/relay/report')).json();
     const resale = report.events.filter((e) => e.kind === 'resale');
     assert.equal(resale.length, 1, JSON.stringify(report.events));
     assert.equal(resale[0].evidence.app, 'relay-shared');

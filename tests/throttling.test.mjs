@@ -13,6 +13,7 @@ const plan = (id, limits, extra = {}) => ({
   endpoints: [
     { method: 'GET', path: '/2/tweets/search/recent', group: 'search' },
     { method: 'GET', path: '/2/tweets/:id', group: 'lookup' },
+    { method: 'GET', path: '/2/tweets', group: 'lookup' },
   ],
   limits,
   ...extra,
@@ -111,7 +112,7 @@ describe('throttling', () => {
 
   test('two tokens at their own limit in one window are recorded as pooling, with evidence', async () => {
     // The previous test drove both of the account's tokens to their per-token limit.
-    const res = await stack.admin('accounts/report', { account: 'atomic' });
+    const res = await stack.admin('GET', 'accounts/atomic/report');
     assert.equal(res.status, 200);
     const report = await res.json();
     const pooling = report.events.filter((e) => e.kind === 'pooling');
@@ -124,15 +125,17 @@ describe('throttling', () => {
     assert.equal(ev.total_requests, 4);
     assert.equal(ev.evenness, 1);
     // The pool account never had a token at its limit: no event there.
-    const calm = await (await stack.admin('accounts/report', { account: 'pool' })).json();
+    const calm = await (await stack.admin('GET', 'accounts/pool/report')).json();
     assert.equal(calm.events.length, 0);
   });
 
   test('the monthly item cap refuses once reached, with its own problem type', async () => {
-    // 10 items per search page: 10, 20, 30 delivered; the fourth request finds 30 >= 25.
+    // Caps count distinct items: each request asks for 10 tweets no earlier request got.
+    // 10, 20, 30 delivered; the fourth request finds 30 >= 25.
     const statuses = [];
+    const ids = Array.from({ length: 60 }, (_, i) => 1000 + i).filter((n) => n % 7 !== 0);
     for (let i = 0; i < 4; i++) {
-      const res = await search(tokens.capped);
+      const res = await stack.call(`/2/tweets?ids=${ids.slice(i * 10, i * 10 + 10).join(',')}`, { token: tokens.capped });
       statuses.push(res.status);
       if (res.status === 429) {
         const body = await res.json();
@@ -148,7 +151,7 @@ describe('throttling', () => {
 
   test('revocation through the guard takes effect on the very next request', async () => {
     assert.equal((await search(tokens.revokable)).status, 200);
-    const res = await stack.admin('tokens/revoke', { token: tokens.revokable });
+    const res = await stack.admin('POST', `tokens/${tokenHash(tokens.revokable)}/revoke`);
     assert.equal(res.status, 200, await res.clone().text());
     // The isolate's entitlement cache still holds the active record: the guard refuses anyway.
     const next = await search(tokens.revokable);
@@ -157,15 +160,16 @@ describe('throttling', () => {
   });
 
   test('the admin API refuses a missing or wrong secret', async () => {
-    const wrong = await stack.admin('tokens/revoke', { token: tokens.pool[0] }, { secret: 'x'.repeat(64) });
+    const revoke = `tokens/${tokenHash(tokens.pool[0])}/revoke`;
+    const wrong = await stack.admin('POST', revoke, undefined, { secret: 'x'.repeat(64) });
     assert.equal(wrong.status, 401);
-    const none = await fetch(`${stack.base}/_tollgate/admin/v1/tokens/revoke`, { method: 'POST', body: '{}' });
+    const none = await fetch(`${stack.base}/_tollgate/admin/v1/${revoke}`, { method: 'POST' });
     assert.equal(none.status, 401);
     assert.equal((await search(tokens.pool[0])).status, 429, 'the token is still only rate limited, not revoked');
   });
 
   test('suspending an account through the guard refuses its tokens at once', async () => {
-    const res = await stack.admin('accounts/suspend', { account: 'atomic' });
+    const res = await stack.admin('POST', 'accounts/atomic/suspend');
     assert.equal(res.status, 200);
     const next = await search(tokens.atomic[1]);
     assert.equal(next.status, 403);

@@ -7,7 +7,7 @@
 //! well-formed value of at most 512 bytes yields its token.
 #![no_main]
 
-use arbitrary::{Arbitrary, Unstructured};
+use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
 use tollgate::domain::bearer::{token_from_header, BearerError};
 use tollgate::domain::token::Token;

@@ -14,6 +14,36 @@ pub fn is_admin(header: Option<&str>, secret: &[u8]) -> bool {
     presented.len() == secret.len() && bool::from(presented.as_bytes().ct_eq(secret))
 }
 
+/// Failed admin attempts a client may make in one minute before it is refused unheard.
+pub const FAILURES_PER_MINUTE: u32 = 10;
+
+/// Failed attempts per client in fixed one-minute windows.
+#[derive(Debug, Default)]
+pub struct Failures {
+    by_client: std::collections::HashMap<String, (u64, u32)>,
+}
+
+impl Failures {
+    /// Whether this client may try again now.
+    #[must_use]
+    pub fn allows(&self, client: &str, now: super::clock::UnixMillis) -> bool {
+        let minute = now.0 / 60_000;
+        self.by_client.get(client).is_none_or(|&(m, n)| m != minute || n < FAILURES_PER_MINUTE)
+    }
+
+    pub fn record(&mut self, client: &str, now: super::clock::UnixMillis) {
+        let minute = now.0 / 60_000;
+        if self.by_client.len() > 10_000 {
+            self.by_client.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = self.by_client.entry(client.to_owned()).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,6 +57,20 @@ mod tests {
         assert!(!is_admin(Some("Bearer 0123456789abcdef"), SECRET));
         assert!(!is_admin(Some("0123456789abcdef0123456789abcdef"), SECRET));
         assert!(!is_admin(None, SECRET));
+    }
+
+    #[test]
+    fn failures_are_throttled_per_client_and_minute() {
+        use crate::domain::clock::UnixMillis;
+        let mut f = Failures::default();
+        let t = UnixMillis(120_000);
+        for _ in 0..FAILURES_PER_MINUTE {
+            assert!(f.allows("a", t));
+            f.record("a", t);
+        }
+        assert!(!f.allows("a", t));
+        assert!(f.allows("b", t));
+        assert!(f.allows("a", UnixMillis(180_000)));
     }
 
     #[test]

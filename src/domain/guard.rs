@@ -182,10 +182,11 @@ pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge
     let mut reservation = None;
     if let Some(r) = recipient {
         let today = now.0 / DAY_MS;
-        let used = store.entity_ids(r.entity.as_str(), today + 1 - REDISTRIBUTION_DAYS, today)?;
+        let used = store.entity_ids(r.entity.as_str(), (today + 1).saturating_sub(REDISTRIBUTION_DAYS), today)?;
         let left = r.ids_cap_30d.saturating_sub(used);
         if left == 0 {
-            let retry_after = ((today + 1) * DAY_MS).saturating_sub(now.0).div_ceil(1000);
+            // Until the next UTC day, when the oldest day leaves the window.
+            let retry_after = (DAY_MS - now.0 % DAY_MS).div_ceil(1000);
             return Ok(Verdict::RedistributionCapped { retry_after });
         }
         reservation = Some(Allowance { entity: r.entity.clone(), day: today, ids: left.min(IDS_PER_RESPONSE) });

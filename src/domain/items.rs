@@ -17,10 +17,19 @@ struct Envelope {
     data: Option<Data>,
 }
 
+/// Whether a body can be a JSON object. Serde also reads a struct from an array, so without this
+/// `[[1, 2]]` would count two items and `[[{"id":"1"}]]` list an id.
+fn is_object(body: &[u8]) -> bool {
+    body.trim_ascii_start().first() == Some(&b'{')
+}
+
 /// Items in a JSON body, or `None` when the body is not a JSON object (it is then passed on
 /// unchanged and counted as zero items).
 #[must_use]
 pub fn count(body: &[u8]) -> Option<u64> {
+    if !is_object(body) {
+        return None;
+    }
     let envelope: Envelope = serde_json::from_slice(body).ok()?;
     Some(match envelope.data {
         None => 0,
@@ -52,6 +61,9 @@ struct IdEnvelope {
 /// body is not a JSON object with a well-formed `data`.
 #[must_use]
 pub fn ids(body: &[u8]) -> Option<Vec<String>> {
+    if !is_object(body) {
+        return None;
+    }
     let envelope: IdEnvelope = serde_json::from_slice(body).ok()?;
     let id = |w: WithId| match w.id {
         Some(serde_json::Value::String(s)) => Some(s),

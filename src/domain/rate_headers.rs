@@ -17,12 +17,12 @@ pub fn headers(quotas: &[Quota], now: UnixMillis) -> Vec<(&'static str, String)>
     let Some(bind) = binding(quotas) else { return Vec::new() };
     let policy = quotas
         .iter()
-        .map(|q| format!("\"{}\";q={};w={}", q.name, q.limit, q.window_seconds))
+        .map(|q| format!("{};q={};w={}", sf_string(&q.name), q.limit, q.window_seconds))
         .collect::<Vec<_>>()
         .join(", ");
     let state = quotas
         .iter()
-        .map(|q| format!("\"{}\";r={};t={}", q.name, q.remaining, q.reset.saturating_sub(now.as_secs())))
+        .map(|q| format!("{};r={};t={}", sf_string(&q.name), q.remaining, q.reset.saturating_sub(now.as_secs())))
         .collect::<Vec<_>>()
         .join(", ");
     vec![
@@ -32,6 +32,22 @@ pub fn headers(quotas: &[Quota], now: UnixMillis) -> Vec<(&'static str, String)>
         ("ratelimit-policy", policy),
         ("ratelimit", state),
     ]
+}
+
+/// A window's name as an RFC 8941 string: `"` and `\` escaped, anything but printable ASCII
+/// dropped. Names are built from ids and never need it, but whatever a name holds, a header
+/// value stays one valid line (a runtime refuses CR, LF and NUL in values).
+fn sf_string(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars().filter(|c| matches!(c, ' '..='~')) {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

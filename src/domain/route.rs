@@ -58,7 +58,13 @@ impl RouteTable {
     /// The endpoint group of a request path (still percent-encoded, as received).
     #[must_use]
     pub fn find(&self, method: Method, path: &str) -> Option<&Id> {
-        let slot = *self.router.at(path).ok()?.value;
+        let matched = self.router.at(path).ok()?;
+        // The router lets a parameter match an empty segment (`/2/users//tweets`); no path of the
+        // API has one, and an origin that collapses `//` would serve a different endpoint.
+        if matched.params.iter().any(|(_, value)| value.is_empty()) {
+            return None;
+        }
+        let slot = *matched.value;
         self.by_path[slot].iter().find(|(m, _)| *m == method).map(|(_, group)| group)
     }
 }

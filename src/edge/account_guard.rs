@@ -1,17 +1,22 @@
-//! The Durable Object that guards one account: its window counters, monthly items, revocations
-//! and detection events, in the object's own SQLite. A thin newtype over the pure guard in
-//! `domain::guard`; every call runs to completion without an `await`, so each charge is atomic.
+//! The Durable Object that guards one account: window counters, monthly items, revocations,
+//! detection events, the usage ledger and the audit chain, in the object's own SQLite. A thin
+//! newtype over the pure guard in `domain::guard`; every call runs to completion without an
+//! `await`, so each charge is atomic and its ledger line is written with it.
 
 use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::clock::EdgeClock;
 use super::guard_protocol::{Command, Reply};
+use super::sql_ledger::Line;
 use super::sql_store::SqlStore;
+use crate::domain::audit;
 use crate::domain::clock::{Clock, UnixMillis};
 use crate::domain::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
-use crate::domain::guard::{self, StoreError};
+use crate::domain::guard::{self, StoreError, Verdict};
 use crate::domain::month::Month;
+
+const DAY_MS: u64 = 86_400_000;
 
 #[durable_object]
 pub struct AccountGuard {
@@ -39,36 +44,42 @@ impl DurableObject for AccountGuard {
     }
 }
 
-impl AccountGuard {
-    /// Counts the token's distinct clients today; the count reaching the threshold is an event.
-    fn watch_resale(store: &SqlStore, app: &str, fp: &Fingerprint, now: UnixMillis) -> std::result::Result<(), StoreError> {
-        let day = now.0 / 86_400_000;
-        if store.record_fingerprint(app, day, fp)? == Some(RESALE_FINGERPRINTS_PER_DAY) {
-            let evidence = json!({
-                "app": app,
-                "day": day,
-                "distinct_clients": RESALE_FINGERPRINTS_PER_DAY,
-                "threshold": RESALE_FINGERPRINTS_PER_DAY,
-                "clients": store.clients(app, day)?,
-            });
-            store.record_event(now, "resale", &format!("resale:{app}:{day}"), &evidence.to_string())?;
-            super::log::event("warn", "resale_detected", json!({ "app": app, "day": day }));
-        }
-        Ok(())
+/// The reason a guard verdict refused, as the ledger and the problem type name it.
+fn refusal_reason(verdict: &Verdict) -> Option<&'static str> {
+    match verdict {
+        Verdict::Allow { .. } => None,
+        Verdict::RateLimited { .. } => Some("rate-limit-exceeded"),
+        Verdict::UsageCapped { .. } => Some("usage-capped"),
+        Verdict::RedistributionCapped { .. } => Some("redistribution-capped"),
+        Verdict::Revoked => Some("revoked-token"),
+        Verdict::AccountSuspended => Some("account-suspended"),
     }
+}
 
+impl AccountGuard {
     fn run(&self, mut store: SqlStore, command: Command) -> std::result::Result<Reply, StoreError> {
         self.schema.clone()?;
         let now = EdgeClock.now();
+        let day = now.0 / DAY_MS;
         Ok(match command {
             Command::Charge(charge) => {
                 let standing = store.standing(&charge.token_hash)?;
                 let verdict = guard::charge(&mut store, standing, &charge, now)?;
-                if let guard::Verdict::Allow { pooling, .. } = &verdict {
+                let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
+                let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient };
+                if let Some(reason) = refusal_reason(&verdict) {
+                    store.count_refused(&line, reason)?;
+                    let detail = json!({ "app": charge.app, "group": charge.group, "recipient": recipient, "reason": reason });
+                    store.append_audit(now, "refusal", &detail.to_string())?;
+                } else {
+                    store.count_forwarded(&line)?;
+                }
+                if let Verdict::Allow { pooling, .. } = &verdict {
                     if let Some(evidence) = pooling {
                         let dedupe = format!("pooling:{}:{}", evidence.group, evidence.window_start);
-                        let evidence = serde_json::to_string(evidence).unwrap_or_default();
-                        store.record_event(now, "pooling", &dedupe, &evidence)?;
+                        let text = serde_json::to_string(evidence).unwrap_or_default();
+                        store.record_event(now, "pooling", &dedupe, &text)?;
+                        store.append_audit(now, "pooling", &text)?;
                     }
                     if let Some(fp) = &charge.fingerprint {
                         Self::watch_resale(&store, charge.app.as_str(), fp, now)?;
@@ -76,13 +87,23 @@ impl AccountGuard {
                 }
                 Reply::Verdict(verdict)
             }
-            Command::Delivered { items, allowance } => {
-                if items > 0 {
-                    store.add_month_items(&Month::of(now).key(), items)?;
+            Command::Delivered { app, group, recipient, ids, items, bytes, allowance } => {
+                let line = Line { day, app: &app, group: &group, recipient: &recipient };
+                let distinct = store.count_delivered(&line, &ids, items, bytes)?;
+                // Monthly caps count distinct items, as the API bills them.
+                if distinct > 0 {
+                    store.add_month_items(&Month::of(now).key(), distinct)?;
                 }
                 if let Some(allowance) = allowance {
                     guard::settle(&mut store, &allowance, items)?;
                 }
+                Reply::Done
+            }
+            Command::Refused { app, group, recipient, reason } => {
+                let line = Line { day, app: &app, group: &group, recipient: &recipient };
+                store.count_refused(&line, &reason)?;
+                let detail = json!({ "app": app, "group": group, "recipient": recipient, "reason": reason });
+                store.append_audit(now, "refusal", &detail.to_string())?;
                 Reply::Done
             }
             Command::RevokeToken { token_hash } => {
@@ -93,12 +114,25 @@ impl AccountGuard {
                 store.set_suspended(suspended)?;
                 Reply::Done
             }
+            Command::RegisterApp { token_hash, app, status } => {
+                store.register_app(&token_hash, &app, &status, now)?;
+                Reply::Done
+            }
+            Command::Audit { kind, detail } => {
+                store.append_audit(now, &kind, &detail.to_string())?;
+                Reply::Done
+            }
+            Command::Usage { from, to } => Reply::Usage { rows: store.usage(from, to)? },
+            Command::AuditExport => Reply::Audit { entries: store.audit_entries()? },
+            Command::AuditVerify => Reply::verified(&audit::verify(&store.audit_entries()?)),
             Command::Report => {
                 let month = Month::of(now).key();
                 Reply::Report(json!({
                     "month": month,
-                    "month_items": store.month_items_now(&month)?,
+                    "month_distinct_items": store.month_items_now(&month)?,
                     "suspended": store.standing("")?.account_suspended,
+                    "apps": store.apps()?,
+                    "audit_entries": store.audit_len()?,
                     "events": store
                         .events()?
                         .into_iter()
@@ -112,5 +146,24 @@ impl AccountGuard {
                 }))
             }
         })
+    }
+
+    /// Counts the token's distinct clients today; the count reaching the threshold is an event.
+    fn watch_resale(store: &SqlStore, app: &str, fp: &Fingerprint, now: UnixMillis) -> std::result::Result<(), StoreError> {
+        let day = now.0 / DAY_MS;
+        if store.record_fingerprint(app, day, fp)? == Some(RESALE_FINGERPRINTS_PER_DAY) {
+            let evidence = json!({
+                "app": app,
+                "day": day,
+                "distinct_clients": RESALE_FINGERPRINTS_PER_DAY,
+                "threshold": RESALE_FINGERPRINTS_PER_DAY,
+                "clients": store.clients(app, day)?,
+            });
+            let text = evidence.to_string();
+            store.record_event(now, "resale", &format!("resale:{app}:{day}"), &text)?;
+            store.append_audit(now, "resale", &text)?;
+            super::log::event("warn", "resale_detected", json!({ "app": app, "day": day }));
+        }
+        Ok(())
     }
 }

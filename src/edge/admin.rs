@@ -1,156 +1,403 @@
-//! The admin API under `/_tollgate/admin/v1/`: authenticated by the admin secret. Changes that
-//! must take effect at once go to the account's guard as well as to KV.
+//! The admin API under `/_tollgate/admin/v1/`, authenticated by the admin secret. It writes
+//! entitlements to KV in exactly the documented layout, so it and `wrangler kv key put` stay
+//! interchangeable. Every input is validated before anything is written; changes that must take
+//! effect at once go through the account's guard first; every change is appended to an audit
+//! chain. The routes are described in `openapi.json`, served at `<prefix>openapi.json`.
 
+use std::cell::RefCell;
+
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::json;
-use worker::{Env, Request, Response};
+use serde_json::{json, Value};
+use worker::kv::KvStore;
+use worker::{Env, Method, Request, Response};
 
-use super::entitlements::BINDING;
-use super::guard_client;
+use super::clock::EdgeClock;
+use super::entitlements::{self, BINDING};
+use super::guard_client::{self, ADMIN_LOG};
 use super::guard_protocol::{Command, Reply};
-use super::log;
-use crate::domain::admin_auth;
-use crate::domain::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus};
+use super::{log, metrics, random};
+use crate::domain::admin_auth::{self, Failures};
+use crate::domain::clock::Clock;
+use crate::domain::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus, PlanRecord, Record, VERSION};
 use crate::domain::id::Id;
 use crate::domain::kv_layout;
-use crate::domain::token::{Token, TokenHash};
+use crate::domain::ledger;
+use crate::domain::month::Month;
+use crate::domain::recipient::Recipient;
+use crate::domain::token::TokenHash;
+use crate::domain::use_case::{UseCase, UseCaseStatus};
 
 pub const PREFIX: &str = "/_tollgate/admin/v1/";
 pub const SECRET: &str = "ADMIN_SECRET";
+const OPENAPI: &str = include_str!("openapi.json");
+const MAX_BODY: usize = 256 * 1024;
 
-fn problem(status: u16, title: &str, detail: &str) -> Response {
+thread_local! {
+    static FAILURES: RefCell<Failures> = RefCell::new(Failures::default());
+}
+
+/// An admin answer that is not a success: status, title, detail.
+struct Fail(u16, &'static str, String);
+
+type Answer = Result<Response, Fail>;
+
+fn bad(detail: impl Into<String>) -> Fail {
+    Fail(400, "Invalid Request", detail.into())
+}
+
+fn not_found(detail: impl Into<String>) -> Fail {
+    Fail(404, "Not Found", detail.into())
+}
+
+fn unavailable(detail: impl Into<String>) -> Fail {
+    Fail(503, "Service Unavailable", detail.into())
+}
+
+fn problem(Fail(status, title, detail): Fail) -> Response {
     let body = json!({ "type": "about:blank", "title": title, "detail": detail, "status": status }).to_string();
+    respond(body.into_bytes(), status, "application/problem+json")
+}
+
+fn respond(body: Vec<u8>, status: u16, content_type: &str) -> Response {
     let headers = worker::Headers::new();
-    let _ = headers.set("content-type", "application/problem+json");
+    let _ = headers.set("content-type", content_type);
     let _ = headers.set("cache-control", "no-store");
-    Response::from_bytes(body.into_bytes())
+    Response::from_bytes(body)
         .unwrap_or_else(|_| Response::builder().fixed(Vec::new()))
         .with_status(status)
         .with_headers(headers)
 }
 
-fn done(value: &serde_json::Value) -> Response {
-    Response::from_json(value).unwrap_or_else(|_| problem(500, "Internal Error", "response could not be built"))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenRef {
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    token_sha256: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AccountRef {
-    account: String,
+fn ok(value: &Value) -> Answer {
+    Ok(respond(value.to_string().into_bytes(), 200, "application/json"))
 }
 
 pub async fn handle(mut req: Request, env: &Env) -> Response {
+    let now = EdgeClock.now();
+    let client = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "local".into());
+    if !FAILURES.with(|f| f.borrow().allows(&client, now)) {
+        let mut r = problem(Fail(429, "Too Many Requests", "Too many failed admin attempts. Wait a minute.".into()));
+        let _ = r.headers_mut().set("retry-after", "60");
+        return r;
+    }
     let secret = env.secret(SECRET).map(|s| s.to_string()).or_else(|_| env.var(SECRET).map(|v| v.to_string()));
     let header = req.headers().get("authorization").ok().flatten();
     if !secret.is_ok_and(|s| admin_auth::is_admin(header.as_deref(), s.as_bytes())) {
-        return problem(401, "Unauthorized", "The admin secret is missing or wrong.");
+        FAILURES.with(|f| f.borrow_mut().record(&client, now));
+        log::event("warn", "admin_auth_failed", json!({ "client": client }));
+        return problem(Fail(401, "Unauthorized", "The admin secret is missing or wrong.".into()));
     }
     let path = req.path();
-    let action = path.strip_prefix(PREFIX).unwrap_or_default().to_owned();
-    if action == "metrics" && req.method() == worker::Method::Get {
-        return done(&super::metrics::snapshot());
-    }
-    if req.method() != worker::Method::Post {
-        return problem(405, "Method Not Allowed", "Admin actions are POST requests.");
-    }
-    let body = match req.text().await {
-        Ok(b) => b,
-        Err(_) => return problem(400, "Invalid Request", "The body could not be read."),
+    let route: Vec<String> = path.strip_prefix(PREFIX).unwrap_or_default().split('/').map(str::to_owned).collect();
+    let method = req.method();
+    let body = if matches!(method, Method::Post | Method::Put) {
+        match req.bytes().await {
+            Ok(b) if b.len() <= MAX_BODY => b,
+            Ok(_) => return problem(Fail(413, "Payload Too Large", format!("Bodies are limited to {MAX_BODY} bytes."))),
+            Err(_) => return problem(bad("The body could not be read.")),
+        }
+    } else {
+        Vec::new()
     };
-    match action.as_str() {
-        "tokens/revoke" => revoke(&body, env).await,
-        "accounts/suspend" => set_suspended(&body, env, true).await,
-        "accounts/reinstate" => set_suspended(&body, env, false).await,
-        "accounts/report" => report(&body, env).await,
-        _ => problem(404, "Not Found", "No such admin action."),
+    let query = req.url().ok().map(|u| u.query_pairs().into_owned().collect::<Vec<_>>()).unwrap_or_default();
+    let Ok(kv) = env.kv(BINDING) else { return problem(unavailable("KV is not bound.")) };
+    let admin = Admin { env, kv, body: &body, query: &query };
+    let r: Vec<&str> = route.iter().map(String::as_str).collect();
+    let answer = match (&method, r.as_slice()) {
+        (Method::Get, ["openapi.json"]) => Ok(respond(OPENAPI.as_bytes().to_vec(), 200, "application/json")),
+        (Method::Get, ["metrics"]) => ok(&metrics::snapshot()),
+        (Method::Get, ["plans"]) => admin.list("plan:").await,
+        (Method::Get, ["plans", id]) => admin.get_record::<PlanRecord>(id, kv_layout::plan_key).await,
+        (Method::Put, ["plans", id]) => admin.put_plan(id).await,
+        (Method::Get, ["accounts"]) => admin.list("account:").await,
+        (Method::Get, ["accounts", id]) => admin.get_record::<AccountRecord>(id, kv_layout::account_key).await,
+        (Method::Put, ["accounts", id]) => admin.put_account(id).await,
+        (Method::Post, ["accounts", id, "suspend"]) => admin.set_suspended(id, true).await,
+        (Method::Post, ["accounts", id, "reinstate"]) => admin.set_suspended(id, false).await,
+        (Method::Put, ["accounts", id, "use-cases", case]) => admin.put_use_case(id, case).await,
+        (Method::Put, ["accounts", id, "recipients", rid]) => admin.put_recipient(id, rid).await,
+        (Method::Get, ["accounts", id, "tokens"]) => admin.report(id).await.and_then(|r| ok(&json!({ "tokens": r["apps"] }))),
+        (Method::Post, ["accounts", id, "tokens"]) => admin.issue(id).await,
+        (Method::Get, ["accounts", id, "usage"]) => admin.usage(id).await,
+        (Method::Get, ["accounts", id, "audit"]) => admin.audit(id, false).await,
+        (Method::Get, ["accounts", id, "audit", "verify"]) => admin.audit(id, true).await,
+        (Method::Get, ["accounts", id, "report"]) => admin.report(id).await.and_then(|r| ok(&r)),
+        (Method::Get, ["audit"]) => admin.audit(ADMIN_LOG, false).await,
+        (Method::Get, ["audit", "verify"]) => admin.audit(ADMIN_LOG, true).await,
+        (Method::Post, ["tokens", hash, action]) => admin.token_action(hash, action).await,
+        (_, _) => Err(not_found("No such admin route. See openapi.json.")),
+    };
+    answer.unwrap_or_else(problem)
+}
+
+fn id_of(text: &str) -> Result<Id, Fail> {
+    Id::new(text).map_err(|e| bad(e.to_string()))
+}
+
+struct Admin<'a> {
+    env: &'a Env,
+    kv: KvStore,
+    body: &'a [u8],
+    query: &'a [(String, String)],
+}
+
+impl Admin<'_> {
+    fn json<T: DeserializeOwned>(&self) -> Result<T, Fail> {
+        serde_json::from_slice(self.body).map_err(|e| bad(format!("The body is not valid: {e}")))
+    }
+
+    fn text(&self) -> Result<&str, Fail> {
+        std::str::from_utf8(self.body).map_err(|_| bad("The body is not UTF-8."))
+    }
+
+    async fn read(&self, key: &str) -> Result<Option<String>, Fail> {
+        self.kv.get(key).text().await.map_err(|_| unavailable("KV could not be read."))
+    }
+
+    async fn write(&self, key: &str, value: String) -> Result<(), Fail> {
+        let put = self.kv.put(key, value).map_err(|_| unavailable("KV could not be written."))?;
+        put.execute().await.map_err(|_| unavailable("KV could not be written."))
+    }
+
+    async fn load<R: Record>(&self, key: &str) -> Result<R, Fail> {
+        let text = self.read(key).await?.ok_or_else(|| not_found(format!("No record under `{key}`.")))?;
+        decode::<R>(&text).map_err(|e| Fail(409, "Conflict", format!("The stored record is invalid: {e}")))
+    }
+
+    async fn guard(&self, name: &str, command: &Command) -> Result<Reply, Fail> {
+        guard_client::call_named(self.env, name, command)
+            .await
+            .map_err(|e| unavailable(format!("The account guard did not answer: {e}")))
+    }
+
+    async fn audit_change(&self, log_name: &str, kind: &str, detail: Value) -> Result<(), Fail> {
+        self.guard(log_name, &Command::Audit { kind: format!("admin:{kind}"), detail }).await.map(|_| ())
+    }
+
+    async fn list(&self, kind: &str) -> Answer {
+        let prefix = format!("{}{kind}", kv_layout::PREFIX);
+        let listed = self.kv.list().prefix(prefix.clone()).limit(1000).execute().await.map_err(|_| unavailable("KV could not be listed."))?;
+        let ids: Vec<String> = listed.keys.into_iter().map(|k| k.name.trim_start_matches(&prefix).to_owned()).collect();
+        ok(&json!({ "ids": ids, "complete": listed.list_complete }))
+    }
+
+    async fn get_record<R: Record + serde::Serialize>(&self, id: &str, key: fn(&Id) -> String) -> Answer {
+        let record: R = self.load(&key(&id_of(id)?)).await?;
+        ok(&serde_json::to_value(&record).unwrap_or_default())
+    }
+
+    async fn put_plan(&self, id: &str) -> Answer {
+        let id = id_of(id)?;
+        let record: PlanRecord = decode(self.text()?).map_err(|e| bad(e.to_string()))?;
+        if record.id != id {
+            return Err(bad(format!("Field `id` is `{}` but the path names `{id}`.", record.id)));
+        }
+        let text = serde_json::to_string(&record).unwrap_or_default();
+        self.write(&kv_layout::plan_key(&id), text).await?;
+        self.audit_change(ADMIN_LOG, "plan_written", json!({ "plan": id, "record": record })).await?;
+        ok(&json!({ "plan": id, "written": true }))
+    }
+
+    async fn put_account(&self, id: &str) -> Answer {
+        let id = id_of(id)?;
+        let record: AccountRecord = decode(self.text()?).map_err(|e| bad(e.to_string()))?;
+        if record.id != id {
+            return Err(bad(format!("Field `id` is `{}` but the path names `{id}`.", record.id)));
+        }
+        self.save_account(&record, "account_written").await?;
+        ok(&json!({ "account": id, "written": true }))
+    }
+
+    /// Writes an account record: the guard learns a suspension first, then KV, then the audit.
+    async fn save_account(&self, record: &AccountRecord, kind: &str) -> Result<(), Fail> {
+        let suspended = record.status == AccountStatus::Suspended;
+        self.guard(record.id.as_str(), &Command::SetSuspended { suspended }).await?;
+        self.write(&kv_layout::account_key(&record.id), serde_json::to_string(record).unwrap_or_default()).await?;
+        self.audit_change(record.id.as_str(), kind, json!({ "record": record })).await
+    }
+
+    async fn set_suspended(&self, id: &str, suspended: bool) -> Answer {
+        let id = id_of(id)?;
+        let record: AccountRecord = self.load(&kv_layout::account_key(&id)).await?;
+        let status = if suspended { AccountStatus::Suspended } else { AccountStatus::Active };
+        let updated = AccountRecord { status, ..record };
+        self.save_account(&updated, if suspended { "account_suspended" } else { "account_reinstated" }).await?;
+        ok(&json!({ "account": id, "status": status }))
+    }
+
+    async fn put_use_case(&self, id: &str, case: &str) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            status: UseCaseStatus,
+            #[serde(default)]
+            description: String,
+        }
+        let id = id_of(id)?;
+        let case_id = id_of(case)?;
+        let body: Body = self.json()?;
+        let mut record: AccountRecord = self.load(&kv_layout::account_key(&id)).await?;
+        let case = UseCase { id: case_id.clone(), status: body.status, description: body.description };
+        record.use_cases.retain(|c| c.id != case_id);
+        record.use_cases.push(case);
+        record.validate().map_err(|e| bad(e.to_string()))?;
+        self.save_account(&record, "use_case_written").await?;
+        ok(&json!({ "account": id, "use_case": case_id, "written": true }))
+    }
+
+    async fn put_recipient(&self, id: &str, rid: &str) -> Answer {
+        let id = id_of(id)?;
+        let rid = id_of(rid)?;
+        let mut value: Value = self.json()?;
+        if let Some(obj) = value.as_object_mut() {
+            obj.entry("id").or_insert_with(|| Value::String(rid.to_string()));
+        }
+        let recipient: Recipient = serde_json::from_value(value).map_err(|e| bad(format!("The recipient is not valid: {e}")))?;
+        if recipient.id != rid {
+            return Err(bad("Field `id` does not match the path."));
+        }
+        let mut record: AccountRecord = self.load(&kv_layout::account_key(&id)).await?;
+        record.redistribution.recipients.retain(|r| r.id != rid);
+        record.redistribution.recipients.push(recipient);
+        record.validate().map_err(|e| bad(e.to_string()))?;
+        self.save_account(&record, "recipient_written").await?;
+        ok(&json!({ "account": id, "recipient": rid, "written": true }))
+    }
+
+    /// Issues a token: returned once in clear, stored only as its hash.
+    async fn issue(&self, id: &str) -> Answer {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            app: String,
+            #[serde(default)]
+            use_case: Option<String>,
+            #[serde(default)]
+            expires_at: Option<u64>,
+        }
+        let account = id_of(id)?;
+        let body: Body = self.json()?;
+        let app = Id::new(&body.app).map_err(|e| bad(format!("Field `app`: {e}")))?;
+        let use_case = body.use_case.as_deref().map(Id::new).transpose().map_err(|e| bad(format!("Field `use_case`: {e}")))?;
+        let _: AccountRecord = self.load(&kv_layout::account_key(&account)).await?;
+        let record = AppRecord { v: VERSION, account: account.clone(), app: app.clone(), status: AppStatus::Active, expires_at: body.expires_at, use_case };
+        self.create_token(record, "token_issued", None).await
+    }
+
+    async fn create_token(&self, record: AppRecord, kind: &str, replaces: Option<&TokenHash>) -> Answer {
+        let token = random::new_token().ok_or_else(|| unavailable("No randomness available."))?;
+        let hash = token.hash();
+        let account = record.account.clone();
+        self.guard(
+            account.as_str(),
+            &Command::RegisterApp { token_hash: hash.to_string(), app: record.app.to_string(), status: "active".into() },
+        )
+        .await?;
+        self.write(&kv_layout::token_key(&hash), serde_json::to_string(&record).unwrap_or_default()).await?;
+        let detail = json!({ "app": record.app, "token_sha256": hash.as_str(), "replaces": replaces.map(TokenHash::as_str) });
+        self.audit_change(account.as_str(), kind, detail).await?;
+        log::event("info", "token_issued", json!({ "account": account.as_str(), "app": record.app.as_str(), "token_hash": hash.short() }));
+        ok(&json!({ "token": token.reveal(), "token_sha256": hash.as_str(), "account": account, "app": record.app,
+            "note": "The token is shown once. Only its hash is stored." }))
+    }
+
+    async fn token_action(&self, hash: &str, action: &str) -> Answer {
+        let hash = TokenHash::from_hex(hash).ok_or_else(|| bad("The token hash must be 64 lowercase hex digits."))?;
+        let key = kv_layout::token_key(&hash);
+        let record: AppRecord = self.load(&key).await?;
+        let account = record.account.clone();
+        let status = match action {
+            "revoke" | "rotate" => AppStatus::Revoked,
+            "suspend" => AppStatus::Suspended,
+            "reinstate" => AppStatus::Active,
+            _ => return Err(not_found("Token actions are revoke, suspend, reinstate and rotate.")),
+        };
+        if record.status == AppStatus::Revoked && status != AppStatus::Revoked {
+            return Err(Fail(409, "Conflict", "A revoked token stays revoked: issue a new one.".into()));
+        }
+        // The guard first: from this moment every location refuses a revoked token.
+        if status == AppStatus::Revoked {
+            self.guard(account.as_str(), &Command::RevokeToken { token_hash: hash.to_string() }).await?;
+        }
+        let status_name = match status {
+            AppStatus::Active => "active",
+            AppStatus::Suspended => "suspended",
+            AppStatus::Revoked => "revoked",
+        };
+        self.guard(
+            account.as_str(),
+            &Command::RegisterApp { token_hash: hash.to_string(), app: record.app.to_string(), status: status_name.into() },
+        )
+        .await?;
+        let updated = AppRecord { status, ..record.clone() };
+        self.write(&key, serde_json::to_string(&updated).unwrap_or_default()).await?;
+        entitlements::forget(&key);
+        self.audit_change(account.as_str(), &format!("token_{status_name}"), json!({ "app": record.app, "token_sha256": hash.as_str() }))
+            .await?;
+        if action == "rotate" {
+            let fresh = AppRecord { status: AppStatus::Active, ..record };
+            return self.create_token(fresh, "token_rotated", Some(&hash)).await;
+        }
+        ok(&json!({ "account": account, "app": updated.app, "token_sha256": hash.as_str(), "status": status_name }))
+    }
+
+    async fn usage(&self, id: &str) -> Answer {
+        let id = id_of(id)?;
+        let param = |name: &str| self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let month = match param("month") {
+            Some(m) => parse_month(m).ok_or_else(|| bad("Query `month` must be YYYY-MM."))?,
+            None => Month::of(EdgeClock.now()),
+        };
+        let from = month.start().0 / 86_400_000;
+        let to = month.next().start().0 / 86_400_000 - 1;
+        let Reply::Usage { rows } = self.guard(id.as_str(), &Command::Usage { from, to }).await? else {
+            return Err(unavailable("The account guard gave an unexpected answer."));
+        };
+        match param("format") {
+            Some("csv") => Ok(respond(ledger::to_csv(&rows).into_bytes(), 200, "text/csv; charset=utf-8")),
+            None | Some("json") => {
+                let total = |f: fn(&ledger::Row) -> u64| rows.iter().map(f).sum::<u64>();
+                ok(&json!({
+                    "account": id,
+                    "month": month.key(),
+                    "totals": {
+                        "forwarded": total(|r| r.forwarded),
+                        "refused": total(|r| r.refused.values().sum()),
+                        "items": total(|r| r.items),
+                        "distinct_items": total(|r| r.distinct_items),
+                        "bytes": total(|r| r.bytes),
+                    },
+                    "rows": rows,
+                }))
+            }
+            Some(_) => Err(bad("Query `format` must be json or csv.")),
+        }
+    }
+
+    async fn audit(&self, name: &str, verify: bool) -> Answer {
+        if name != ADMIN_LOG {
+            id_of(name)?;
+        }
+        let command = if verify { Command::AuditVerify } else { Command::AuditExport };
+        match self.guard(name, &command).await? {
+            Reply::Verified(v) => ok(&v),
+            Reply::Audit { entries } => ok(&json!({ "entries": entries })),
+            _ => Err(unavailable("The account guard gave an unexpected answer.")),
+        }
+    }
+
+    async fn report(&self, id: &str) -> Result<Value, Fail> {
+        let id = id_of(id)?;
+        match self.guard(id.as_str(), &Command::Report).await? {
+            Reply::Report(report) => Ok(report),
+            _ => Err(unavailable("The account guard gave an unexpected answer.")),
+        }
     }
 }
 
-async fn revoke(body: &str, env: &Env) -> Response {
-    let Ok(reference) = serde_json::from_str::<TokenRef>(body) else {
-        return problem(400, "Invalid Request", "Send {\"token\": …} or {\"token_sha256\": …}.");
-    };
-    let hash = match (reference.token, reference.token_sha256) {
-        (Some(t), None) => match Token::parse(&t) {
-            Ok(token) => token.hash(),
-            Err(_) => return problem(400, "Invalid Request", "Field `token` is not a well-formed token."),
-        },
-        (None, Some(h)) => match TokenHash::from_hex(&h) {
-            Some(hash) => hash,
-            None => return problem(400, "Invalid Request", "Field `token_sha256` must be 64 lowercase hex digits."),
-        },
-        _ => return problem(400, "Invalid Request", "Send exactly one of `token` and `token_sha256`."),
-    };
-    let Ok(kv) = env.kv(BINDING) else { return problem(503, "Service Unavailable", "KV is not bound.") };
-    let key = kv_layout::token_key(&hash);
-    let record = match kv.get(&key).text().await {
-        Ok(Some(text)) => match decode::<AppRecord>(&text) {
-            Ok(r) => r,
-            Err(e) => return problem(409, "Conflict", &format!("The stored token record is invalid: {e}")),
-        },
-        Ok(None) => return problem(404, "Not Found", "No token with that hash."),
-        Err(_) => return problem(503, "Service Unavailable", "KV could not be read."),
-    };
-    // The guard first: from this moment every location refuses the token.
-    if let Err(e) = guard_client::call(env, &record.account, &Command::RevokeToken { token_hash: hash.as_str().to_owned() }).await {
-        return problem(503, "Service Unavailable", &format!("The account guard did not confirm: {e}"));
-    }
-    let revoked = AppRecord { status: AppStatus::Revoked, ..record };
-    let text = serde_json::to_string(&revoked).unwrap_or_default();
-    let written = match kv.put(&key, text) {
-        Ok(put) => put.execute().await.is_ok(),
-        Err(_) => false,
-    };
-    log::event("info", "token_revoked", json!({ "account": revoked.account.as_str(), "app": revoked.app.as_str(), "token_hash": hash.short(), "kv_written": written }));
-    done(&json!({ "account": revoked.account, "app": revoked.app, "status": "revoked", "kv_written": written }))
-}
-
-async fn set_suspended(body: &str, env: &Env, suspended: bool) -> Response {
-    let Ok(reference) = serde_json::from_str::<AccountRef>(body) else {
-        return problem(400, "Invalid Request", "Send {\"account\": \"<id>\"}.");
-    };
-    let Ok(id) = Id::new(&reference.account) else {
-        return problem(400, "Invalid Request", "Field `account` is not a valid id.");
-    };
-    let Ok(kv) = env.kv(BINDING) else { return problem(503, "Service Unavailable", "KV is not bound.") };
-    let key = kv_layout::account_key(&id);
-    let record = match kv.get(&key).text().await {
-        Ok(Some(text)) => match decode::<AccountRecord>(&text) {
-            Ok(r) => r,
-            Err(e) => return problem(409, "Conflict", &format!("The stored account record is invalid: {e}")),
-        },
-        Ok(None) => return problem(404, "Not Found", "No such account."),
-        Err(_) => return problem(503, "Service Unavailable", "KV could not be read."),
-    };
-    match guard_client::call(env, &id, &Command::SetSuspended { suspended }).await {
-        Ok(Reply::Done) => {}
-        Ok(_) | Err(_) => return problem(503, "Service Unavailable", "The account guard did not confirm."),
-    }
-    let status = if suspended { AccountStatus::Suspended } else { AccountStatus::Active };
-    let updated = AccountRecord { status, ..record };
-    let written = match kv.put(&key, serde_json::to_string(&updated).unwrap_or_default()) {
-        Ok(put) => put.execute().await.is_ok(),
-        Err(_) => false,
-    };
-    log::event("info", "account_standing_changed", json!({ "account": id.as_str(), "suspended": suspended, "kv_written": written }));
-    done(&json!({ "account": id, "status": status, "kv_written": written }))
-}
-
-async fn report(body: &str, env: &Env) -> Response {
-    let Some(id) = serde_json::from_str::<AccountRef>(body).ok().and_then(|r| Id::new(&r.account).ok()) else {
-        return problem(400, "Invalid Request", "Send {\"account\": \"<id>\"} with a valid id.");
-    };
-    match guard_client::call(env, &id, &Command::Report).await {
-        Ok(Reply::Report(report)) => done(&report),
-        Ok(_) | Err(_) => problem(503, "Service Unavailable", "The account guard did not answer."),
-    }
+fn parse_month(text: &str) -> Option<Month> {
+    let (y, m) = text.split_once('-')?;
+    let month: u32 = m.parse().ok()?;
+    ((1..=12).contains(&month) && y.len() == 4).then_some(Month { year: y.parse().ok()?, month })
 }

@@ -16,7 +16,26 @@ pub struct Constraint {
     pub allowance: u64,
 }
 
-/// The response to send and the number of items it delivers.
+/// What a response delivered, for the ledger.
+#[derive(Debug, Default)]
+pub struct Shipment {
+    pub items: u64,
+    pub ids: Vec<String>,
+    pub bytes: u64,
+}
+
+impl Shipment {
+    fn of(body: &[u8], items: u64) -> Self {
+        Self { items, ids: items::ids(body).unwrap_or_default(), bytes: body.len() as u64 }
+    }
+
+    /// A body streamed through unread: its length if the origin stated it, no items.
+    fn streamed(length: Option<String>) -> Self {
+        Self { bytes: length.and_then(|l| l.parse().ok()).unwrap_or(0), ..Self::default() }
+    }
+}
+
+/// The response to send and what it delivers.
 ///
 /// # Errors
 /// [`Problem::OriginResponseUnfilterable`] when a recipient's response cannot be filtered:
@@ -26,7 +45,7 @@ pub async fn deliver(
     quotas: &[Quota],
     constraint: Option<Constraint>,
     now: UnixMillis,
-) -> Result<(Response, u64), Problem> {
+) -> Result<(Response, Shipment), Problem> {
     let status = response.status_code();
     let headers = Headers::new();
     for (name, value) in response.headers().entries() {
@@ -39,6 +58,7 @@ pub async fn deliver(
         let _ = headers.set(name, &value);
     }
     let content_type = response.headers().get("content-type").ok().flatten();
+    let length = response.headers().get("content-length").ok().flatten();
     let json = items::is_json(content_type.as_deref());
     let success = (200..300).contains(&status);
 
@@ -46,7 +66,11 @@ pub async fn deliver(
         if !json {
             // An error page from the origin carries no data; a success that is not JSON cannot be
             // checked, so it does not leave.
-            return if success { Err(Problem::OriginResponseUnfilterable) } else { Ok((response.with_headers(headers), 0)) };
+            return if success {
+                Err(Problem::OriginResponseUnfilterable)
+            } else {
+                Ok((response.with_headers(headers), Shipment::streamed(length)))
+            };
         }
         let body = response.bytes().await.map_err(|_| Problem::OriginUnreachable)?;
         let filtered = rewrite::filter(&body, constraint.mode, constraint.allowance)
@@ -56,17 +80,18 @@ pub async fn deliver(
             Filtered::Unchanged { .. } => body,
             Filtered::Rewritten { body, .. } => body,
         };
-        return Ok((rebuild(body, status, headers), delivered));
+        let shipment = Shipment::of(&body, delivered);
+        return Ok((rebuild(body, status, headers), shipment));
     }
 
     if success && json {
         if let Ok(body) = response.bytes().await {
-            let delivered = items::count(&body).unwrap_or(0);
-            return Ok((rebuild(body, status, headers), delivered));
+            let shipment = Shipment::of(&body, items::count(&body).unwrap_or(0));
+            return Ok((rebuild(body, status, headers), shipment));
         }
         return Err(Problem::OriginUnreachable);
     }
-    Ok((response.with_headers(headers), 0))
+    Ok((response.with_headers(headers), Shipment::streamed(length)))
 }
 
 fn rebuild(body: Vec<u8>, status: u16, headers: Headers) -> Response {

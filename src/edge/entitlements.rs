@@ -114,3 +114,14 @@ impl Entitlements {
 fn mismatch(expected: &Id, found: &Id) -> RecordError {
     RecordError::Mismatch { expected: expected.to_string(), found: found.to_string() }
 }
+
+/// Drops a record from this isolate's cache, so an admin change made here is seen here at once.
+pub fn forget(key: &str) {
+    CACHES.with(|cell| {
+        if let Some(c) = cell.borrow_mut().as_mut() {
+            c.apps.remove(key);
+            c.accounts.remove(key);
+            c.plans.remove(key);
+        }
+    });
+}

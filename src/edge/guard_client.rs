@@ -19,9 +19,17 @@ pub enum GuardError {
 }
 
 pub async fn call(env: &Env, account: &Id, command: &Command) -> Result<Reply, GuardError> {
+    call_named(env, account.as_str(), command).await
+}
+
+/// The guard instance that keeps the audit chain of changes not tied to one account (plans).
+/// Its name is not a valid account id, so it can never be an account's guard.
+pub const ADMIN_LOG: &str = "_admin";
+
+pub async fn call_named(env: &Env, name: &str, command: &Command) -> Result<Reply, GuardError> {
     let unreachable = |e: worker::Error| GuardError::Unreachable(e.to_string());
     let namespace = env.durable_object(BINDING).map_err(unreachable)?;
-    let stub = namespace.id_from_name(account.as_str()).and_then(|id| id.get_stub()).map_err(unreachable)?;
+    let stub = namespace.id_from_name(name).and_then(|id| id.get_stub()).map_err(unreachable)?;
     let body = serde_json::to_string(command).map_err(|e| GuardError::Reply(e.to_string()))?;
     let headers = Headers::new();
     headers.set("content-type", "application/json").map_err(unreachable)?;

@@ -2,25 +2,49 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::audit::{Entry, Verification};
 use crate::domain::guard::{Allowance, Charge, Verdict};
+use crate::domain::ledger::Row;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    /// Check and charge one request.
+    /// Check and charge one request; the ledger counts it forwarded or refused.
     Charge(Charge),
-    /// What an admitted request delivered: items for the month's total, and the part of its
-    /// recipient reservation it did not use.
+    /// What an admitted request delivered: items (and their ids, for the distinct count),
+    /// bytes, and the part of its recipient reservation it did not use.
     Delivered {
+        app: String,
+        group: String,
+        #[serde(default)]
+        recipient: String,
+        ids: Vec<String>,
         items: u64,
+        bytes: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         allowance: Option<Allowance>,
+    },
+    /// A refusal the edge made before the guard (use case, recipient, plan, token status).
+    Refused {
+        app: String,
+        group: String,
+        #[serde(default)]
+        recipient: String,
+        reason: String,
     },
     /// Refuse this token from now on, everywhere.
     RevokeToken { token_hash: String },
     /// Suspend or reinstate the whole account.
     SetSuspended { suspended: bool },
-    /// The account's month so far and its detection events.
+    /// Note a token of this account in its index (status as in KV).
+    RegisterApp { token_hash: String, app: String, status: String },
+    /// Append an admin change to the audit chain.
+    Audit { kind: String, detail: serde_json::Value },
+    /// Ledger rows of the days `from..=to` (days since the epoch).
+    Usage { from: u64, to: u64 },
+    AuditExport,
+    AuditVerify,
+    /// The account's month so far, its tokens and its detection events.
     Report,
 }
 
@@ -29,5 +53,15 @@ pub enum Command {
 pub enum Reply {
     Verdict(Verdict),
     Done,
+    Usage { rows: Vec<Row> },
+    Audit { entries: Vec<Entry> },
+    Verified(serde_json::Value),
     Report(serde_json::Value),
+}
+
+impl Reply {
+    /// A verification travels as JSON: `Verification` is written, never read back.
+    pub fn verified(v: &Verification) -> Self {
+        Self::Verified(serde_json::to_value(v).unwrap_or_default())
+    }
 }

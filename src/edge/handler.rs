@@ -9,12 +9,13 @@ use worker::{Context, Env, Request, Response};
 use super::clock::EdgeClock;
 use super::entitlements::{Entitlements, LoadError, BINDING};
 use super::guard_protocol::{Command, Reply};
-use super::delivery::Constraint;
+use super::delivery::{Constraint, Shipment};
 use super::{delivery, guard_client, log, origin, respond};
 use crate::domain::bearer;
 use crate::domain::clock::{Clock, UnixMillis};
 use crate::domain::decision::{decide, Call, Decision, Grant};
-use crate::domain::entitlement::Plan;
+use crate::domain::entitlement::{Method, Plan};
+use crate::domain::id::Id;
 use crate::domain::fingerprint::Fingerprint;
 use crate::domain::guard::{Allowance, Charge, Quota, RecipientCharge, Verdict};
 use crate::domain::recipient;
@@ -46,7 +47,12 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     let base = settings.problem_type_base.clone();
     let admitted = match admit(&req, &env, &settings, now).await {
         Ok(a) => a,
-        Err(problem) => return respond::problem(&problem, &base),
+        Err(Refusal { problem, known }) => {
+            if let Some(known) = known {
+                record_refusal(&ctx, env, known, &problem);
+            }
+            return respond::problem(&problem, &base);
+        }
     };
     let fingerprint = Fingerprint::new(
         req.headers().get("cf-connecting-ip").ok().flatten().as_deref(),
@@ -66,21 +72,64 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         Ok(response) => delivery::deliver(response, &quotas, constraint, now).await,
         Err(problem) => Err(problem),
     };
-    let (response, items) = match outcome {
-        Ok((response, items)) => (response, items),
-        Err(problem) => (respond::problem(&problem, &base), 0),
+    let (response, shipment) = match outcome {
+        Ok((response, shipment)) => (response, shipment),
+        Err(problem) => (respond::problem(&problem, &base), Shipment::default()),
     };
-    if items > 0 || allowance.is_some() {
-        let account = admitted.grant.account.clone();
-        // Off the client's path: the response does not wait for the count to be stored.
-        ctx.wait_until(async move {
-            let command = Command::Delivered { items, allowance };
-            if let Err(e) = guard_client::call(&env, &account, &command).await {
-                log::event("error", "delivery_not_recorded", json!({ "account": account.as_str(), "items": items, "error": e.to_string() }));
-            }
-        });
-    }
+    let grant = &admitted.grant;
+    let items = shipment.items;
+    let command = Command::Delivered {
+        app: grant.app.to_string(),
+        group: grant.group.to_string(),
+        recipient: grant.delivery.as_ref().map(|d| d.recipient.to_string()).unwrap_or_default(),
+        ids: shipment.ids,
+        items,
+        bytes: shipment.bytes,
+        allowance,
+    };
+    let account = grant.account.clone();
+    // Off the client's path: the response does not wait for the ledger.
+    ctx.wait_until(async move {
+        if let Err(e) = guard_client::call(&env, &account, &command).await {
+            log::event("error", "delivery_not_recorded", json!({ "account": account.as_str(), "items": items, "error": e.to_string() }));
+        }
+    });
     response
+}
+
+/// A refusal before the guard, and whose it is when the token was known.
+struct Refusal {
+    problem: Problem,
+    known: Option<Known>,
+}
+
+/// The account and app of a refused request, for its ledger line.
+struct Known {
+    account: Id,
+    app: Id,
+    group: String,
+    recipient: String,
+}
+
+impl From<Problem> for Refusal {
+    fn from(problem: Problem) -> Self {
+        Self { problem, known: None }
+    }
+}
+
+fn record_refusal(ctx: &Context, env: Env, known: Known, problem: &Problem) {
+    let command = Command::Refused {
+        app: known.app.to_string(),
+        group: known.group,
+        recipient: known.recipient,
+        reason: problem.reason().unwrap_or(problem.slug()).to_owned(),
+    };
+    let account = known.account;
+    ctx.wait_until(async move {
+        if let Err(e) = guard_client::call(&env, &account, &command).await {
+            log::event("error", "refusal_not_recorded", json!({ "account": account.as_str(), "error": e.to_string() }));
+        }
+    });
 }
 
 /// What the guard granted: the windows for the headers, and the recipient's reservation.
@@ -100,10 +149,10 @@ fn read_settings(env: &Env) -> Result<Settings, String> {
 }
 
 /// Everything before the guard: the token, its records, the decision.
-async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Problem> {
+async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Refusal> {
     let header = req.headers().get("authorization").ok().flatten();
     // The format is checked before any KV read: garbage costs nothing.
-    let token = bearer::token_from_header(header.as_deref())?;
+    let token = bearer::token_from_header(header.as_deref()).map_err(Problem::from)?;
     let hash = token.hash();
     let kv = env.kv(BINDING).map_err(|e| {
         log::event("error", "kv_binding_missing", json!({ "error": e.to_string() }));
@@ -134,7 +183,18 @@ async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -
     let call = Call { method: &method, path: &path, recipient: recipient.as_deref() };
     match decide(&app, &account, &plan, call, now) {
         Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
-        Decision::Deny(problem) => Err(problem),
+        Decision::Deny(problem) => {
+            let group = Method::from_request(&method)
+                .and_then(|m| plan.routes.find(m, &path))
+                .map_or_else(|| "-".to_owned(), ToString::to_string);
+            let known = Known {
+                account: account.id.clone(),
+                app: app.app.clone(),
+                group,
+                recipient: recipient.map(|r| r.chars().take(64).collect()).unwrap_or_default(),
+            };
+            Err(Refusal { problem, known: Some(known) })
+        }
     }
 }
 

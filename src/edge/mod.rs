@@ -12,7 +12,9 @@ mod handler;
 mod log;
 mod metrics;
 mod origin;
+mod random;
 mod respond;
+mod sql_ledger;
 mod sql_store;
 
 use worker::{event, Context, Env, Request, Response, Result};

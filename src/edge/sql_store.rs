@@ -21,16 +21,16 @@ pub struct SqlStore {
     sql: SqlStorage,
 }
 
-fn err(e: &worker::Error) -> StoreError {
+pub(super) fn err(e: &worker::Error) -> StoreError {
     StoreError(e.to_string())
 }
 
 /// Counts are far below 2^53: they pass through JavaScript numbers unchanged.
-fn int(n: u64) -> SqlStorageValue {
+pub(super) fn int(n: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn unsigned(n: i64) -> u64 {
+pub(super) fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -82,7 +82,20 @@ impl SqlStore {
     }
 
     pub fn ensure_schema(&self) -> Result<(), StoreError> {
-        self.sql.exec(SCHEMA, None).map(|_| ()).map_err(|e| err(&e))
+        self.sql.exec(SCHEMA, None).map_err(|e| err(&e))?;
+        self.sql.exec(super::sql_ledger::SCHEMA, None).map(|_| ()).map_err(|e| err(&e))
+    }
+
+    pub(super) fn sql(&self) -> &SqlStorage {
+        &self.sql
+    }
+
+    pub(super) fn exec(&self, query: &str, values: Vec<SqlStorageValue>) -> Result<(), StoreError> {
+        self.sql.exec(query, values).map(|_| ()).map_err(|e| err(&e))
+    }
+
+    pub(super) fn query<T: serde::de::DeserializeOwned>(&self, query: &str, values: Vec<SqlStorageValue>) -> Result<Vec<T>, StoreError> {
+        self.sql.exec(query, values).and_then(|c| c.to_array()).map_err(|e| err(&e))
     }
 
     pub fn standing(&self, token_hash: &str) -> Result<Standing, StoreError> {

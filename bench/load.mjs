@@ -1,0 +1,83 @@
+// A bounded closed-loop load generator: `concurrency` workers, each sending one request at a
+// time over keep-alive connections (node:http, one Agent with exactly `concurrency` sockets),
+// for a fixed duration and never more than `maxRequests` in all. Used by bench/run.mjs for both
+// Tollgate and the baseline, with the same settings, so their figures compare.
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Nearest-rank percentile of a sorted array. */
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+function once(agent, target, headers, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: 'GET', headers },
+      (res) => {
+        res.on('error', reject);
+        res.on('data', () => {});
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Runs the load and returns { sent, ok, statuses, errors, elapsed_s, rps, p50_ms, p90_ms, p99_ms }.
+ * `rps` counts only 200 answers; anything else is reported in `statuses` / `errors`.
+ */
+export async function runLoad({ url, headers = {}, concurrency = 16, durationMs = 8000, maxRequests = 1_000_000, timeoutMs = 10_000 }) {
+  const target = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+  const latencies = [];
+  const statuses = {};
+  let sent = 0;
+  let errors = 0;
+  let lastError = null;
+  const start = performance.now();
+  const deadline = start + durationMs;
+
+  const worker = async () => {
+    while (performance.now() < deadline && sent < maxRequests) {
+      sent += 1;
+      const t0 = performance.now();
+      try {
+        const status = await once(agent, target, headers, timeoutMs);
+        const t1 = performance.now();
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        if (status === 200) latencies.push(t1 - t0);
+      } catch (e) {
+        errors += 1;
+        lastError = e.message;
+        // A refused connection fails at once: do not spin.
+        await sleep(50);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+
+  latencies.sort((a, b) => a - b);
+  const ok = statuses[200] ?? 0;
+  return {
+    sent,
+    ok,
+    statuses,
+    errors,
+    last_error: lastError,
+    elapsed_s: elapsed,
+    rps: ok / elapsed,
+    p50_ms: percentile(latencies, 50),
+    p90_ms: percentile(latencies, 90),
+    p99_ms: percentile(latencies, 99),
+  };
+}
