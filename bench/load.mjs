@@ -14,10 +14,10 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
-function once(agent, target, headers, timeoutMs) {
+function once(agent, target, method, headers, body, timeoutMs) {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method: 'GET', headers },
+      { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method, headers },
       (res) => {
         res.on('error', reject);
         res.on('data', () => {});
@@ -26,15 +26,18 @@ function once(agent, target, headers, timeoutMs) {
     );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
 /**
  * Runs the load and returns { sent, ok, statuses, errors, elapsed_s, rps, p50_ms, p90_ms, p99_ms }.
- * `rps` counts only 200 answers; anything else is reported in `statuses` / `errors`.
+ * `rps` and the percentiles count only `expect` answers (200); the rest is in `statuses` / `errors`.
  */
-export async function runLoad({ url, headers = {}, concurrency = 16, durationMs = 8000, maxRequests = 1_000_000, timeoutMs = 10_000 }) {
+export async function runLoad({
+  url, method = 'GET', headers = {}, body, expect = 200,
+  concurrency = 16, durationMs = 8000, maxRequests = 1_000_000, timeoutMs = 10_000,
+}) {
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   const latencies = [];
@@ -50,10 +53,10 @@ export async function runLoad({ url, headers = {}, concurrency = 16, durationMs 
       sent += 1;
       const t0 = performance.now();
       try {
-        const status = await once(agent, target, headers, timeoutMs);
+        const status = await once(agent, target, method, headers, body, timeoutMs);
         const t1 = performance.now();
         statuses[status] = (statuses[status] ?? 0) + 1;
-        if (status === 200) latencies.push(t1 - t0);
+        if (status === expect) latencies.push(t1 - t0);
       } catch (e) {
         errors += 1;
         lastError = e.message;
@@ -67,7 +70,7 @@ export async function runLoad({ url, headers = {}, concurrency = 16, durationMs 
   agent.destroy();
 
   latencies.sort((a, b) => a - b);
-  const ok = statuses[200] ?? 0;
+  const ok = statuses[expect] ?? 0;
   return {
     sent,
     ok,

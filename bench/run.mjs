@@ -278,8 +278,25 @@ async function throughput() {
     await load(targets.tollgate, CONFIG.warmup_seconds);
     await load(targets.baseline, CONFIG.warmup_seconds);
     await sleep(1000); // let the warm-up's wait_until work finish before the first snapshot
-    const before = await workerMetrics(stack);
     const originBefore = await stack.originStats();
+
+    // The worker's counters are per isolate and start from zero when wrangler dev reloads the
+    // worker (it watches src/ for the [build] command). So they are read around every Tollgate
+    // run, and only runs with no reload in between count: the worker must have counted exactly
+    // the requests that were sent.
+    const tollgateRun = async () => {
+      const m0 = await workerMetrics(stack);
+      const result = await load(targets.tollgate, CONFIG.seconds);
+      await sleep(1000); // items are recorded in wait_until, after the response: let them land
+      const m1 = await workerMetrics(stack);
+      const delta = {
+        requests: m1.requests - m0.requests,
+        kv_reads: m1.kv_reads - m0.kv_reads,
+        guard_calls: m1.guard_calls - m0.guard_calls,
+      };
+      const consistent = delta.requests === result.sent && delta.kv_reads >= 0 && delta.guard_calls >= 0;
+      return { ...result, worker_metrics: { before: m0, after: m1, delta, consistent } };
+    };
 
     const rounds = [];
     for (let r = 0; r < CONFIG.rounds; r++) {
@@ -288,30 +305,34 @@ async function throughput() {
       const result = {};
       for (const name of order) {
         await sleep(500);
-        result[name] = await load(targets[name], CONFIG.seconds);
+        result[name] = name === 'tollgate' ? await tollgateRun() : await load(targets.baseline, CONFIG.seconds);
       }
       const ratio = result.tollgate.rps / result.baseline.rps;
       rounds.push({ round: r + 1, ratio, tollgate: result.tollgate, baseline: result.baseline });
+      const m = result.tollgate.worker_metrics;
       say(`round ${r + 1}/${CONFIG.rounds}: Tollgate ${result.tollgate.rps.toFixed(1)} req/s, `
-        + `baseline ${result.baseline.rps.toFixed(1)} req/s, ratio ${ratio.toFixed(3)}`);
+        + `baseline ${result.baseline.rps.toFixed(1)} req/s, ratio ${ratio.toFixed(3)}; worker counted `
+        + `${m.delta.requests} requests, ${m.delta.guard_calls} guard calls, ${m.delta.kv_reads} KV reads`
+        + `${m.consistent ? '' : ' (INCONSISTENT: the worker was reloaded, or another isolate answered)'}`);
     }
-    await sleep(1500); // items are recorded in wait_until, after the response: let the last ones land
-    const after = await workerMetrics(stack);
     const originAfter = await stack.originStats();
 
-    const delta = {
-      requests: after.requests - before.requests,
-      kv_reads: after.kv_reads - before.kv_reads,
-      guard_calls: after.guard_calls - before.guard_calls,
-    };
-    const sentToTollgate = rounds.reduce((n, r) => n + r.tollgate.sent, 0);
+    const counted = rounds.filter((r) => r.tollgate.worker_metrics.consistent);
+    const sum = (key) => counted.reduce((n, r) => n + r.tollgate.worker_metrics.delta[key], 0);
+    const logs = stack.logs();
     return {
       rounds,
-      metrics: { before, after, delta, tollgate_requests_sent: sentToTollgate },
+      metrics: {
+        rounds_counted: counted.length,
+        rounds_total: rounds.length,
+        delta: counted.length ? { requests: sum('requests'), kv_reads: sum('kv_reads'), guard_calls: sum('guard_calls') } : null,
+      },
+      reloads: (logs.match(/reload/gi) ?? []).length,
       origin: {
         served: originAfter.served - originBefore.served,
         refused: originAfter.refused - originBefore.refused,
       },
+      logs: { tollgate: logs, baseline: baseline.logs() },
     };
   } finally {
     await Promise.allSettled([baseline?.stop(), stack?.stop()]);
@@ -353,6 +374,12 @@ function environment() {
 async function main() {
   const started = performance.now();
   mkdirSync(OUT, { recursive: true });
+  // Other work on the machine skews every figure here (2 cores): say so up front.
+  const loadAtStart = os.loadavg();
+  if (loadAtStart[0] > 0.5) {
+    say(`note: the machine is already busy (load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}); `
+      + 'figures will be noisier than on an idle machine');
+  }
   if (!DEMO.apps.some((a) => a.record.app === CONFIG.app)) throw new Error(`demo/entitlements.json has no app ${CONFIG.app}`);
   const failures = [];
   const attempt = async (what, fn) => {
@@ -386,10 +413,16 @@ async function main() {
     }
   }
   if (load && load.origin.refused > 0) failures.push(`the origin refused ${load.origin.refused} requests (bad context header)`);
-  if (delta && delta.requests !== load.metrics.tollgate_requests_sent) {
-    failures.push(`the worker counted ${delta.requests} requests but ${load.metrics.tollgate_requests_sent} were sent: `
-      + 'the metrics may come from another isolate');
+  if (load) {
+    const { rounds_counted: counted, rounds_total: total } = load.metrics;
+    if (counted === 0) failures.push('no round had consistent worker counters (reloaded every time?): no per-request figures');
+    else if (counted < total) {
+      say(`note: ${total - counted} of ${total} rounds left out of the per-request counts (the worker was reloaded mid-round)`);
+    }
+    writeFileSync(join(OUT, 'tollgate-wrangler.log'), load.logs.tollgate);
+    writeFileSync(join(OUT, 'baseline-wrangler.log'), load.logs.baseline);
   }
+  const loadAfter = os.loadavg();
 
   const results = {
     // Strict mode: every allowed request is charged at the account's guard (a Durable Object).
@@ -431,9 +464,10 @@ async function main() {
       baseline: { ...r.baseline, rps: round(r.baseline.rps, 1), p50_ms: round(r.baseline.p50_ms, 2), p90_ms: round(r.baseline.p90_ms, 2), p99_ms: round(r.baseline.p99_ms, 2), elapsed_s: round(r.baseline.elapsed_s, 3) },
     })),
     worker_metrics: load?.metrics ?? null,
+    worker_reload_lines: load?.reloads ?? null,
     origin: load?.origin ?? null,
     wasm_timing: wasm?.wasm_timing ?? null,
-    environment: environment(),
+    environment: { ...environment(), loadavg_at_start: loadAtStart.map((x) => round(x, 2)), loadavg_at_end: loadAfter.map((x) => round(x, 2)) },
     measured_at: new Date().toISOString(),
     duration_s: round((performance.now() - started) / 1000, 1),
     failures,
@@ -450,8 +484,8 @@ async function main() {
     ['throughput_ratio', fmt(results.throughput_ratio, 3), 'the strict figure: lease mode is not implemented yet'],
     ['p50_ms / p99_ms', `${fmt(results.p50_ms, 2)} / ${fmt(results.p99_ms, 2)}`, 'Tollgate, client-side, median over rounds'],
     ['baseline_p50_ms / p99_ms', `${fmt(results.baseline_p50_ms, 2)} / ${fmt(results.baseline_p99_ms, 2)}`, 'baseline, client-side, median over rounds'],
-    ['do_calls_per_request', fmt(results.do_calls_per_request, 3), `guard calls / requests, admin metrics delta (${delta ? `${delta.guard_calls} / ${delta.requests}` : 'n/a'})`],
-    ['kv_reads_per_request', fmt(results.kv_reads_per_request, 5), `KV reads / requests, same delta (${delta ? `${delta.kv_reads} / ${delta.requests}` : 'n/a'})`],
+    ['do_calls_per_request', fmt(results.do_calls_per_request, 3), `guard calls / requests, admin metrics deltas (${delta ? `${delta.guard_calls} / ${delta.requests}, ${load.metrics.rounds_counted} of ${load.metrics.rounds_total} rounds` : 'n/a'})`],
+    ['kv_reads_per_request', fmt(results.kv_reads_per_request, 5), `KV reads / requests, same deltas (${delta ? `${delta.kv_reads} / ${delta.requests}` : 'n/a'}; isolate cache TTL 30 s)`],
     ['decision_ns_native', fmt(results.decision_ns_native), 'criterion median: token_from_header + hash + decide'],
     ['decide_only_ns_native', fmt(results.decide_only_ns_native), 'criterion median: decide alone'],
     ['decision_ns_wasm', fmt(results.decision_ns_wasm), 'wasm32 in Node (V8), median of 9 timed rounds'],

@@ -111,6 +111,8 @@ describe('faults', () => {
     await expectProblem(await stack.call('/2/tweets/20', { token: orphanToken }), 503);
     const ok = await stack.call('/2/tweets/20', { token: demoToken('acme-search') });
     assert.equal(ok.status, 200);
+    // Worker log lines reach wrangler's output a moment after the response.
+    for (let i = 0; i < 40 && !/entitlement_unavailable/.test(stack.logs()); i++) await new Promise((r) => setTimeout(r, 100));
     const logs = stack.logs();
     assert.match(logs, /entitlement_unavailable/);
     assert.doesNotMatch(logs, /panicked|RuntimeError|unreachable executed/i);

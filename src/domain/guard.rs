@@ -449,4 +449,20 @@ mod tests {
         let anonymous = request("a1", vec![limit(Scope::Recipient, 3, 900)]);
         assert!(matches!(charge(&mut store, Standing::default(), &anonymous, T0), Verdict::Allow { .. }));
     }
+
+    #[test]
+    fn the_entity_cap_works_at_either_end_of_time() {
+        // Found by fuzzing: the 30-day window underflowed before 1970-01-30, and the wait until
+        // the next day overflowed within the last day of `u64` milliseconds.
+        for now in [UnixMillis(0), UnixMillis(28 * DAY_MS + 1), UnixMillis(u64::MAX)] {
+            let mut store = MemoryStore::default();
+            let c = for_recipient("a1", "r1", "org", 150);
+            for ids in [100, 50] {
+                let Verdict::Allow { allowance: Some(a), .. } = charge(&mut store, Standing::default(), &c, now) else { panic!() };
+                assert_eq!(a.ids, ids);
+            }
+            let Verdict::RedistributionCapped { retry_after } = charge(&mut store, Standing::default(), &c, now) else { panic!() };
+            assert!((1..=86_400).contains(&retry_after), "{retry_after}");
+        }
+    }
 }

@@ -121,4 +121,13 @@ mod tests {
         assert!(!is_json(Some("text/html")));
         assert!(!is_json(None));
     }
+
+    #[test]
+    fn arrays_are_not_objects() {
+        // Found by fuzzing: serde reads a struct from an array, so these were counted and listed.
+        assert_eq!(count(b"[]"), None);
+        assert_eq!(count(b" [[1,2]]"), None);
+        assert_eq!(ids(br#"[[{"id":"1"}]]"#), None);
+        assert_eq!(count(b" \n{\"data\":[1,2]}"), Some(2));
+    }
 }

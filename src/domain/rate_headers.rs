@@ -79,4 +79,14 @@ mod tests {
         let quotas = [q("a", 10, 0, 100), q("b", 10, 0, 200)];
         assert_eq!(binding(&quotas).unwrap().name, "b");
     }
+
+    #[test]
+    fn a_window_name_cannot_break_the_header() {
+        // Found by fuzzing: a name was copied into the values as it was.
+        let quotas = [q("a\r\nx-evil: 1\"\\\u{e9}", 10, 5, 1_000_900)];
+        let h = headers(&quotas, UnixMillis::from_secs(1_000_000));
+        assert_eq!(h[3].1, r#""ax-evil: 1\"\\";q=10;w=900"#);
+        assert_eq!(h[4].1, r#""ax-evil: 1\"\\";r=5;t=900"#);
+        assert!(h.iter().all(|(_, v)| v.bytes().all(|b| (0x20..0x7f).contains(&b))));
+    }
 }

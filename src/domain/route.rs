@@ -139,4 +139,13 @@ mod tests {
         let twice = [endpoint(Method::Get, "/a", "g"), endpoint(Method::Get, "/a", "h")];
         assert!(matches!(RouteTable::build(&twice), Err(RouteError::Conflict { .. })));
     }
+
+    #[test]
+    fn empty_parameters_match_nothing() {
+        // Found by fuzzing: the router let `:id` match an empty segment.
+        let t = table();
+        assert_eq!(t.find(Method::Get, "/2/users//tweets"), None);
+        assert_eq!(t.find(Method::Get, "/2/tweets/"), None);
+        assert_eq!(t.find(Method::Get, "/2/users/9/tweets").unwrap().as_str(), "timeline");
+    }
 }

@@ -77,6 +77,7 @@ impl From<AuditRow> for Entry {
 
 #[derive(Deserialize, serde::Serialize)]
 pub struct AppRow {
+    #[serde(rename(serialize = "token_sha256"))]
     pub token_hash: String,
     pub app: String,
     pub status: String,

@@ -86,10 +86,6 @@ impl SqlStore {
         self.sql.exec(super::sql_ledger::SCHEMA, None).map(|_| ()).map_err(|e| err(&e))
     }
 
-    pub(super) fn sql(&self) -> &SqlStorage {
-        &self.sql
-    }
-
     pub(super) fn exec(&self, query: &str, values: Vec<SqlStorageValue>) -> Result<(), StoreError> {
         self.sql.exec(query, values).map(|_| ()).map_err(|e| err(&e))
     }
