@@ -8,6 +8,7 @@ pub mod clock;
 pub mod context;
 pub mod decision;
 pub mod entitlement;
+pub mod entitlement_file;
 pub mod fingerprint;
 pub mod guard;
 pub mod hex;
