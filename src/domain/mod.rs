@@ -24,6 +24,7 @@ pub mod problem;
 pub mod recipient;
 pub mod rate_headers;
 pub mod rewrite;
+pub mod request_shape;
 pub mod route;
 pub mod settings;
 pub mod token;

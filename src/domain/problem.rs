@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::bearer::BearerError;
 use super::recipient::RecipientRefusal;
+use super::request_shape::ShapeError;
 use super::use_case::UseCaseRefusal;
 
 /// Why a request was not served. Every client-visible refusal is one of these.
@@ -28,6 +29,8 @@ pub enum Problem {
     OriginResponseUnfilterable,
     /// 503: the account's guard could not be reached and the plan fails closed.
     GuardUnavailable,
+    /// 400, 414 or 431: the request's shape is refused before any policy.
+    BadRequest(ShapeError),
     /// 502: the origin could not be reached.
     OriginUnreachable,
     /// 504: the origin did not answer within the configured time.
@@ -122,6 +125,9 @@ impl Problem {
             Self::EntitlementUnavailable | Self::GuardUnavailable => 503,
             Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } => 429,
             Self::OriginUnreachable | Self::OriginResponseUnfilterable => 502,
+            Self::BadRequest(ShapeError::PathNotCanonical) => 400,
+            Self::BadRequest(ShapeError::TargetTooLong) => 414,
+            Self::BadRequest(ShapeError::HeadersTooLarge) => 431,
             Self::OriginTimeout => 504,
         }
     }
@@ -136,6 +142,7 @@ impl Problem {
             Self::RateLimited { .. } => "rate-limit-exceeded",
             Self::UsageCapped { .. } => "usage-capped",
             Self::RedistributionCapped { .. } => "redistribution-capped",
+            Self::BadRequest(_) => "invalid-request",
             Self::OriginResponseUnfilterable => "bad-gateway",
             Self::OriginUnreachable => "bad-gateway",
             Self::OriginTimeout => "gateway-timeout",
@@ -151,6 +158,9 @@ impl Problem {
             Self::RateLimited { .. } => "Too Many Requests",
             Self::UsageCapped { .. } => "Usage Capped",
             Self::RedistributionCapped { .. } => "Redistribution Capped",
+            Self::BadRequest(ShapeError::PathNotCanonical) => "Invalid Request",
+            Self::BadRequest(ShapeError::TargetTooLong) => "URI Too Long",
+            Self::BadRequest(ShapeError::HeadersTooLarge) => "Request Header Fields Too Large",
             Self::OriginResponseUnfilterable => "Bad Gateway",
             Self::OriginUnreachable => "Bad Gateway",
             Self::OriginTimeout => "Gateway Timeout",
@@ -192,6 +202,11 @@ impl Problem {
                 "The recipient's organisation has received its 30-day volume of identifiers."
             }
             Self::OriginResponseUnfilterable => "The upstream response could not be filtered for its recipient.",
+            Self::BadRequest(ShapeError::PathNotCanonical) => {
+                "The path contains encoded separators, dot segments or characters that are not allowed."
+            }
+            Self::BadRequest(ShapeError::TargetTooLong) => "The request path and query are too long.",
+            Self::BadRequest(ShapeError::HeadersTooLarge) => "The request headers are too large.",
             Self::OriginUnreachable => "The upstream service could not be reached.",
             Self::OriginTimeout => "The upstream service did not answer in time.",
         }
@@ -223,6 +238,9 @@ impl Problem {
                 Forbidden::RedistributionNotAllowed => "redistribution-not-allowed",
             }),
             Self::OriginResponseUnfilterable => Some("origin-response-unfilterable"),
+            Self::BadRequest(ShapeError::PathNotCanonical) => Some("path-not-canonical"),
+            Self::BadRequest(ShapeError::TargetTooLong) => Some("target-too-long"),
+            Self::BadRequest(ShapeError::HeadersTooLarge) => Some("headers-too-large"),
             Self::GuardUnavailable => Some("guard-unavailable"),
             Self::EntitlementUnavailable => Some("entitlements-unavailable"),
             _ => None,
@@ -283,6 +301,9 @@ mod tests {
             Problem::UsageCapped { retry_after: 5 },
             Problem::RedistributionCapped { retry_after: 5 },
             Problem::OriginResponseUnfilterable,
+            Problem::BadRequest(ShapeError::PathNotCanonical),
+            Problem::BadRequest(ShapeError::TargetTooLong),
+            Problem::BadRequest(ShapeError::HeadersTooLarge),
             Problem::Forbidden(Forbidden::UseCaseMissing),
             Problem::Forbidden(Forbidden::RecipientClassProhibited),
             Problem::OriginUnreachable,

@@ -19,6 +19,7 @@ use crate::domain::id::Id;
 use crate::domain::fingerprint::Fingerprint;
 use crate::domain::guard::{Allowance, Charge, Quota, RecipientCharge, Verdict};
 use crate::domain::recipient;
+use crate::domain::request_shape::{self, ShapeError};
 use crate::domain::limit::GuardFailure;
 use crate::domain::problem::{Forbidden, Problem, Unauthorized};
 use crate::domain::rate_headers;
@@ -150,6 +151,11 @@ fn read_settings(env: &Env) -> Result<Settings, String> {
 
 /// Everything before the guard: the token, its records, the decision.
 async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Refusal> {
+    // The request's shape first: sizes and one canonical path, before any work is spent on it.
+    let url = req.url().map_err(|_| Problem::BadRequest(ShapeError::PathNotCanonical))?;
+    request_shape::check_target(url.path(), url.query()).map_err(Problem::BadRequest)?;
+    let entries: Vec<(String, String)> = req.headers().entries().collect();
+    request_shape::check_headers(entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))).map_err(Problem::BadRequest)?;
     let header = req.headers().get("authorization").ok().flatten();
     // The format is checked before any KV read: garbage costs nothing.
     let token = bearer::token_from_header(header.as_deref()).map_err(Problem::from)?;
