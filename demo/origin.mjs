@@ -57,7 +57,7 @@ const CONTEXT_RE =
 // ---------------------------------------------------------------------------
 // State (test hooks read and reset this)
 
-const VALID_FAULTS = new Set(['none', 'delay', 'reset', 'garbage', 'huge', 'status']);
+const VALID_FAULTS = new Set(['none', 'delay', 'reset', 'truncate', 'garbage', 'huge', 'status']);
 const MAX_DELAY_MS = 120_000;
 
 const state = {
@@ -674,6 +674,13 @@ async function handleApi(req, res, parsed) {
   } else if (fault.mode === 'reset') {
     state.resets += 1;
     req.socket.destroy();
+    return;
+  } else if (fault.mode === 'truncate') {
+    // Headers and the start of a JSON body, then the connection dies midway.
+    state.resets += 1;
+    res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': '100000' });
+    res.write('{"data":[{"id":"1","text":"cut');
+    setTimeout(() => req.socket.destroy(), 50);
     return;
   } else if (fault.mode === 'garbage') {
     countServed(key, 0);

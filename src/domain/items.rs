@@ -38,17 +38,15 @@ pub fn count(body: &[u8]) -> Option<u64> {
     })
 }
 
-#[derive(Deserialize)]
-struct WithId {
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-}
+/// One item of `data`. A map, not a derived struct: serde reads a struct from an array too, and
+/// `"data":[5]` would then list the id `5`.
+type Item = serde_json::Map<String, serde_json::Value>;
 
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum IdData {
-    Many(Vec<WithId>),
-    One(WithId),
+    Many(Vec<Item>),
+    One(Item),
 }
 
 #[derive(Deserialize)]
@@ -65,7 +63,7 @@ pub fn ids(body: &[u8]) -> Option<Vec<String>> {
         return None;
     }
     let envelope: IdEnvelope = serde_json::from_slice(body).ok()?;
-    let id = |w: WithId| match w.id {
+    let id = |mut item: Item| match item.remove("id") {
         Some(serde_json::Value::String(s)) => Some(s),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
         _ => None,
@@ -124,10 +122,14 @@ mod tests {
 
     #[test]
     fn arrays_are_not_objects() {
-        // Found by fuzzing: serde reads a struct from an array, so these were counted and listed.
+        // Found by fuzzing: serde reads a struct from an array, so these were counted, or listed
+        // as ids.
         assert_eq!(count(b"[]"), None);
         assert_eq!(count(b" [[1,2]]"), None);
         assert_eq!(ids(br#"[[{"id":"1"}]]"#), None);
+        assert_eq!(ids(br#"{"data":[5]}"#), None);
+        assert_eq!(ids(br#"{"data":["7"]}"#), None);
+        assert_eq!(ids(br#"{"data":[[1],[2]]}"#), None);
         assert_eq!(count(b" \n{\"data\":[1,2]}"), Some(2));
     }
 }

@@ -87,9 +87,9 @@ impl AccountGuard {
                 }
                 Reply::Verdict(verdict)
             }
-            Command::Delivered { app, group, recipient, ids, items, bytes, allowance } => {
+            Command::Delivered { app, group, recipient, ids, untracked, items, bytes, allowance } => {
                 let line = Line { day, app: &app, group: &group, recipient: &recipient };
-                let distinct = store.count_delivered(&line, &ids, items, bytes)?;
+                let distinct = store.count_delivered(&line, &ids, untracked, items, bytes)?;
                 // Monthly caps count distinct items, as the API bills them.
                 if distinct > 0 {
                     store.add_month_items(&Month::of(now).key(), distinct)?;

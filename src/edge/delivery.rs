@@ -16,17 +16,26 @@ pub struct Constraint {
     pub allowance: u64,
 }
 
+/// Ids of one response the ledger tracks for its distinct count. A page of the API holds at most
+/// 100; past this many, the rest are counted as distinct without being stored (never undercounted).
+pub const MAX_TRACKED_IDS: usize = 1000;
+
 /// What a response delivered, for the ledger.
 #[derive(Debug, Default)]
 pub struct Shipment {
     pub items: u64,
     pub ids: Vec<String>,
+    /// Items whose ids are not tracked: counted as distinct.
+    pub untracked: u64,
     pub bytes: u64,
 }
 
 impl Shipment {
     fn of(body: &[u8], items: u64) -> Self {
-        Self { items, ids: items::ids(body).unwrap_or_default(), bytes: body.len() as u64 }
+        let mut ids = if items == 0 { Vec::new() } else { items::ids(body).unwrap_or_default() };
+        ids.truncate(MAX_TRACKED_IDS);
+        let untracked = items.saturating_sub(ids.len() as u64);
+        Self { items, ids, untracked, bytes: body.len() as u64 }
     }
 
     /// A body streamed through unread: its length if the origin stated it, no items.

@@ -19,6 +19,9 @@ pub enum Command {
         #[serde(default)]
         recipient: String,
         ids: Vec<String>,
+        /// Items whose ids were not sent; counted as distinct.
+        #[serde(default)]
+        untracked: u64,
         items: u64,
         bytes: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]

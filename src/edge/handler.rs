@@ -84,6 +84,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         group: grant.group.to_string(),
         recipient: grant.delivery.as_ref().map(|d| d.recipient.to_string()).unwrap_or_default(),
         ids: shipment.ids,
+        untracked: shipment.untracked,
         items,
         bytes: shipment.bytes,
         allowance,

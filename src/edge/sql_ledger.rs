@@ -109,14 +109,14 @@ impl SqlStore {
     }
 
     /// Records a delivery; returns how many of its items are new to the account today.
-    pub fn count_delivered(&self, line: &Line<'_>, ids: &[String], items: u64, bytes: u64) -> Result<u64, StoreError> {
+    pub fn count_delivered(&self, line: &Line<'_>, ids: &[String], untracked: u64, items: u64, bytes: u64) -> Result<u64, StoreError> {
         self.exec("DELETE FROM seen_items WHERE day < ?", vec![int(line.day.saturating_sub(1))])?;
         // Counted before and after: the number of rows SQLite reports written includes index rows.
         let before = self.seen_today(line.day)?;
         for id in ids {
             self.exec("INSERT OR IGNORE INTO seen_items (day, id) VALUES (?, ?)", vec![int(line.day), id.as_str().into()])?;
         }
-        let distinct = self.seen_today(line.day)? - before;
+        let distinct = self.seen_today(line.day)? - before + untracked;
         let mut values = line.key();
         values.extend([int(items), int(distinct), int(bytes)]);
         self.exec(

@@ -1,0 +1,160 @@
+// Faults end to end through `wrangler dev`: an origin that refuses, hangs, dies midway, answers
+// garbage or a huge body; a failing account guard. Each gets its documented answer, the worker
+// keeps serving others, and the ledger neither loses nor doubles a request.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { demoToken, freePort, newToken, startStack, tokenHash } from './harness.mjs';
+
+const openToken = newToken();
+const entries = [
+  {
+    key: 'tollgate:v1:plan:open-plan',
+    value: JSON.stringify({
+      v: 1, id: 'open-plan', guard_failure: 'open',
+      endpoints: [{ method: 'GET', path: '/2/tweets/:id', group: 'lookup' }],
+    }),
+  },
+  {
+    key: 'tollgate:v1:account:openco',
+    value: JSON.stringify({ v: 1, id: 'openco', name: 'Open Co', plan: 'open-plan', status: 'active', use_cases: [{ id: 'x', status: 'approved' }] }),
+  },
+  { key: `tollgate:v1:token:${tokenHash(openToken)}`, value: JSON.stringify({ v: 1, account: 'openco', app: 'open-app', status: 'active', use_case: 'x' }) },
+];
+
+let stack;
+before(async () => { stack = await startStack({ entries, vars: { ORIGIN_TIMEOUT_MS: '1500' } }); }, { timeout: 200_000 });
+after(async () => { await stack?.stop(); });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const acme = () => demoToken('acme-backfill');
+async function usage(account) {
+  await sleep(400);
+  return (await (await stack.admin('GET', `accounts/${account}/usage`)).json()).totals;
+}
+async function withFault(fault, fn) {
+  await stack.fault(fault);
+  try {
+    return await fn();
+  } finally {
+    await stack.fault({ mode: 'none' });
+  }
+}
+
+describe('origin faults', () => {
+  test('an origin that refuses connections is a 502, charged once, and others keep working', async () => {
+    const port = await freePort(); // nothing listens there
+    const down = await startStack({ vars: { ORIGIN_URL: `http://127.0.0.1:${port}` } });
+    try {
+      const res = await down.call('/2/tweets/20', { token: acme() });
+      assert.equal(res.status, 502);
+      assert.equal((await res.json()).type.endsWith('/bad-gateway'), true);
+      await sleep(400);
+      const t = (await (await down.admin('GET', 'accounts/acme/usage')).json()).totals;
+      assert.equal(t.forwarded, 1, 'the admitted request is charged once');
+      assert.equal(t.items, 0);
+    } finally {
+      await down.stop();
+    }
+  });
+
+  test('an origin that dies midway through a body is a 502; the next request is served', async () => {
+    const before = await usage('acme');
+    await withFault({ mode: 'truncate' }, async () => {
+      const res = await stack.call('/2/tweets/20', { token: acme() });
+      assert.equal(res.status, 502);
+    });
+    const ok = await stack.call('/2/tweets/20', { token: acme() });
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+    const after = await usage('acme');
+    assert.equal(after.forwarded - before.forwarded, 2);
+    assert.equal(after.items - before.items, 1, 'only the delivered response counts items');
+  });
+
+  test('garbage from the origin passes through uncounted, but never to a recipient', async () => {
+    await withFault({ mode: 'garbage' }, async () => {
+      const res = await stack.call('/2/tweets/20', { token: acme() });
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /^<html>oops/);
+      const filtered = await stack.call('/2/tweets/20', { token: demoToken('relay-feed'), headers: { 'x-tollgate-recipient': 'northwind-east' } });
+      assert.equal(filtered.status, 502);
+      assert.equal((await filtered.json()).reason, 'origin-response-unfilterable');
+    });
+  });
+
+  test('a huge body is delivered and counted, and filtered for a recipient', { timeout: 120_000 }, async () => {
+    await withFault({ mode: 'huge' }, async () => {
+      const res = await fetch(`${stack.base}/2/tweets/search/recent?query=huge`, {
+        headers: { authorization: `Bearer ${acme()}` },
+        signal: AbortSignal.timeout(100_000),
+      });
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.ok(body.data.length > 100_000, `${body.data.length} items`);
+      const filtered = await stack.call('/2/tweets/20', { token: demoToken('relay-feed'), headers: { 'x-tollgate-recipient': 'northwind-east' } });
+      assert.equal(filtered.status, 200);
+      const ids = await filtered.json();
+      assert.equal(ids.data.length, 100, 'cut to what one response may carry');
+      assert.deepEqual(Object.keys(ids.data[0]), ['id']);
+    });
+    assert.equal((await stack.call('/2/tweets/20', { token: acme() })).status, 200);
+  });
+
+  test('an origin error status passes through with its own body', async () => {
+    await withFault({ mode: 'status', status: 503 }, async () => {
+      const res = await stack.call('/2/tweets/20', { token: acme() });
+      assert.equal(res.status, 503);
+      assert.equal((await res.json()).title, 'Service Unavailable');
+    });
+  });
+});
+
+describe('guard faults', () => {
+  test('a failing guard refuses a closed plan with 503, forwards an open one, and spares others', async () => {
+    // Warm both guards, then break their storage behind their backs.
+    assert.equal((await stack.call('/2/tweets/20', { token: openToken })).status, 200);
+    assert.equal((await stack.call('/2/tweets/21', { token: demoToken('initech-app') })).status, 403);
+    assert.equal((await stack.call('/2/tweets/20', { token: acme() })).status, 200);
+    await sleep(300);
+    const walk = (dir) => readdirSync(dir).flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? walk(p) : [p];
+    });
+    const dbs = walk(stack.persist).filter((p) => p.endsWith('.sqlite'));
+    const script = `
+import sqlite3, sys
+broken = 0
+for path in sys.argv[1:]:
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        apps = [r[0] for r in db.execute("SELECT DISTINCT app FROM ledger")]
+    except sqlite3.Error:
+        continue
+    if 'open-app' in apps or 'acme-backfill' in apps:
+        # Every charge reads the revocation list: make it unreadable.
+        db.execute("DROP TABLE revoked")
+        db.execute("CREATE VIEW revoked AS SELECT 1 AS unrelated")
+        db.commit()
+        broken += 1
+print(broken)
+`;
+    const broken = execFileSync('python3', ['-c', script, ...dbs], { encoding: 'utf8', timeout: 30_000 }).trim();
+    assert.equal(broken, '2');
+    const closed = await stack.call('/2/tweets/20', { token: acme() });
+    assert.equal(closed.status, 503);
+    assert.equal((await closed.json()).reason, 'guard-unavailable');
+    const open = await stack.call('/2/tweets/20', { token: openToken });
+    assert.equal(open.status, 200, 'the open plan forwards');
+    await open.arrayBuffer();
+    for (let i = 0; i < 40 && !/guard_bypassed/.test(stack.logs()); i++) await sleep(100);
+    assert.match(stack.logs(), /"account":"openco"[^\n]*"event":"guard_bypassed"/);
+    // Another account's guard is untouched.
+    const other = await stack.call('/2/tweets/20', { token: demoToken('globex-lookup') });
+    assert.equal(other.status, 200);
+    assert.doesNotMatch(stack.logs(), /panicked|RuntimeError/);
+  });
+});
