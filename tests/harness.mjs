@@ -86,12 +86,20 @@ export async function startStack({ entries = [], vars = {} } = {}) {
   const signingKey = randomBytes(32).toString('hex');
   const adminSecret = randomBytes(32).toString('hex');
   const logs = [];
+  // Every secret this stack sees: none may appear in anything the worker or wrangler logs.
+  const secrets = new Set([signingKey, adminSecret, ...DEMO.apps.map((a) => a.token)]);
   let origin;
   let worker;
+  let stopped = false;
   const stop = async () => {
+    if (stopped) return;
+    stopped = true;
     await stopChild(worker);
     await stopChild(origin);
     rmSync(dir, { recursive: true, force: true });
+    const text = logs.join('');
+    const leaked = [...secrets].filter((s) => s && text.includes(s));
+    if (leaked.length) throw new Error(`${leaked.length} secret(s) appeared in the worker's logs`);
   };
   try {
     origin = spawn(process.execPath, [join(ROOT, 'demo/origin.mjs'), '--port', '0'], {
@@ -157,18 +165,20 @@ export async function startStack({ entries = [], vars = {} } = {}) {
       resetOrigin: () => hook('reset', { method: 'POST' }),
       fault: (body) => hook('fault', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       /** An admin API call with the admin secret: `admin('GET', 'accounts/acme')`. */
-      admin: (method, route, body, { secret = adminSecret } = {}) => fetch(`${base}/_tollgate/admin/v1/${route}`, {
+      admin: (method, route, body, { secret = adminSecret } = {}) => (secrets.add(secret), fetch(`${base}/_tollgate/admin/v1/${route}`, {
         method,
         headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
-      }),
+      })),
+      /** Adds a secret (an issued token, say) to those the logs are checked for at stop. */
+      secret: (s) => secrets.add(s),
       /** A request to the worker with a bearer token (or none). */
-      call: (path, { token, headers = {}, ...init } = {}) => fetch(`${base}${path}`, {
+      call: (path, { token, headers = {}, ...init } = {}) => (token && secrets.add(token), fetch(`${base}${path}`, {
         ...init,
         headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
         signal: AbortSignal.timeout(30_000),
-      }),
+      })),
     };
   } catch (e) {
     await stop();

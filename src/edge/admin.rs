@@ -333,6 +333,11 @@ impl Admin<'_> {
         let updated = AppRecord { status, ..record.clone() };
         self.write(&key, serde_json::to_string(&updated).unwrap_or_default()).await?;
         entitlements::forget(&key);
+        log::event(
+            "info",
+            "token_status_changed",
+            json!({ "account": account.as_str(), "app": record.app.as_str(), "token_hash": hash.short(), "status": status_name }),
+        );
         self.audit_change(account.as_str(), &format!("token_{status_name}"), json!({ "app": record.app, "token_sha256": hash.as_str() }))
             .await?;
         if action == "rotate" {
