@@ -30,7 +30,7 @@ const tokens = {
   revokable: newToken(),
 };
 const POOLED = 12;
-const PER_TOKEN = 5;
+const PER_TOKEN = 7; // two tokens at 7 would be 14 > 12: this account can never show pooling
 
 const entries = [];
 const put = (key, value) => entries.push({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) });
@@ -62,9 +62,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 describe('throttling', () => {
   test('pooling tokens cannot pass the account limit, under concurrency, exactly', async () => {
     await stack.resetOrigin();
-    const requests = 80;
+    // More than about 100 connections at once make wrangler dev's local proxy stall some answers.
+    const requests = 60;
     const started = Date.now();
-    // 80 requests at once, spread over the account's four tokens.
+    // 60 requests at once, spread over the account's four tokens.
     const responses = await Promise.all(
       Array.from({ length: requests }, (_, i) => search(tokens.pool[i % tokens.pool.length])),
     );
@@ -77,7 +78,7 @@ describe('throttling', () => {
 
     for (const res of ok) {
       assert.equal(res.headers.get('x-rate-limit-limit') !== null, true);
-      assert.match(res.headers.get('ratelimit-policy'), /^"app-search";q=5;w=2678400, "account-search";q=12;w=2678400$/);
+      assert.match(res.headers.get('ratelimit-policy'), /^"app-search";q=7;w=2678400, "account-search";q=12;w=2678400$/);
       assert.match(res.headers.get('ratelimit'), /^"app-search";r=\d+;t=\d+, "account-search";r=\d+;t=\d+$/);
       await res.arrayBuffer();
     }

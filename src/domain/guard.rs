@@ -32,6 +32,11 @@ pub trait CounterStore {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn add(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError>;
+    /// Takes `n` back from the count of `key`, if that window is still the stored one.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn take_back(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError>;
     /// Counts of every key starting with `prefix` in the window that starts at `window_start`.
     ///
     /// # Errors
@@ -110,6 +115,9 @@ pub struct Quota {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Verdict {
     Allow {
+        /// Units charged: 1 for a request, the lease size for a lease.
+        #[serde(default = "one")]
+        granted: u64,
         quotas: Vec<Quota>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pooling: Option<PoolingEvidence>,
@@ -130,6 +138,10 @@ pub struct Standing {
     pub account_suspended: bool,
 }
 
+fn one() -> u64 {
+    1
+}
+
 /// The counter key of one limit: scope, group, window length and subject; `None` for a
 /// recipient-scope limit on a request that names no recipient.
 #[must_use]
@@ -148,6 +160,21 @@ pub fn counter_key(limit: &Limit, app: &Id, recipient: Option<&Id>) -> Option<St
 /// [`StoreError`] when the storage fails; nothing is charged then unless the failure came
 /// between two writes of one charge, which the Durable Object's transaction rolls back.
 pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge, now: UnixMillis) -> Result<Verdict, StoreError> {
+    charge_units(store, standing, charge, 1, now)
+}
+
+/// Checks every limit and charges up to `want` units to all of them at once: as many as every
+/// limit still has room for. A lease is such a charge; a request is a charge of one.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn charge_units(
+    store: &mut impl CounterStore,
+    standing: Standing,
+    charge: &Charge,
+    want: u64,
+    now: UnixMillis,
+) -> Result<Verdict, StoreError> {
     if standing.account_suspended {
         return Ok(Verdict::AccountSuspended);
     }
@@ -195,18 +222,35 @@ pub fn charge(store: &mut impl CounterStore, standing: Standing, charge: &Charge
         store.add_entity_ids(a.entity.as_str(), a.day, i64::try_from(a.ids).unwrap_or(i64::MAX))?;
     }
 
+    let granted = checked.iter().map(|(limit, _, _, used)| limit.requests - used).min().unwrap_or(want).min(want.max(1));
     let mut pooling = None;
     for (limit, key, window, used) in &checked {
-        store.add(key, window.start, 1)?;
+        store.add(key, window.start, granted)?;
         // Pooling is looked at only when a token has just reached its own limit.
-        if limit.scope == Scope::App && used + 1 == limit.requests {
+        if limit.scope == Scope::App && used + granted >= limit.requests {
             let prefix = format!("app:{}:{}:", limit.group, limit.window_seconds);
             let counts = store.counts_with_prefix(&prefix, window.start)?;
             pooling = pooling::assess(&limit.group, *window, limit.requests, &counts);
         }
     }
-    let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + 1)).collect();
-    Ok(Verdict::Allow { quotas, pooling, allowance: reservation })
+    let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + granted)).collect();
+    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation })
+}
+
+/// Gives back the units of a lease that were not used, in the windows it was granted in.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn return_units(store: &mut impl CounterStore, charge: &Charge, granted_at: UnixMillis, unused: u64) -> Result<(), StoreError> {
+    if unused == 0 {
+        return Ok(());
+    }
+    for limit in &charge.limits {
+        let Some(key) = counter_key(limit, &charge.app, charge.recipient.as_ref().map(|r| &r.recipient)) else { continue };
+        let window = Window::containing(granted_at, limit.window_seconds * 1000);
+        store.take_back(&key, window.start, unused)?;
+    }
+    Ok(())
 }
 
 /// Returns the part of a reservation a response did not use.
@@ -256,6 +300,15 @@ impl CounterStore for MemoryStore {
         Ok(())
     }
 
+    fn take_back(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError> {
+        if let Some(entry) = self.windows.get_mut(key) {
+            if entry.0 == window_start {
+                entry.1 = entry.1.saturating_sub(n);
+            }
+        }
+        Ok(())
+    }
+
     fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Result<Vec<(String, u64)>, StoreError> {
         let mut out: Vec<_> = self
             .windows
@@ -295,7 +348,7 @@ mod tests {
     }
 
     fn limit(scope: Scope, requests: u64, window_seconds: u64) -> Limit {
-        Limit { group: id("search"), scope, requests, window_seconds }
+        Limit { group: id("search"), scope, requests, window_seconds, mode: crate::domain::limit::LimitMode::Strict }
     }
 
     fn request(app: &str, limits: Vec<Limit>) -> Charge {
@@ -464,5 +517,24 @@ mod tests {
             let Verdict::RedistributionCapped { retry_after } = charge(&mut store, Standing::default(), &c, now) else { panic!() };
             assert!((1..=86_400).contains(&retry_after), "{retry_after}");
         }
+    }
+
+    #[test]
+    fn a_lease_takes_what_every_limit_has_room_for_and_gives_back_the_rest() {
+        let mut store = MemoryStore::default();
+        let c = request("a1", vec![limit(Scope::App, 100, 900), limit(Scope::Account, 30, 900)]);
+        let Verdict::Allow { granted, quotas, .. } = super::charge_units(&mut store, Standing::default(), &c, 50, T0).unwrap() else { panic!() };
+        assert_eq!(granted, 30, "the account window binds the lease");
+        assert_eq!(quotas[1].remaining, 0);
+        assert!(matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::RateLimited { .. }));
+        super::return_units(&mut store, &c, T0, 12).unwrap();
+        let Verdict::Allow { granted, .. } = super::charge_units(&mut store, Standing::default(), &c, 50, T0).unwrap() else { panic!() };
+        assert_eq!(granted, 12);
+        // A return into a window that has passed changes nothing.
+        super::return_units(&mut store, &c, T0, 5).unwrap();
+        let later = T0.plus_millis(900_000);
+        super::return_units(&mut store, &c, later, 5).unwrap();
+        let key = counter_key(&c.limits[1], &id("a1"), None).unwrap();
+        assert_eq!(store.count(&key, T0.0).unwrap(), 25);
     }
 }

@@ -37,6 +37,23 @@ pub struct Limit {
     pub requests: u64,
     #[serde(default = "default_window")]
     pub window_seconds: u64,
+    /// `strict` (the default): every request is charged at the guard. `lease`: isolates take
+    /// slices of the window from the guard and spend them locally (see `domain::lease`).
+    #[serde(default, skip_serializing_if = "is_strict")]
+    pub mode: LimitMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitMode {
+    #[default]
+    Strict,
+    Lease,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_strict(mode: &LimitMode) -> bool {
+    *mode == LimitMode::Strict
 }
 
 /// The API's usual request window: 15 minutes.

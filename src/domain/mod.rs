@@ -15,6 +15,7 @@ pub mod hex;
 pub mod id;
 pub mod items;
 pub mod kv_layout;
+pub mod lease;
 pub mod ledger;
 pub mod limit;
 pub mod month;

@@ -14,6 +14,7 @@ use crate::domain::audit;
 use crate::domain::clock::{Clock, UnixMillis};
 use crate::domain::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
 use crate::domain::guard::{self, StoreError, Verdict};
+use crate::domain::lease::Report;
 use crate::domain::month::Month;
 
 const DAY_MS: u64 = 86_400_000;
@@ -87,6 +88,24 @@ impl AccountGuard {
                 }
                 Reply::Verdict(verdict)
             }
+            Command::Lease { charge, want, report } => {
+                if let Some(report) = report {
+                    Self::settle(&mut store, &report, day, now)?;
+                }
+                let standing = store.standing(&charge.token_hash)?;
+                let verdict = guard::charge_units(&mut store, standing, &charge, want, now)?;
+                if let Some(reason) = refusal_reason(&verdict) {
+                    let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient: "" };
+                    store.count_refused(&line, reason)?;
+                    let detail = json!({ "app": charge.app, "group": charge.group, "reason": reason });
+                    store.append_audit(now, "refusal", &detail.to_string())?;
+                }
+                Reply::Verdict(verdict)
+            }
+            Command::Settle { report } => {
+                Self::settle(&mut store, &report, day, now)?;
+                Reply::Done
+            }
             Command::Delivered { app, group, recipient, ids, untracked, items, bytes, allowance } => {
                 let line = Line { day, app: &app, group: &group, recipient: &recipient };
                 let distinct = store.count_delivered(&line, &ids, untracked, items, bytes)?;
@@ -146,6 +165,21 @@ impl AccountGuard {
                 }))
             }
         })
+    }
+
+    /// A lease's report: its requests go to the ledger as forwarded, its deliveries as items,
+    /// and its unused units back to the windows they came from.
+    fn settle(store: &mut SqlStore, report: &Report, day: u64, now: UnixMillis) -> std::result::Result<(), StoreError> {
+        let line = Line { day, app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient: "" };
+        store.count_forwarded_n(&line, report.used)?;
+        let d = &report.deliveries;
+        if !d.is_empty() {
+            let distinct = store.count_delivered(&line, &d.ids, d.untracked, d.items, d.bytes)?;
+            if distinct > 0 {
+                store.add_month_items(&Month::of(now).key(), distinct)?;
+            }
+        }
+        guard::return_units(store, &report.charge, report.granted_at, report.granted.saturating_sub(report.used))
     }
 
     /// Counts the token's distinct clients today; the count reaching the threshold is an event.

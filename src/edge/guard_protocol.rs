@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::audit::{Entry, Verification};
 use crate::domain::guard::{Allowance, Charge, Verdict};
+use crate::domain::lease::Report;
 use crate::domain::ledger::Row;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -11,6 +12,15 @@ use crate::domain::ledger::Row;
 pub enum Command {
     /// Check and charge one request; the ledger counts it forwarded or refused.
     Charge(Charge),
+    /// Grant a lease of up to `want` units, after settling the report of the previous one.
+    Lease {
+        charge: Charge,
+        want: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<Report>,
+    },
+    /// Settle what a lease did: requests served, items delivered, unused units returned.
+    Settle { report: Report },
     /// What an admitted request delivered: items (and their ids, for the distinct count),
     /// bytes, and the part of its recipient reservation it did not use.
     Delivered {

@@ -4,19 +4,22 @@
 use std::rc::Rc;
 
 use serde_json::json;
-use worker::{Context, Env, Request, Response};
+use std::time::Duration;
+
+use worker::{Context, Delay, Env, Request, Response};
 
 use super::clock::EdgeClock;
 use super::entitlements::{Entitlements, LoadError, BINDING};
 use super::guard_protocol::{Command, Reply};
 use super::delivery::{Constraint, Shipment};
-use super::{delivery, guard_client, log, origin, respond};
+use super::{delivery, guard_client, leases, log, origin, respond};
 use crate::domain::bearer;
 use crate::domain::clock::{Clock, UnixMillis};
 use crate::domain::decision::{decide, Call, Decision, Grant};
 use crate::domain::entitlement::{Method, Plan};
 use crate::domain::id::Id;
 use crate::domain::fingerprint::Fingerprint;
+use crate::domain::lease::{self, Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
 use crate::domain::guard::{Allowance, Charge, Quota, RecipientCharge, Verdict};
 use crate::domain::recipient;
 use crate::domain::request_shape::{self, ShapeError};
@@ -60,7 +63,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         req.cf().and_then(|cf| cf.asn()),
         req.headers().get("user-agent").ok().flatten().as_deref(),
     );
-    let Passed { quotas, allowance } = match guard(&env, &admitted, fingerprint, &base, now).await {
+    let Passed { quotas, allowance, lease } = match guard(&env, &ctx, &admitted, fingerprint, &base, now).await {
         Ok(passed) => passed,
         Err(response) => return *response,
     };
@@ -78,6 +81,14 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         Err(problem) => (respond::problem(&problem, &base), Shipment::default()),
     };
     let grant = &admitted.grant;
+    if let Some((key, charge)) = lease {
+        // Under a lease the deliveries travel with the lease's settlement, not one call each.
+        leases::deliver(&key, shipment.items, shipment.ids, shipment.untracked, shipment.bytes);
+        if let Some(report) = leases::orphaned(&key, &charge, now) {
+            settle_later(&ctx, env, grant.account.clone(), report, 0);
+        }
+        return response;
+    }
     let items = shipment.items;
     let command = Command::Delivered {
         app: grant.app.to_string(),
@@ -134,10 +145,36 @@ fn record_refusal(ctx: &Context, env: Env, known: Known, problem: &Problem) {
     });
 }
 
-/// What the guard granted: the windows for the headers, and the recipient's reservation.
+/// What the guard granted: the windows for the headers, the recipient's reservation, and the
+/// lease the request was served from (its key and charge), if any.
 struct Passed {
     quotas: Vec<Quota>,
     allowance: Option<Allowance>,
+    lease: Option<(String, Charge)>,
+}
+
+/// Sends a lease's settlement after `delay_ms`, off the client's path.
+fn settle_later(ctx: &Context, env: Env, account: Id, report: Report, delay_ms: u64) {
+    ctx.wait_until(async move {
+        if delay_ms > 0 {
+            Delay::from(Duration::from_millis(delay_ms)).await;
+        }
+        if let Err(e) = guard_client::call(&env, &account, &Command::Settle { report }).await {
+            log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "error": e.to_string() }));
+        }
+    });
+}
+
+/// Settles the lease of `generation` when it expires, unless a newer one replaced it.
+fn settle_when_due(ctx: &Context, env: Env, account: Id, key: String, generation: u64) {
+    ctx.wait_until(async move {
+        Delay::from(Duration::from_millis(LEASE_TTL_MS)).await;
+        let Some(report) = leases::due(&key, generation) else { return };
+        if let Err(e) = guard_client::call(&env, &account, &Command::Settle { report: report.clone() }).await {
+            leases::reopen(&key, report);
+            log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "error": e.to_string() }));
+        }
+    });
 }
 
 fn read_settings(env: &Env) -> Result<Settings, String> {
@@ -208,6 +245,7 @@ async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -
 /// The account guard: revocation, suspension, windows and caps, exact across locations.
 async fn guard(
     env: &Env,
+    ctx: &Context,
     admitted: &Admitted,
     fingerprint: Fingerprint,
     base: &str,
@@ -229,14 +267,35 @@ async fn guard(
         fingerprint: Some(fingerprint),
     };
     let refuse = |p: Problem, extra: &[(&'static str, String)]| Err(Box::new(respond::problem_with(&p, base, extra)));
-    let failure = match guard_client::call(env, &grant.account, &Command::Charge(charge)).await {
+    let leased = lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some());
+    let key = format!("{}|{}|{}", grant.account, grant.app, grant.group);
+    let mut returned = None;
+    let command = if leased {
+        if let Some(quotas) = leases::take(&key, now) {
+            return Ok(Passed { quotas, allowance: None, lease: Some((key, charge)) });
+        }
+        returned = leases::close(&key);
+        Command::Lease { charge: charge.clone(), want: LEASE_SIZE, report: returned.clone() }
+    } else {
+        Command::Charge(charge.clone())
+    };
+    let failure = match guard_client::call(env, &grant.account, &command).await {
         Ok(Reply::Verdict(verdict)) => {
             return match verdict {
-                Verdict::Allow { quotas, pooling, allowance } => {
+                Verdict::Allow { granted, quotas, pooling, allowance } => {
                     if let Some(evidence) = pooling {
                         log::event("warn", "pooling_detected", json!({ "account": grant.account.as_str(), "evidence": evidence }));
                     }
-                    Ok(Passed { quotas, allowance })
+                    if !leased {
+                        return Ok(Passed { quotas, allowance, lease: None });
+                    }
+                    let fresh = Lease::new(charge.clone(), now, granted, quotas);
+                    let (generation, taken, displaced) = leases::install(&key, fresh, now);
+                    if let Some(report) = displaced {
+                        settle_later(ctx, env.clone(), grant.account.clone(), report, 0);
+                    }
+                    settle_when_due(ctx, env.clone(), grant.account.clone(), key.clone(), generation);
+                    Ok(Passed { quotas: taken.unwrap_or_default(), allowance: None, lease: Some((key, charge)) })
                 }
                 Verdict::RedistributionCapped { retry_after } => refuse(Problem::RedistributionCapped { retry_after }, &[]),
                 Verdict::RateLimited { quotas, retry_after } => {
@@ -250,6 +309,10 @@ async fn guard(
         Ok(other) => format!("unexpected reply {other:?}"),
         Err(e) => e.to_string(),
     };
+    if let Some(report) = returned {
+        // The guard did not take the report: keep it for the next attempt.
+        leases::reopen(&key, report);
+    }
     match plan.guard_failure {
         GuardFailure::Closed => {
             log::event("error", "guard_unavailable", json!({ "account": grant.account.as_str(), "error": failure }));
@@ -262,7 +325,7 @@ async fn guard(
                 "guard_bypassed",
                 json!({ "account": grant.account.as_str(), "app": grant.app.as_str(), "group": grant.group.as_str(), "at": now.0, "error": failure }),
             );
-            Ok(Passed { quotas: Vec::new(), allowance: None })
+            Ok(Passed { quotas: Vec::new(), allowance: None, lease: None })
         }
     }
 }

@@ -9,6 +9,7 @@ mod entitlements;
 mod guard_client;
 mod guard_protocol;
 mod handler;
+mod leases;
 mod log;
 mod metrics;
 mod origin;

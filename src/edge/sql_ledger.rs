@@ -91,10 +91,19 @@ struct Count {
 
 impl SqlStore {
     pub fn count_forwarded(&self, line: &Line<'_>) -> Result<(), StoreError> {
+        self.count_forwarded_n(line, 1)
+    }
+
+    pub fn count_forwarded_n(&self, line: &Line<'_>, n: u64) -> Result<(), StoreError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let mut values = line.key();
+        values.push(int(n));
         self.exec(
-            "INSERT INTO ledger (day, app, grp, recipient, forwarded) VALUES (?, ?, ?, ?, 1)
-             ON CONFLICT(day, app, grp, recipient) DO UPDATE SET forwarded = forwarded + 1",
-            line.key(),
+            "INSERT INTO ledger (day, app, grp, recipient, forwarded) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT(day, app, grp, recipient) DO UPDATE SET forwarded = forwarded + excluded.forwarded",
+            values,
         )
     }
 

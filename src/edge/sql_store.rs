@@ -222,6 +222,16 @@ impl CounterStore for SqlStore {
             .map_err(|e| err(&e))
     }
 
+    fn take_back(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError> {
+        self.sql
+            .exec(
+                "UPDATE counters SET count = MAX(count - ?, 0) WHERE key = ? AND window_start = ?",
+                vec![int(n), key.into(), int(window_start)],
+            )
+            .map(|_| ())
+            .map_err(|e| err(&e))
+    }
+
     fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Result<Vec<(String, u64)>, StoreError> {
         let rows: Vec<KeyCount> = self
             .sql
