@@ -1,7 +1,9 @@
 // A bounded closed-loop load generator: `concurrency` workers, each sending one request at a
 // time over keep-alive connections (node:http, one Agent with exactly `concurrency` sockets),
 // for a fixed duration and never more than `maxRequests` in all. Used by bench/run.mjs for both
-// Tollgate and the baseline, with the same settings, so their figures compare.
+// Tollgate and the baseline, with the same settings, so their figures compare. And `runBurst`:
+// a fixed number of requests, as fast as `concurrency` sockets allow, spread over several tokens
+// (the overshoot measurement of lease mode).
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -83,4 +85,39 @@ export async function runLoad({
     p90_ms: percentile(latencies, 90),
     p99_ms: percentile(latencies, 99),
   };
+}
+
+/**
+ * Sends exactly `total` requests over `concurrency` keep-alive sockets, request i with
+ * `headerSets[i % headerSets.length]`, and returns { sent, statuses, by_set, errors, last_error,
+ * elapsed_s }: `by_set[k]` is the status count of the requests sent with header set k.
+ */
+export async function runBurst({ url, method = 'GET', headerSets, total, concurrency = 96, timeoutMs = 30_000 }) {
+  if (!headerSets?.length) throw new Error('runBurst needs at least one header set');
+  const target = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+  const statuses = {};
+  const bySet = headerSets.map(() => ({}));
+  let next = 0;
+  let errors = 0;
+  let lastError = null;
+  const start = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const k = i % headerSets.length;
+      try {
+        const status = await once(agent, target, method, headerSets[k], undefined, timeoutMs);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        bySet[k][status] = (bySet[k][status] ?? 0) + 1;
+      } catch (e) {
+        errors += 1;
+        lastError = e.message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  return { sent: next, statuses, by_set: bySet, errors, last_error: lastError, elapsed_s: elapsed };
 }

@@ -3,16 +3,20 @@
 // 1. the deployable module's size (gzip -9 of build/index_bg.wasm);
 // 2. the pure policy decision on the host (criterion, bench/decision);
 // 3. the same decision compiled to wasm32 and timed in Node's WebAssembly (bench/decision-wasm);
-// 4. throughput and latency through Tollgate and through a pass-through baseline worker
-//    (bench/baseline), both in `wrangler dev` in front of the same demo origin, with the same
-//    load generator (bench/load.mjs), in alternating rounds; and the worker's own count of Durable
-//    Object calls and KV reads per request (admin metrics, delta between two snapshots).
+// 4. throughput and latency through Tollgate in lease mode, through Tollgate in strict mode and
+//    through a pass-through baseline worker (bench/baseline), all in `wrangler dev` in front of the
+//    same demo origin, with the same load generator (bench/load.mjs), in rotating rounds; and the
+//    worker's own count of Durable Object calls and KV reads per request in each mode (admin
+//    metrics, delta between two snapshots). The two modes use seeded plans that differ only in
+//    `mode` (limits far too big to bind);
+// 5. overshoot in lease mode: bursts against a lease-mode limit that binds, one fresh account per
+//    round, counted at the origin.
 //
 // Steps 2 and 3 run before any worker starts, so their timings are not disturbed. Every child
 // process is started here, in its own process group, and stopped by its pid.
 //
 // Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (3),
-// BENCH_CONCURRENCY (16).
+// BENCH_CONCURRENCY (16), BENCH_OVERSHOOT_ROUNDS (5), BENCH_BURST_CONCURRENCY (96).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -20,8 +24,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 
-import { DEMO, ROOT, demoToken, freePort, startStack } from '../tests/harness.mjs';
-import { runLoad } from './load.mjs';
+import { ROOT, freePort, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { runBurst, runLoad } from './load.mjs';
 
 const BENCH = join(ROOT, 'bench');
 const OUT = join(BENCH, 'out');
@@ -43,10 +47,65 @@ const CONFIG = {
   seconds: knob('BENCH_SECONDS', 8, 1, 60),
   warmup_seconds: knob('BENCH_WARMUP_SECONDS', 3, 1, 30),
   concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),
-  app: 'acme-search',
+  overshoot_rounds: knob('BENCH_OVERSHOOT_ROUNDS', 5, 1, 20),
+  burst_concurrency: knob('BENCH_BURST_CONCURRENCY', 96, 1, 512),
   method: 'GET',
   path: '/2/tweets/20',
 };
+
+// Lease mode's constants, read from the source so the bounds below follow the code.
+function leaseConstant(name) {
+  const text = readFileSync(join(ROOT, 'src/domain/lease.rs'), 'utf8');
+  const m = text.match(new RegExp(`pub const ${name}: u64 = ([0-9_]+);`));
+  if (!m) throw new Error(`src/domain/lease.rs has no \`pub const ${name}: u64\``);
+  return Number(m[1].replaceAll('_', ''));
+}
+const LEASE_SIZE = leaseConstant('LEASE_SIZE');
+const LEASE_TTL_MS = leaseConstant('LEASE_TTL_MS');
+
+// The seeded plans. Throughput: one account-scope limit on the benchmarked path's group, far too
+// big to bind during a run, in lease mode for one plan and strict mode for the other; nothing else
+// differs. Overshoot: the same shape with a limit that binds.
+const WINDOW_SECONDS = 2_678_400; // the longest window a plan may state: no reset during a run
+const ROOMY_LIMIT = 100_000_000;
+const BURST = { limit: 200, requests: 600, tokens: 3 };
+// What src/domain/lease.rs states: the guard charges a whole slice when it grants it, so the
+// origin never serves more than a limit.
+const OVERSHOOT_BOUND = 0;
+
+function seeded() {
+  const plan = (id, requests, mode) => ({
+    v: 1, id,
+    endpoints: [{ method: 'GET', path: '/2/tweets/:id', group: 'lookup' }],
+    limits: [{ group: 'lookup', scope: 'account', requests, window_seconds: WINDOW_SECONDS, mode }],
+  });
+  const account = (id, planId) => ({ v: 1, id, name: id, plan: planId, status: 'active', use_cases: [{ id: 'bench', status: 'approved' }] });
+  const app = (acct, id) => ({ v: 1, account: acct, app: id, status: 'active', use_case: 'bench' });
+  const tokens = { lease: newToken(), strict: newToken() };
+  // Per round, two fresh accounts on the binding plan: one for the burst of BURST.requests, one
+  // for a short burst of exactly BURST.limit requests (see `overshoot`).
+  const burstAccount = (name) => ({ account: name, tokens: Array.from({ length: BURST.tokens }, () => newToken()) });
+  const bursts = Array.from({ length: CONFIG.overshoot_rounds }, (_, r) => ({
+    long: burstAccount(`bench-burst-${r + 1}`),
+    short: burstAccount(`bench-short-${r + 1}`),
+  }));
+  const records = [
+    ['plan:bench-lease', plan('bench-lease', ROOMY_LIMIT, 'lease')],
+    ['plan:bench-strict', plan('bench-strict', ROOMY_LIMIT, 'strict')],
+    ['plan:bench-burst', plan('bench-burst', BURST.limit, 'lease')],
+    ['account:bench-lease', account('bench-lease', 'bench-lease')],
+    ['account:bench-strict', account('bench-strict', 'bench-strict')],
+    [`token:${tokenHash(tokens.lease)}`, app('bench-lease', 'bench-lease-app')],
+    [`token:${tokenHash(tokens.strict)}`, app('bench-strict', 'bench-strict-app')],
+  ];
+  const burstAccounts = bursts.flatMap((b) => [b.long, b.short]);
+  for (const b of burstAccounts) {
+    records.push([`account:${b.account}`, account(b.account, 'bench-burst')]);
+    b.tokens.forEach((t, i) => records.push([`token:${tokenHash(t)}`, app(b.account, `${b.account}-app-${i + 1}`)]));
+  }
+  const entries = records.map(([key, value]) => ({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) }));
+  return { entries, tokens, bursts, secrets: [tokens.lease, tokens.strict, ...burstAccounts.flatMap((b) => b.tokens)] };
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const say = (text) => process.stdout.write(`bench: ${text}\n`);
@@ -175,12 +234,12 @@ async function wasmDecision() {
   const measure = (fn) => {
     // Warm up past V8's baseline tier, then size a round to about 100 ms.
     let n = 1000;
-    const warmupEnd = performance.now() + 500;
+    const warmupEnd = performance.now() + 1000;
     while (performance.now() < warmupEnd) time(fn, n);
     for (let i = 0; i < 20 && time(fn, n) < 100; i++) n *= 2;
     const perRound = [];
     for (let r = 0; r < 9; r++) perRound.push((time(fn, n) * 1e6) / n);
-    return { ns: median(perRound), iterations_per_round: n, rounds_ns: perRound.map((x) => round(x, 1)) };
+    return { ns: median(perRound), min_ns: Math.min(...perRound), iterations_per_round: n, rounds_ns: perRound.map((x) => round(x, 1)) };
   };
   const full = measure(exports.run);
   const decideOnly = measure(exports.run_decide);
@@ -250,9 +309,98 @@ async function checkOnce(name, base, headers) {
   if (body?.data?.id !== '20') throw new Error(`${name} did not return the origin's tweet 20: ${text.slice(0, 500)}`);
 }
 
+// The order of the three targets in each round: every permutation in turn, so drift and ordering
+// effects fall on all of them alike.
+const ORDERS = [
+  ['lease', 'strict', 'baseline'],
+  ['baseline', 'strict', 'lease'],
+  ['strict', 'baseline', 'lease'],
+  ['lease', 'baseline', 'strict'],
+  ['baseline', 'lease', 'strict'],
+  ['strict', 'lease', 'baseline'],
+];
+
+/**
+ * Lease-mode overshoot and under-admission. For each round, two fresh accounts whose plan has a
+ * lease-mode account limit of BURST.limit, each hit with one burst over its BURST.tokens tokens
+ * at high concurrency; the origin's own count says what was served:
+ * - `long`: BURST.requests requests (3 × the limit). The overshoot figure. Each token sends more
+ *   requests than any lease holds, so the leases are drained by the end and the under-admission
+ *   seen right after it is (close to) 0 whatever the leases held mid-burst;
+ * - `short`: exactly BURST.limit requests. Whatever a lease still holds when the burst ends is
+ *   refused-but-unused capacity: this is the burst that shows under-admission.
+ * Then, once every lease has settled (LEASE_TTL_MS), a second burst of BURST.limit per account:
+ * the units the leases held must come back, and the account must still never pass its limit.
+ */
+async function overshoot(stack, seed) {
+  const url = `${stack.base}${CONFIG.path}`;
+  const headerSets = (b) => b.tokens.map((t) => ({ authorization: `Bearer ${t}`, accept: 'application/json' }));
+  const fire = async (b, total) => {
+    const before = await stack.originStats();
+    const burst = await runBurst({ url, headerSets: headerSets(b), total, concurrency: CONFIG.burst_concurrency });
+    const after = await stack.originStats();
+    return { burst, served: after.served - before.served };
+  };
+  // A reload of the worker (wrangler dev watches src/) drops the isolate and the leases in it:
+  // units they held are never returned. Such rounds are marked, and kept out of under-admission.
+  const reloads = () => (stack.logs().match(/Reloading local server/g) ?? []).length;
+  const rounds = [];
+  for (const [r, pair] of seed.bursts.entries()) {
+    const result = { round: r + 1, limit: BURST.limit, tokens: BURST.tokens, concurrency: CONFIG.burst_concurrency };
+    for (const [kind, total] of [['long', BURST.requests], ['short', BURST.limit]]) {
+      const b = pair[kind];
+      const reloadsBefore = reloads();
+      const { burst, served } = await fire(b, total);
+      const ok = burst.statuses[200] ?? 0;
+      result[kind] = {
+        account: b.account,
+        requests: total,
+        served,
+        ok,
+        refused_429: burst.statuses[429] ?? 0,
+        statuses: burst.statuses,
+        by_token: burst.by_set,
+        errors: burst.errors,
+        last_error: burst.last_error,
+        elapsed_s: round(burst.elapsed_s, 3),
+        overshoot: Math.max(0, served - BURST.limit),
+        under_admission: Math.max(0, BURST.limit - served),
+        reloads_at_start: reloadsBefore,
+        reloaded_during_burst: reloads() > reloadsBefore,
+      };
+      const x = result[kind];
+      say(`overshoot round ${r + 1}/${seed.bursts.length}, ${kind} burst: ${total} requests over ${b.tokens.length} tokens `
+        + `(${CONFIG.burst_concurrency} concurrent) in ${burst.elapsed_s.toFixed(2)} s, limit ${BURST.limit}: `
+        + `origin served ${served} (${ok} answered 200, ${x.refused_429} answered 429), overshoot ${x.overshoot}, `
+        + `under-admission ${x.under_admission}${x.reloaded_during_burst ? ' (the worker was RELOADED during this burst)' : ''}`);
+    }
+    rounds.push(result);
+  }
+  // Every lease above ends within LEASE_TTL_MS and its unused units go back; then what is left of
+  // each account's window can be used, and no more.
+  await sleep(LEASE_TTL_MS + 1500);
+  for (const result of rounds) {
+    for (const kind of ['long', 'short']) {
+      const b = seed.bursts[result.round - 1][kind];
+      const { burst, served } = await fire(b, BURST.limit);
+      const x = result[kind];
+      x.after_settle = { requests: BURST.limit, served, statuses: burst.statuses, errors: burst.errors };
+      x.served_total = x.served + served;
+      x.overshoot_total = Math.max(0, x.served_total - BURST.limit);
+      // Units that never came back: held by leases when the worker was reloaded.
+      x.lost_units = Math.max(0, BURST.limit - x.served_total);
+      x.reloaded = reloads() > x.reloads_at_start;
+    }
+  }
+  say(`after the leases settled (${LEASE_TTL_MS + 1500} ms), ${BURST.limit} more requests per account: served in all `
+    + `${rounds.map((x) => `${x.long.served_total}/${x.short.served_total}`).join(', ')} (long/short) for a limit of ${BURST.limit}`);
+  return rounds;
+}
+
 async function throughput() {
-  const token = demoToken(CONFIG.app);
-  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  const seed = seeded();
+  const headersOf = (token) => ({ authorization: `Bearer ${token}`, accept: 'application/json' });
+  const headers = { lease: headersOf(seed.tokens.lease), strict: headersOf(seed.tokens.strict), baseline: headersOf(seed.tokens.lease) };
   let stack;
   let baseline;
   const onSignal = async (sig) => {
@@ -263,42 +411,48 @@ async function throughput() {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    say('starting the demo origin and Tollgate (wrangler dev)');
+    say('starting the demo origin and Tollgate (wrangler dev), with the benchmark plans seeded');
     // One retry: wrangler dev can exit at start when build/ is rewritten under it (a concurrent
     // `make build`, or its watcher rerunning the [build] command because src/ changed).
     for (let attempt = 1; !stack; attempt++) {
       try {
-        stack = await startStack();
+        stack = await startStack({ entries: seed.entries });
       } catch (e) {
         if (attempt >= 2) throw e;
         say(`Tollgate did not start (${e.message.split('\n')[0]}); trying once more`);
         await sleep(5000);
       }
     }
+    // The seeded tokens are secrets like any other: the stack checks its logs for them at stop.
+    for (const t of seed.secrets) stack.secret(t);
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
     baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey });
     const targets = {
-      tollgate: `${stack.base}${CONFIG.path}`,
+      lease: `${stack.base}${CONFIG.path}`,
+      strict: `${stack.base}${CONFIG.path}`,
       baseline: `${baseline.base}${CONFIG.path}`,
     };
-    await checkOnce('Tollgate', stack.base, headers);
-    await checkOnce('baseline', baseline.base, headers);
+    await checkOnce('Tollgate (lease mode)', stack.base, headers.lease);
+    await checkOnce('Tollgate (strict mode)', stack.base, headers.strict);
+    await checkOnce('baseline', baseline.base, headers.baseline);
 
-    const load = (url, seconds) => runLoad({ url, headers, concurrency: CONFIG.concurrency, durationMs: seconds * 1000 });
+    const load = (name, seconds) => runLoad({ url: targets[name], headers: headers[name], concurrency: CONFIG.concurrency, durationMs: seconds * 1000 });
     say(`warm-up: ${CONFIG.warmup_seconds} s each`);
-    await load(targets.tollgate, CONFIG.warmup_seconds);
-    await load(targets.baseline, CONFIG.warmup_seconds);
-    await sleep(1000); // let the warm-up's wait_until work finish before the first snapshot
+    for (const name of ['lease', 'strict', 'baseline']) await load(name, CONFIG.warmup_seconds);
+    // Let the warm-up's wait_until work (deliveries, the last lease's settlement) finish first.
+    await sleep(LEASE_TTL_MS + 1000);
     const originBefore = await stack.originStats();
 
     // The worker's counters are per isolate and start from zero when wrangler dev reloads the
     // worker (it watches src/ for the [build] command). So they are read around every Tollgate
     // run, and only runs with no reload in between count: the worker must have counted exactly
-    // the requests that were sent.
-    const tollgateRun = async () => {
+    // the requests that were sent. After a lease-mode run the second snapshot waits for the last
+    // lease's settlement (LEASE_TTL_MS), so every guard call the run caused is in its delta.
+    const tollgateRun = async (mode) => {
       const m0 = await workerMetrics(stack);
-      const result = await load(targets.tollgate, CONFIG.seconds);
-      await sleep(1000); // items are recorded in wait_until, after the response: let them land
+      const result = await load(mode, CONFIG.seconds);
+      // Strict: items are recorded in wait_until, after the response. Lease: settled on expiry.
+      await sleep(mode === 'lease' ? LEASE_TTL_MS + 1000 : 1000);
       const m1 = await workerMetrics(stack);
       const delta = {
         requests: m1.requests - m0.requests,
@@ -311,39 +465,51 @@ async function throughput() {
 
     const rounds = [];
     for (let r = 0; r < CONFIG.rounds; r++) {
-      // Alternate the order (ABBA…) so drift and ordering effects fall on both sides alike.
-      const order = r % 2 === 0 ? ['tollgate', 'baseline'] : ['baseline', 'tollgate'];
+      const order = ORDERS[r % ORDERS.length];
       const result = {};
       for (const name of order) {
         await sleep(500);
-        result[name] = name === 'tollgate' ? await tollgateRun() : await load(targets.baseline, CONFIG.seconds);
+        result[name] = name === 'baseline' ? await load('baseline', CONFIG.seconds) : await tollgateRun(name);
       }
-      const ratio = result.tollgate.rps / result.baseline.rps;
-      rounds.push({ round: r + 1, ratio, tollgate: result.tollgate, baseline: result.baseline });
-      const m = result.tollgate.worker_metrics;
-      say(`round ${r + 1}/${CONFIG.rounds}: Tollgate ${result.tollgate.rps.toFixed(1)} req/s, `
-        + `baseline ${result.baseline.rps.toFixed(1)} req/s, ratio ${ratio.toFixed(3)}; worker counted `
-        + `${m.delta.requests} requests, ${m.delta.guard_calls} guard calls, ${m.delta.kv_reads} KV reads`
-        + `${m.consistent ? '' : ' (INCONSISTENT: the worker was reloaded, or another isolate answered)'}`);
+      const ratio = result.lease.rps / result.baseline.rps;
+      const ratioStrict = result.strict.rps / result.baseline.rps;
+      rounds.push({ round: r + 1, order, ratio, ratio_strict: ratioStrict, lease: result.lease, strict: result.strict, baseline: result.baseline });
+      const counted = (m) => `${m.delta.requests} requests, ${m.delta.guard_calls} guard calls, ${m.delta.kv_reads} KV reads`
+        + `${m.consistent ? '' : ' (INCONSISTENT: the worker was reloaded, or another isolate answered)'}`;
+      say(`round ${r + 1}/${CONFIG.rounds} (${order.join(', ')}): lease ${result.lease.rps.toFixed(1)} req/s, `
+        + `strict ${result.strict.rps.toFixed(1)} req/s, baseline ${result.baseline.rps.toFixed(1)} req/s; `
+        + `ratio lease ${ratio.toFixed(3)}, strict ${ratioStrict.toFixed(3)}`);
+      say(`  worker counted: lease ${counted(result.lease.worker_metrics)}; strict ${counted(result.strict.worker_metrics)}`);
     }
     const originAfter = await stack.originStats();
 
-    const counted = rounds.filter((r) => r.tollgate.worker_metrics.consistent);
-    const sum = (key) => counted.reduce((n, r) => n + r.tollgate.worker_metrics.delta[key], 0);
-    const logs = stack.logs();
-    return {
-      rounds,
-      metrics: {
+    // The overshoot bursts need no baseline: stop it so it does not compete for the CPU.
+    await baseline.stop();
+    const baselineLogs = baseline.logs();
+    baseline = null;
+    say(`overshoot: ${CONFIG.overshoot_rounds} rounds of two bursts (${BURST.requests} and ${BURST.limit} requests) against a lease-mode limit of ${BURST.limit}, a fresh account per burst`);
+    const overshootRounds = await overshoot(stack, seed);
+
+    const metricsOf = (mode) => {
+      const counted = rounds.filter((r) => r[mode].worker_metrics.consistent);
+      const sum = (key) => counted.reduce((n, r) => n + r[mode].worker_metrics.delta[key], 0);
+      return {
         rounds_counted: counted.length,
         rounds_total: rounds.length,
         delta: counted.length ? { requests: sum('requests'), kv_reads: sum('kv_reads'), guard_calls: sum('guard_calls') } : null,
-      },
-      reloads: (logs.match(/reload/gi) ?? []).length,
+      };
+    };
+    const logs = stack.logs();
+    return {
+      rounds,
+      overshoot: overshootRounds,
+      metrics: { lease: metricsOf('lease'), strict: metricsOf('strict') },
+      reloads: (logs.match(/Reloading local server/g) ?? []).length,
       origin: {
         served: originAfter.served - originBefore.served,
         refused: originAfter.refused - originBefore.refused,
       },
-      logs: { tollgate: logs, baseline: baseline.logs() },
+      logs: { tollgate: logs, baseline: baselineLogs },
     };
   } finally {
     await Promise.allSettled([baseline?.stop(), stack?.stop()]);
@@ -362,8 +528,9 @@ function fmt(x, digits = 1) {
 }
 
 function table(rows) {
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
-  const line = (r) => r.map((c, i) => String(c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const columns = Math.max(...rows.map((r) => r.length));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
+  const line = (r) => widths.map((w, i) => String(r[i] ?? '').padEnd(w)).join('  ').trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
@@ -382,6 +549,15 @@ function environment() {
   };
 }
 
+const roundRun = (x) => ({
+  ...x,
+  rps: round(x.rps, 1),
+  p50_ms: round(x.p50_ms, 2),
+  p90_ms: round(x.p90_ms, 2),
+  p99_ms: round(x.p99_ms, 2),
+  elapsed_s: round(x.elapsed_s, 3),
+});
+
 async function main() {
   const started = performance.now();
   mkdirSync(OUT, { recursive: true });
@@ -391,7 +567,6 @@ async function main() {
     say(`note: the machine is already busy (load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}); `
       + 'figures will be noisier than on an idle machine');
   }
-  if (!DEMO.apps.some((a) => a.record.app === CONFIG.app)) throw new Error(`demo/entitlements.json has no app ${CONFIG.app}`);
   const failures = [];
   const attempt = async (what, fn) => {
     try {
@@ -409,15 +584,14 @@ async function main() {
   const load = await attempt('throughput', throughput);
 
   const rounds = load?.rounds ?? [];
-  const tollgateRps = median(rounds.map((r) => r.tollgate.rps));
-  const baselineRps = median(rounds.map((r) => r.baseline.rps));
-  const ratio = median(rounds.map((r) => r.ratio));
-  const delta = load?.metrics.delta;
-  const perRequest = (n) => (delta && delta.requests > 0 ? n / delta.requests : null);
+  const med = (f) => median(rounds.map(f));
+  const perRequest = (delta, key) => (delta && delta.requests > 0 ? delta[key] / delta.requests : null);
+  const leaseDelta = load?.metrics.lease.delta;
+  const strictDelta = load?.metrics.strict.delta;
 
   // Anything but 200 under load makes the throughput figures meaningless: say so, and fail.
   for (const r of rounds) {
-    for (const side of ['tollgate', 'baseline']) {
+    for (const side of ['lease', 'strict', 'baseline']) {
       const x = r[side];
       const other = x.sent - x.ok;
       if (other > 0) failures.push(`round ${r.round} ${side}: ${other} of ${x.sent} requests were not 200 (${JSON.stringify(x.statuses)}, errors ${x.errors}${x.last_error ? `: ${x.last_error}` : ''})`);
@@ -425,32 +599,68 @@ async function main() {
   }
   if (load && load.origin.refused > 0) failures.push(`the origin refused ${load.origin.refused} requests (bad context header)`);
   if (load) {
-    const { rounds_counted: counted, rounds_total: total } = load.metrics;
-    if (counted === 0) failures.push('no round had consistent worker counters (reloaded every time?): no per-request figures');
-    else if (counted < total) {
-      say(`note: ${total - counted} of ${total} rounds left out of the per-request counts (the worker was reloaded mid-round)`);
+    for (const mode of ['lease', 'strict']) {
+      const { rounds_counted: counted, rounds_total: total } = load.metrics[mode];
+      if (counted === 0) failures.push(`${mode}: no round had consistent worker counters (reloaded every time?): no per-request figures`);
+      else if (counted < total) {
+        say(`note: ${mode}: ${total - counted} of ${total} rounds left out of the per-request counts (the worker was reloaded mid-round)`);
+      }
     }
     writeFileSync(join(OUT, 'tollgate-wrangler.log'), load.logs.tollgate);
     writeFileSync(join(OUT, 'baseline-wrangler.log'), load.logs.baseline);
   }
+
+  // Overshoot: a burst's answers must be 200 or 429 (anything else, a 503 from an unreachable
+  // guard say, would make the served count mean something else).
+  const bursts = load?.overshoot ?? [];
+  for (const r of bursts) {
+    for (const kind of ['long', 'short']) {
+      const b = r[kind];
+      const odd = Object.entries(b.statuses).filter(([st]) => st !== '200' && st !== '429');
+      if (odd.length || b.errors) failures.push(`overshoot round ${r.round} ${kind}: answers other than 200/429 (${JSON.stringify(b.statuses)}, errors ${b.errors}${b.last_error ? `: ${b.last_error}` : ''})`);
+      if (b.served !== b.ok) failures.push(`overshoot round ${r.round} ${kind}: the origin served ${b.served} but the client saw ${b.ok} answers 200`);
+    }
+  }
+  const maxOf = (f) => (bursts.length ? Math.max(...bursts.map(f)) : null);
+  const overshootMax = maxOf((r) => Math.max(...['long', 'short'].map((k) => Math.max(r[k].overshoot, r[k].overshoot_total ?? 0))));
+  // Under-admission: only bursts whose isolate lived through them and their settlement.
+  const clean = (kind) => bursts.filter((r) => !r[kind].reloaded);
+  const maxClean = (kind) => (clean(kind).length ? Math.max(...clean(kind).map((r) => r[kind].under_admission)) : null);
+  const underMax = maxClean('long');
+  const underShortMax = maxClean('short');
+  const reloadedBursts = bursts.flatMap((r) => ['long', 'short'].filter((k) => r[k].reloaded).map((k) => ({ round: r.round, kind: k, ...r[k] })));
+  for (const b of reloadedBursts) {
+    say(`note: the worker was reloaded during overshoot round ${b.round} ${b.kind} (or before its settlement): `
+      + `served ${b.served} right after the burst, ${b.served_total} of ${BURST.limit} in all after settlement, `
+      + `${b.lost_units} units never returned; left out of under_admission_max`);
+  }
+  const lostUnexplained = bursts.flatMap((r) => ['long', 'short'].filter((k) => !r[k].reloaded && r[k].lost_units > 0).map((k) => `${r.round} ${k}`));
+  if (lostUnexplained.length) say(`note: units never returned with no reload seen: ${lostUnexplained.join(', ')}`);
+  const underBound = LEASE_SIZE * BURST.tokens;
   const loadAfter = os.loadavg();
 
   const results = {
-    // Strict mode: every allowed request is charged at the account's guard (a Durable Object).
-    // Lease mode is not implemented yet, so `throughput_ratio` is the strict figure.
-    throughput_ratio: round(ratio, 4),
-    throughput_ratio_strict: round(ratio, 4),
-    throughput_ratio_lease: null,
-    lease_mode_implemented: false,
-    mode: 'strict',
-    tollgate_rps: round(tollgateRps, 1),
-    baseline_rps: round(baselineRps, 1),
-    p50_ms: round(median(rounds.map((r) => r.tollgate.p50_ms)), 2),
-    p99_ms: round(median(rounds.map((r) => r.tollgate.p99_ms)), 2),
-    baseline_p50_ms: round(median(rounds.map((r) => r.baseline.p50_ms)), 2),
-    baseline_p99_ms: round(median(rounds.map((r) => r.baseline.p99_ms)), 2),
-    do_calls_per_request: round(perRequest(delta?.guard_calls), 4),
-    kv_reads_per_request: round(perRequest(delta?.kv_reads), 5),
+    // Lease mode: the isolate spends slices of LEASE_SIZE units taken from the account's guard (a
+    // Durable Object), settled when they run out or after LEASE_TTL_MS. Strict mode: every allowed
+    // request is charged at the guard. Same seeded plan shape, same path, same load.
+    throughput_ratio: round(med((r) => r.ratio), 4),
+    throughput_ratio_strict: round(med((r) => r.ratio_strict), 4),
+    throughput_ratio_lease: round(med((r) => r.ratio), 4),
+    lease_mode_implemented: true,
+    mode: 'lease',
+    tollgate_rps: round(med((r) => r.lease.rps), 1),
+    tollgate_rps_strict: round(med((r) => r.strict.rps), 1),
+    baseline_rps: round(med((r) => r.baseline.rps), 1),
+    p50_ms: round(med((r) => r.lease.p50_ms), 2),
+    p99_ms: round(med((r) => r.lease.p99_ms), 2),
+    p50_ms_strict: round(med((r) => r.strict.p50_ms), 2),
+    p99_ms_strict: round(med((r) => r.strict.p99_ms), 2),
+    baseline_p50_ms: round(med((r) => r.baseline.p50_ms), 2),
+    baseline_p99_ms: round(med((r) => r.baseline.p99_ms), 2),
+    do_calls_per_request: round(perRequest(leaseDelta, 'guard_calls'), 4),
+    kv_reads_per_request: round(perRequest(leaseDelta, 'kv_reads'), 5),
+    do_calls_per_request_strict: round(perRequest(strictDelta, 'guard_calls'), 4),
+    kv_reads_per_request_strict: round(perRequest(strictDelta, 'kv_reads'), 5),
     decision_ns_native: round(native?.decision_ns_native, 1),
     decide_only_ns_native: round(native?.decide_only_ns_native, 1),
     decision_ns_wasm: round(wasm?.decision_ns_wasm, 1),
@@ -458,25 +668,44 @@ async function main() {
     wasm_gzip_bytes: size?.wasm_gzip_bytes ?? null,
     wasm_raw_bytes: size?.wasm_raw_bytes ?? null,
     wasm_gzip_tool: size?.wasm_gzip_tool ?? null,
-    // Lease mode does not exist yet: there is no overshoot to measure.
-    overshoot_max: null,
+    overshoot_max: overshootMax,
+    overshoot_bound: OVERSHOOT_BOUND,
+    under_admission_max: underMax,
+    under_admission_max_short_burst: underShortMax,
+    under_admission_bound: underBound,
+    // Bursts hit by a worker reload: their leases' units never came back (not in the two above).
+    overshoot_bursts_reloaded: reloadedBursts.map((b) => ({ round: b.round, kind: b.kind, served: b.served, served_total: b.served_total, lost_units: b.lost_units })),
+    targets: null, // filled in below
     config: {
       ...CONFIG,
-      request: `${CONFIG.method} ${CONFIG.path} with the demo token of ${CONFIG.app}, allowed, demo origin`,
+      lease_size: LEASE_SIZE,
+      lease_ttl_ms: LEASE_TTL_MS,
+      request: `${CONFIG.method} ${CONFIG.path}, allowed, demo origin; lease and strict: seeded plans `
+        + `(endpoint GET /2/tweets/:id in group lookup, one account-scope limit of ${ROOMY_LIMIT} requests per `
+        + `${WINDOW_SECONDS} s, mode lease or strict, nothing else), one account and token each`,
+      overshoot: `${CONFIG.overshoot_rounds} rounds, two fresh accounts each, plan with one lease-mode account-scope limit of `
+        + `${BURST.limit} per ${WINDOW_SECONDS} s; a burst of ${BURST.requests} (long) or ${BURST.limit} (short) requests `
+        + `round-robin over ${BURST.tokens} tokens of the account, ${CONFIG.burst_concurrency} at a time; served = the origin's count; `
+        + `then, after ${LEASE_TTL_MS + 1500} ms, ${BURST.limit} more requests per account`,
       load_generator: 'bench/load.mjs: closed loop, node:http keep-alive agent, one socket per worker',
-      statistics: 'medians over rounds; throughput_ratio is the median of per-round Tollgate/baseline ratios; '
+      statistics: 'medians over rounds; throughput_ratio(_strict) is the median of per-round Tollgate/baseline ratios; '
         + 'p50/p99 are per-round nearest-rank percentiles of 200 responses, then the median over rounds',
       decision: 'token_from_header + Token::hash + decide on records decoded once (bench/decision/src/lib.rs); '
         + 'decide_only_* is decide alone; both built with the deployable profile (opt-level s, lto, codegen-units 1)',
     },
     rounds: rounds.map((r) => ({
       round: r.round,
+      order: r.order,
       ratio: round(r.ratio, 4),
-      tollgate: { ...r.tollgate, rps: round(r.tollgate.rps, 1), p50_ms: round(r.tollgate.p50_ms, 2), p90_ms: round(r.tollgate.p90_ms, 2), p99_ms: round(r.tollgate.p99_ms, 2), elapsed_s: round(r.tollgate.elapsed_s, 3) },
-      baseline: { ...r.baseline, rps: round(r.baseline.rps, 1), p50_ms: round(r.baseline.p50_ms, 2), p90_ms: round(r.baseline.p90_ms, 2), p99_ms: round(r.baseline.p99_ms, 2), elapsed_s: round(r.baseline.elapsed_s, 3) },
+      ratio_strict: round(r.ratio_strict, 4),
+      lease: roundRun(r.lease),
+      strict: roundRun(r.strict),
+      baseline: roundRun(r.baseline),
     })),
     worker_metrics: load?.metrics ?? null,
-    worker_reload_lines: load?.reloads ?? null,
+    overshoot_rounds: bursts,
+    // wrangler dev reloads the worker when src/ changes (its [build] watch); rounds hit by one are left out above.
+    worker_reloads_seen: load?.reloads ?? null,
     origin: load?.origin ?? null,
     wasm_timing: wasm?.wasm_timing ?? null,
     environment: { ...environment(), loadavg_at_start: loadAtStart.map((x) => round(x, 2)), loadavg_at_end: loadAfter.map((x) => round(x, 2)) },
@@ -485,40 +714,84 @@ async function main() {
     failures,
     reproduce: 'make bench',
   };
+
+  // Targets: checked against what was measured; a figure that could not be measured misses.
+  const check = (name, value, op, bound, digits) => {
+    const pass = value === null || value === undefined ? null : op === '>=' ? value >= bound : op === '<=' ? value <= bound : value < bound;
+    return { name, value, target: `${op} ${bound}`, pass, digits };
+  };
+  const targets = [
+    check('throughput_ratio', results.throughput_ratio, '>=', 0.9, 3),
+    check('do_calls_per_request', results.do_calls_per_request, '<=', 0.05, 4),
+    check('kv_reads_per_request', results.kv_reads_per_request, '<=', 0.01, 5),
+    check('decision_ns_native', results.decision_ns_native, '<', 10000, 1),
+    check('wasm_gzip_bytes', results.wasm_gzip_bytes, '<', 400000, 0),
+    check('overshoot_max', results.overshoot_max, '<=', results.overshoot_bound, 0),
+  ];
+  results.targets = Object.fromEntries(targets.map((t) => [t.name, { value: t.value, target: t.target, pass: t.pass }]));
+  results.targets_met = targets.filter((t) => t.pass === true).length;
+  results.targets_total = targets.length;
   writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
 
   const c = CONFIG;
+  const ld = leaseDelta;
+  const sd = strictDelta;
+  const counts = (d, mode) => (d ? `${d.guard_calls} / ${d.requests}, ${load.metrics[mode].rounds_counted} of ${load.metrics[mode].rounds_total} rounds` : 'n/a');
   const rows = [
     ['metric', 'value', 'how'],
-    ['throughput, Tollgate', `${fmt(results.tollgate_rps)} req/s`, `median of ${c.rounds} rounds × ${c.seconds} s, ${c.concurrency} keep-alive connections`],
+    ['throughput, Tollgate lease', `${fmt(results.tollgate_rps)} req/s`, `median of ${c.rounds} rounds × ${c.seconds} s, ${c.concurrency} keep-alive connections`],
+    ['throughput, Tollgate strict', `${fmt(results.tollgate_rps_strict)} req/s`, 'same plan with mode strict, same load'],
     ['throughput, baseline', `${fmt(results.baseline_rps)} req/s`, 'pass-through worker (bench/baseline), same runtime, origin, load'],
-    ['throughput_ratio_strict', fmt(results.throughput_ratio_strict, 3), 'median of per-round Tollgate / baseline'],
-    ['throughput_ratio', fmt(results.throughput_ratio, 3), 'the strict figure: lease mode is not implemented yet'],
-    ['p50_ms / p99_ms', `${fmt(results.p50_ms, 2)} / ${fmt(results.p99_ms, 2)}`, 'Tollgate, client-side, median over rounds'],
+    ['throughput_ratio', fmt(results.throughput_ratio, 3), 'lease mode: median of per-round Tollgate / baseline'],
+    ['throughput_ratio_strict', fmt(results.throughput_ratio_strict, 3), 'strict mode: median of per-round Tollgate / baseline'],
+    ['p50_ms / p99_ms (lease)', `${fmt(results.p50_ms, 2)} / ${fmt(results.p99_ms, 2)}`, 'Tollgate lease, client-side, median over rounds'],
+    ['p50_ms / p99_ms (strict)', `${fmt(results.p50_ms_strict, 2)} / ${fmt(results.p99_ms_strict, 2)}`, 'Tollgate strict, client-side, median over rounds'],
     ['baseline_p50_ms / p99_ms', `${fmt(results.baseline_p50_ms, 2)} / ${fmt(results.baseline_p99_ms, 2)}`, 'baseline, client-side, median over rounds'],
-    ['do_calls_per_request', fmt(results.do_calls_per_request, 3), `every guard (DO) call the worker counted, on the path and in wait_until (${delta ? `${delta.guard_calls} / ${delta.requests}, ${load.metrics.rounds_counted} of ${load.metrics.rounds_total} rounds` : 'n/a'})`],
-    ['kv_reads_per_request', fmt(results.kv_reads_per_request, 5), `KV reads / requests, same deltas (${delta ? `${delta.kv_reads} / ${delta.requests}` : 'n/a'}; isolate cache TTL 30 s)`],
+    ['do_calls_per_request', fmt(results.do_calls_per_request, 4), `lease: every guard (DO) call the worker counted, settlements included (${counts(ld, 'lease')})`],
+    ['do_calls_per_request_strict', fmt(results.do_calls_per_request_strict, 4), `strict: same count (${counts(sd, 'strict')})`],
+    ['kv_reads_per_request', fmt(results.kv_reads_per_request, 5), `lease: KV reads / requests (${ld ? `${ld.kv_reads} / ${ld.requests}` : 'n/a'}; isolate cache TTL 30 s)`],
+    ['kv_reads_per_request_strict', fmt(results.kv_reads_per_request_strict, 5), `strict: same (${sd ? `${sd.kv_reads} / ${sd.requests}` : 'n/a'})`],
     ['decision_ns_native', fmt(results.decision_ns_native), 'criterion median: token_from_header + hash + decide'],
     ['decide_only_ns_native', fmt(results.decide_only_ns_native), 'criterion median: decide alone'],
-    ['decision_ns_wasm', fmt(results.decision_ns_wasm), 'wasm32 in Node (V8), median of 9 timed rounds'],
+    ['decision_ns_wasm', fmt(results.decision_ns_wasm), `wasm32 in Node (V8), median of 9 timed rounds (fastest ${fmt(wasm?.wasm_timing.full.min_ns)})`],
     ['decide_only_ns_wasm', fmt(results.decide_only_ns_wasm), 'wasm32 in Node (V8), decide alone'],
     ['wasm_gzip_bytes', fmt(results.wasm_gzip_bytes, 0), `${results.wasm_gzip_tool ?? 'gzip -9'} of build/index_bg.wasm (raw ${fmt(results.wasm_raw_bytes, 0)})`],
-    ['overshoot_max', 'null', 'lease mode is not implemented yet: nothing to measure'],
+    ['overshoot_max', fmt(results.overshoot_max, 0), `max over ${bursts.length} rounds × 2 accounts of origin served − ${BURST.limit} (lease limit; bursts of ${BURST.requests} and ${BURST.limit}, ${BURST.tokens} tokens, ${c.burst_concurrency} concurrent; and after settlement)`],
+    ['overshoot_bound', fmt(results.overshoot_bound, 0), 'stated in src/domain/lease.rs: the guard charges a slice when it grants it'],
+    ['under_admission_max', fmt(results.under_admission_max, 0), `max over rounds of ${BURST.limit} − origin served right after the ${BURST.requests}-request burst${reloadedBursts.length ? ' (rounds hit by a reload left out)' : ''}`],
+    ['under_admission_max_short_burst', fmt(results.under_admission_max_short_burst, 0), `the same right after a burst of exactly ${BURST.limit} requests (units still held by leases)`],
+    ['under_admission_bound', fmt(results.under_admission_bound, 0), `LEASE_SIZE ${LEASE_SIZE} × ${BURST.tokens} keys (one per token), one isolate`],
   ];
-  process.stdout.write(`\nTollgate benchmark, strict mode (${c.method} ${c.path}, demo token ${c.app}, demo origin)\n\n`);
+  process.stdout.write(`\nTollgate benchmark, lease and strict mode (${c.method} ${c.path}, seeded plans, demo origin)\n\n`);
   process.stdout.write(`${table(rows)}\n\n`);
+  const verdict = (t) => (t.pass === null ? 'MISSED (not measured)' : t.pass ? 'pass' : 'MISSED');
+  const targetRows = [['target', 'measured', 'wanted', 'result'], ...targets.map((t) => [t.name, fmt(t.value, t.digits), t.target, verdict(t)])];
+  process.stdout.write(`Targets: ${results.targets_met} of ${results.targets_total} met\n\n${table(targetRows)}\n\n`);
   if (rounds.length) {
-    const perRound = [['round', 'Tollgate req/s  p50/p99 ms', 'baseline req/s  p50/p99 ms  ratio']];
+    const pr = (x) => `${fmt(x.rps)}  ${fmt(x.p50_ms, 2)}/${fmt(x.p99_ms, 2)}`;
+    const perRound = [['round', 'lease req/s  p50/p99 ms', 'strict req/s  p50/p99 ms', 'baseline req/s  p50/p99 ms', 'ratio lease / strict']];
     for (const r of results.rounds) {
-      perRound.push([String(r.round), `${fmt(r.tollgate.rps)}  ${fmt(r.tollgate.p50_ms, 2)}/${fmt(r.tollgate.p99_ms, 2)}`,
-        `${fmt(r.baseline.rps)}  ${fmt(r.baseline.p50_ms, 2)}/${fmt(r.baseline.p99_ms, 2)}  ${fmt(r.ratio, 3)}`]);
+      perRound.push([String(r.round), pr(r.lease), pr(r.strict), pr(r.baseline), `${fmt(r.ratio, 3)} / ${fmt(r.ratio_strict, 3)}`]);
     }
     process.stdout.write(`${table(perRound)}\n\n`);
   }
+  if (bursts.length) {
+    const perBurst = [['burst', 'requests', 'served', '200 / 429', 'overshoot', 'under-admission', 'seconds', 'after settlement: served in all', 'note']];
+    for (const r of bursts) {
+      for (const kind of ['long', 'short']) {
+        const b = r[kind];
+        perBurst.push([`${r.round} ${kind}`, String(b.requests), String(b.served), `${b.ok} / ${b.refused_429}`, String(b.overshoot),
+          String(b.under_admission), fmt(b.elapsed_s, 2), b.served_total === undefined ? 'n/a' : `${b.served_total} of ${r.limit}`,
+          b.reloaded ? `worker reloaded: ${b.lost_units} units lost` : '']);
+      }
+    }
+    process.stdout.write(`${table(perBurst)}\n\n`);
+  }
   process.stdout.write(`Written to bench/results.json in ${fmt(results.duration_s)} s. Reproduce with \`make bench\` `
-    + '(knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONCURRENCY).\n');
+    + '(knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONCURRENCY, BENCH_OVERSHOOT_ROUNDS, BENCH_BURST_CONCURRENCY).\n');
   process.stdout.write(`Machine: ${results.environment.cpus} × ${results.environment.cpu_model}, node ${process.version}, `
-    + `wrangler ${results.environment.wrangler}. Absolute req/s in wrangler dev are local figures; compare the ratios.\n`);
+    + `wrangler ${results.environment.wrangler}, load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')} at start. `
+    + 'Absolute req/s in wrangler dev are local figures; compare the ratios.\n');
   if (failures.length) {
     process.stdout.write(`\n${failures.length} problem(s):\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
     process.exitCode = 1;

@@ -3,6 +3,7 @@
 # bootstrap installed, so nothing is downloaded at build time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+node www/build.mjs   # the admin console (static assets); fast, and a no-op when unchanged
 # Tests build once up front and then start several `wrangler dev` runs on the same output.
 if [ "${TOLLGATE_PREBUILT:-}" = 1 ] && [ -f build/worker/shim.mjs ]; then
   exit 0

@@ -23,6 +23,8 @@ fuzz="$root/fuzz"
 # cargo-fuzz passes nightly-only flags (-Zsanitizer, -Cpasses=sancov-module, ...); the stable
 # toolchain accepts them when told it is bootstrapping.
 export RUSTC_BOOTSTRAP=1
+# As `cargo fuzz run` sets it.
+export ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 
 if [ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
   echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION" >&2
@@ -37,7 +39,10 @@ else
   mapfile -t targets < <(cargo fuzz list)
 fi
 
+# Build every target once, then run those binaries: what runs is one snapshot of the sources,
+# even if they change during a long run (`cargo fuzz run` would rebuild each time).
 cargo fuzz build --sanitizer "$sanitizer"
+bin="$fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 total=0
 failed=()
@@ -49,10 +54,11 @@ for t in "${targets[@]}"; do
   if [ -d "$fuzz/corpus/$t" ]; then
     cp -f "$fuzz/corpus/$t"/* "$scratch"/
   fi
+  mkdir -p "$fuzz/artifacts/$t"
   # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
-  if cargo fuzz run --sanitizer "$sanitizer" "$t" "$scratch" -- \
+  if "$bin/$t" -artifact_prefix="$fuzz/artifacts/$t/" \
     -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
-    ${FUZZ_ARGS:-} >"$log" 2>&1; then
+    ${FUZZ_ARGS:-} "$scratch" >"$log" 2>&1; then
     result=ok
   else
     result="CRASH (see $log, input in fuzz/artifacts/$t/)"

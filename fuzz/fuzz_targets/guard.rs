@@ -1,13 +1,16 @@
-//! `guard::charge` (and `guard::settle`) over `MemoryStore`: an arbitrary plan's limits, then an
-//! arbitrary sequence of charges, deliveries, settlements and clock steps (never backwards),
+//! `guard::charge` and `guard::charge_units` (leases), with `guard::return_units` and
+//! `guard::settle`, over `MemoryStore`: an arbitrary plan's limits, then an arbitrary sequence of
+//! requests, leases, lease returns, deliveries, settlements and clock steps (never backwards),
 //! from an arbitrary starting time.
 //!
-//! Invariants: per window, neither the stored counter nor the number of requests admitted
-//! (counted independently here) ever exceeds its limit; every refusal (rate limit, monthly cap,
-//! redistribution cap, revoked, suspended) leaves the store exactly as it was; an admitted
-//! request adds exactly one to each of its counters and nothing elsewhere, with quotas that say
-//! so; a reservation for a recipient never takes its entity's 30 days past the cap; the verdict
-//! is the one the standing, the monthly cap and the counters call for.
+//! Invariants: per window, neither the stored counter nor the units granted and not returned
+//! (counted independently here) ever exceed the limit; every refusal (rate limit, monthly cap,
+//! redistribution cap, revoked, suspended) leaves the store exactly as it was; a grant is as
+//! many units as asked for and every limit has room for, at least one, added to each of its
+//! counters and nowhere else, with quotas that say so; a return takes back no more than it
+//! names, only in the window it was granted in; a reservation for a recipient never takes its
+//! entity's 30 days past the cap; the verdict is the one the standing, the monthly cap and the
+//! counters call for.
 #![no_main]
 
 use std::collections::{HashMap, VecDeque};
@@ -52,7 +55,10 @@ struct LimitIn {
 
 #[derive(Arbitrary, Debug)]
 enum Op {
-    Charge { app: u8, lookup: bool, recipient: Option<u8>, standing: u8 },
+    /// A request (`want` none) or a lease of `1 + want % 64` units.
+    Charge { app: u8, lookup: bool, recipient: Option<u8>, standing: u8, want: Option<u8> },
+    /// Gives back up to this many unused units of the oldest lease.
+    Return(u8),
     Millis(u16),
     Seconds(u32),
     Deliver(u16),
@@ -74,11 +80,14 @@ struct Run {
     limits: Vec<Limit>,
     cap: Option<u64>,
     ids_caps: HashMap<&'static str, u64>,
-    /// Requests admitted per counter key and window start, counted here, not by the store.
+    /// Units granted and not returned per counter key and window start, counted here, not by
+    /// the store.
     admitted: HashMap<(String, u64), u64>,
     /// The limit behind each counter key.
     limit_of: HashMap<String, u64>,
     pending: VecDeque<Allowance>,
+    /// Leases not yet returned: the charge, when it was granted, units still unused.
+    leases: VecDeque<(Charge, UnixMillis, u64)>,
 }
 
 fn id(s: &str) -> Id {
@@ -93,7 +102,7 @@ fn limits(input: &[LimitIn]) -> Vec<Limit> {
             Some(w) => 1 + u64::from(w) % MAX_WINDOW_SECONDS,
             None => WINDOWS[usize::from(l.window) % WINDOWS.len()],
         };
-        let limit = Limit { group: id(GROUPS[usize::from(l.group)]), scope, requests: 1 + u64::from(l.requests % 8), window_seconds };
+        let limit = Limit { group: id(GROUPS[usize::from(l.group)]), scope, requests: 1 + u64::from(l.requests % 8), window_seconds, mode: tollgate::domain::limit::LimitMode::Strict };
         assert_eq!(limit.problem(), None);
         // A plan lists each group, scope and window once.
         if !out.iter().any(|o| o.group == limit.group && o.scope == limit.scope && o.window_seconds == limit.window_seconds) {
@@ -114,7 +123,7 @@ impl Run {
         self.store.month_items(&Month::of(UnixMillis(self.now)).key()).unwrap()
     }
 
-    fn charge(&mut self, app: u8, lookup: bool, recipient: Option<u8>, standing: u8) {
+    fn charge(&mut self, app: u8, lookup: bool, recipient: Option<u8>, standing: u8, want: Option<u8>) {
         let app = APPS[usize::from(app) % APPS.len()];
         let group = GROUPS[usize::from(lookup)];
         let recipient = recipient.map(|r| RECIPIENTS[usize::from(r) % RECIPIENTS.len()]);
@@ -146,7 +155,12 @@ impl Run {
         let entity_before = recipient.map(|(_, e)| self.entity_used(e));
         let month_items = self.month_items();
 
-        let verdict = guard::charge(&mut self.store, standing, &charge, now).expect("the memory store never fails");
+        let want = want.map(|w| 1 + u64::from(w % 64));
+        let verdict = match want {
+            None => guard::charge(&mut self.store, standing, &charge, now),
+            Some(units) => guard::charge_units(&mut self.store, standing, &charge, units, now),
+        }
+        .expect("the memory store never fails");
 
         let unchanged = |store: &MemoryStore| {
             assert_eq!(store.windows, windows, "a refusal changed a counter");
@@ -186,23 +200,30 @@ impl Run {
             }
         }
 
-        let Verdict::Allow { quotas, pooling, allowance } = verdict else { panic!("nothing refuses, answered {verdict:?}") };
+        let Verdict::Allow { granted, quotas, pooling, allowance, .. } = verdict else { panic!("nothing refuses, answered {verdict:?}") };
+        let room = applicable.iter().map(|(l, _, _, used)| l.requests - used).min();
+        let asked = want.unwrap_or(1);
+        assert_eq!(granted, room.map_or(asked, |room| room.min(asked)), "granted {granted} of {asked}");
+        assert!(granted >= 1);
         assert_eq!(self.store.months, months);
-        // Exactly one more on each applicable counter, nothing anywhere else.
+        // Exactly `granted` more on each applicable counter, nothing anywhere else.
         let mut expected = windows;
         for (l, key, w, used) in &applicable {
-            assert_eq!(self.store.count(key, w.start).unwrap(), used + 1);
-            expected.insert(key.clone(), (w.start, used + 1));
+            assert_eq!(self.store.count(key, w.start).unwrap(), used + granted);
+            expected.insert(key.clone(), (w.start, used + granted));
             let admitted = self.admitted.entry((key.clone(), w.start)).or_insert(0);
-            *admitted += 1;
-            assert!(*admitted <= l.requests, "{key} admitted {admitted} in one window, limit {}", l.requests);
+            *admitted += granted;
+            assert!(*admitted <= l.requests, "{key} granted {admitted} in one window, limit {}", l.requests);
             assert_eq!(*self.limit_of.entry(key.clone()).or_insert(l.requests), l.requests);
         }
         assert_eq!(self.store.windows, expected);
         assert_eq!(quotas.len(), applicable.len());
         for (q, (l, _, w, used)) in quotas.iter().zip(&applicable) {
             assert_eq!(q.name, l.policy_name());
-            assert_eq!((q.limit, q.remaining, q.reset), (l.requests, l.requests - used - 1, w.end().as_secs()));
+            assert_eq!((q.limit, q.remaining, q.reset), (l.requests, l.requests - used - granted, w.end().as_secs()));
+        }
+        if want.is_some() {
+            self.leases.push_back((charge.clone(), now, granted));
         }
         if let Some(p) = &pooling {
             assert!(p.tokens_at_limit >= 2 && p.tokens_at_limit <= p.active_tokens, "{p:?}");
@@ -222,6 +243,31 @@ impl Run {
             }
             (r, a) => panic!("recipient {r:?} but allowance {a:?}"),
         }
+    }
+
+    /// The isolate holding the oldest lease gives back `unused` of its units (never more than
+    /// it holds).
+    fn give_back(&mut self, unused: u8) {
+        let Some((charge, granted_at, held)) = self.leases.pop_front() else { return };
+        let unused = u64::from(unused).min(held);
+        let recipient = charge.recipient.as_ref().map(|r| &r.recipient);
+        let keys: Vec<(String, u64)> = charge
+            .limits
+            .iter()
+            .filter_map(|l| Some((counter_key(l, &charge.app, recipient)?, Window::containing(granted_at, l.window_seconds * 1000).start)))
+            .collect();
+        let windows = self.store.windows.clone();
+        guard::return_units(&mut self.store, &charge, granted_at, unused).unwrap();
+        let mut expected = windows;
+        for (key, start) in keys {
+            // Only the window the units were granted in gets them back; a later one is untouched.
+            if let Some(entry) = expected.get_mut(&key).filter(|e| e.0 == start) {
+                entry.1 = entry.1.saturating_sub(unused);
+                let admitted = self.admitted.entry((key, start)).or_insert(0);
+                *admitted = admitted.saturating_sub(unused);
+            }
+        }
+        assert_eq!(self.store.windows, expected);
     }
 
     fn check_store(&self) {
@@ -252,10 +298,12 @@ fn run(input: Input) {
         admitted: HashMap::new(),
         limit_of: HashMap::new(),
         pending: VecDeque::new(),
+        leases: VecDeque::new(),
     };
     for op in input.ops.into_iter().take(256) {
         match op {
-            Op::Charge { app, lookup, recipient, standing } => run.charge(app, lookup, recipient, standing),
+            Op::Charge { app, lookup, recipient, standing, want } => run.charge(app, lookup, recipient, standing, want),
+            Op::Return(unused) => run.give_back(unused),
             Op::Millis(ms) => run.now = run.now.saturating_add(u64::from(ms)),
             Op::Seconds(s) => run.now = run.now.saturating_add(u64::from(s) * 1000),
             Op::Deliver(items) => {

@@ -45,6 +45,13 @@ fn items_in(map: &serde_json::Map<String, Value>) -> u64 {
     }
 }
 
+/// Whether the reference reader refused the body only for a number beyond `f64`: valid JSON
+/// (RFC 8259 sets no range), which the counter, skipping what it does not count, reads fine.
+fn out_of_range(data: &[u8]) -> bool {
+    serde_json::from_str::<Value>(&String::from_utf8_lossy(data))
+        .is_err_and(|e| e.to_string().starts_with("number out of range"))
+}
+
 /// The `id` of one item, as the ledger records it.
 fn id_of(item: &serde_json::Map<String, Value>) -> Option<String> {
     match item.get("id") {
@@ -74,6 +81,7 @@ fuzz_target!(|data: &[u8]| {
     let lossy = serde_json::from_str::<Value>(&String::from_utf8_lossy(data)).ok();
     match (counted, &lossy) {
         (Some(n), Some(Value::Object(map))) => assert_eq!(n, items_in(map)),
+        (Some(_), None) if out_of_range(data) => {}
         (Some(n), other) => panic!("counted {n} in a body that is not a JSON object: {other:?}"),
         (None, _) => {
             if let Ok(Value::Object(_)) = serde_json::from_slice::<Value>(data) {
@@ -85,8 +93,11 @@ fuzz_target!(|data: &[u8]| {
     }
 
     if let Some(listed) = ids(data) {
-        let Some(Value::Object(map)) = &lossy else { panic!("ids {listed:?} in a body that is not a JSON object: {lossy:?}") };
-        assert_eq!(Some(&listed), ids_in(map).as_ref());
+        match &lossy {
+            Some(Value::Object(map)) => assert_eq!(Some(&listed), ids_in(map).as_ref()),
+            None if out_of_range(data) => {}
+            other => panic!("ids {listed:?} in a body that is not a JSON object: {other:?}"),
+        }
         if let Some(n) = counted {
             assert!(listed.len() as u64 <= n, "{} ids in {n} items", listed.len());
         }
