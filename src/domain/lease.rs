@@ -6,8 +6,10 @@
 //! other half of exactness. A request can be refused while units sit unused in another isolate's
 //! lease; at most [`LEASE_SIZE`] per isolate and key, until that lease returns them, within
 //! [`LEASE_TTL_MS`]. Revocation and suspension reach a lease-mode request within the same
-//! [`LEASE_TTL_MS`]. The ledger stays exact: each lease reports the requests it served and the
-//! items they delivered when it is renewed or ends.
+//! [`LEASE_TTL_MS`]. Each lease reports the requests it served and the items they delivered when
+//! it is renewed or ends. An isolate that dies holding a lease leaves its units charged for the
+//! window and its unreported requests out of the ledger: strict mode is for exactness across
+//! restarts.
 
 use serde::{Deserialize, Serialize};
 
