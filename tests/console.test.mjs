@@ -381,6 +381,8 @@ describe('the admin console', () => {
     await tokenRow('console-app').getByRole('button', { name: /^Revoke / }).click();
     await page.getByRole('status').getByText(/^The token of console-app \([0-9a-f]{12}…\) was revoked\.$/).waitFor();
     assert.match(asked, /cannot be reinstated/);
+    // The table is drawn again just after the message: wait for the row to say so.
+    await tokenRow('console-app').getByText('revoked', { exact: true }).waitFor({ timeout: 10_000 });
     assert.match(await tokenRow('console-app').innerText(), /revoked/);
     assert.equal(await tokenRow('console-app').getByRole('button').count(), 0, 'a revoked token still has actions');
     const next = await stack.call('/2/tweets?ids=4', { token: tokens['console-app'] });
