@@ -43,6 +43,26 @@ pub fn check_target(path: &str, query: Option<&str>) -> Result<(), ShapeError> {
     Ok(())
 }
 
+/// The path and query of a URL as the runtime serialises it (`scheme://host[:port]/path?query`),
+/// split without reparsing: the first `/` after the authority starts the path, the first `?`
+/// ends it, and a `#` (never sent by a client) ends the query. `None` when the URL has no
+/// authority.
+#[must_use]
+pub fn split_url(url: &str) -> Option<(&str, Option<&str>)> {
+    let authority = url.find("://")? + 3;
+    let rest = &url[authority..];
+    let rest = match rest.find('/') {
+        Some(i) => &rest[i..],
+        // `http://host` and `http://host?q` have the path `/`.
+        None => return Some(("/", rest.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or("")))),
+    };
+    let rest = rest.split('#').next().unwrap_or(rest);
+    Some(match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    })
+}
+
 /// Checks the total size of the headers.
 ///
 /// # Errors
@@ -96,5 +116,26 @@ mod tests {
         let big = "v".repeat(MAX_HEADER_BYTES);
         assert_eq!(check_headers([("x-big", big.as_str())].into_iter()), Err(ShapeError::HeadersTooLarge));
         assert_eq!(check_headers([("accept", "*/*")].into_iter()), Ok(()));
+    }
+
+    #[test]
+    fn urls_split_into_path_and_query() {
+        assert_eq!(split_url("http://127.0.0.1:8787/2/tweets/20"), Some(("/2/tweets/20", None)));
+        assert_eq!(split_url("https://api.example.com/2/tweets?ids=1,2&x=%20"), Some(("/2/tweets", Some("ids=1,2&x=%20"))));
+        assert_eq!(split_url("https://api.example.com/a?"), Some(("/a", Some(""))));
+        assert_eq!(split_url("https://api.example.com/a?b=1#frag"), Some(("/a", Some("b=1"))));
+        assert_eq!(split_url("https://api.example.com/a#frag?no"), Some(("/a", None)));
+        assert_eq!(split_url("https://api.example.com"), Some(("/", None)));
+        assert_eq!(split_url("https://api.example.com?q=1"), Some(("/", Some("q=1"))));
+        // A `?` inside the path is impossible in a serialised URL; a second one belongs to the query.
+        assert_eq!(split_url("http://h/p?a?b"), Some(("/p", Some("a?b"))));
+        assert_eq!(split_url("/relative"), None);
+        assert_eq!(split_url(""), None);
+    }
+
+    #[test]
+    fn split_paths_keep_their_encoding_for_the_canonical_check() {
+        let (path, query) = split_url("http://h/2/tweets/1%2F..%2Fusers?x=1").unwrap();
+        assert_eq!(check_target(path, query), Err(ShapeError::PathNotCanonical));
     }
 }

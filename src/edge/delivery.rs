@@ -1,7 +1,10 @@
 //! The origin's response on its way back: rate-limit headers added, items counted, and for a
 //! downstream recipient, filtered to the form and volume it may receive.
 
-use worker::{Headers, Response};
+use worker::js_sys::{self, ArrayBuffer, Uint8Array};
+use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, ResponseInit};
 
 use crate::domain::clock::UnixMillis;
 use crate::domain::guard::Quota;
@@ -46,66 +49,79 @@ impl Shipment {
 
 /// The response to send and what it delivers.
 ///
+/// A body that is neither counted nor filtered streams through without entering wasm; one that
+/// is counted but not rewritten is read once and sent on as the runtime's own buffer.
+///
 /// # Errors
 /// [`Problem::OriginResponseUnfilterable`] when a recipient's response cannot be filtered:
 /// nothing leaves unfiltered.
 pub async fn deliver(
-    mut response: Response,
+    response: web_sys::Response,
     quotas: &[Quota],
     constraint: Option<Constraint>,
     now: UnixMillis,
-) -> Result<(Response, Shipment), Problem> {
-    let status = response.status_code();
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        // The body may be re-framed below; the runtime sets the length itself.
-        if name != "content-length" {
-            let _ = headers.append(&name, &value);
-        }
-    }
+) -> Result<(web_sys::Response, Shipment), Problem> {
+    let status = response.status();
+    let origin_headers = response.headers();
+    let content_type = origin_headers.get("content-type").ok().flatten();
+    let length = origin_headers.get("content-length").ok().flatten();
+    let headers = web_sys::Headers::new_with_headers(&origin_headers).map_err(|_| Problem::OriginUnreachable)?;
+    // The body may be re-framed below; the runtime sets the length itself.
+    let _ = headers.delete("content-length");
     for (name, value) in rate_headers::headers(quotas, now) {
         let _ = headers.set(name, &value);
     }
-    let content_type = response.headers().get("content-type").ok().flatten();
-    let length = response.headers().get("content-length").ok().flatten();
+    let init = ResponseInit::new();
+    init.set_status(status);
+    init.set_status_text(&response.status_text());
+    init.set_headers(&headers);
     let json = items::is_json(content_type.as_deref());
     let success = (200..300).contains(&status);
+    let stream_through = |response: &web_sys::Response| {
+        web_sys::Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), &init)
+            .map(|r| (r, Shipment::streamed(length.clone())))
+            .map_err(|_| Problem::OriginUnreachable)
+    };
 
     if let Some(constraint) = constraint {
         if !json {
             // An error page from the origin carries no data; a success that is not JSON cannot be
             // checked, so it does not leave.
-            return if success {
-                Err(Problem::OriginResponseUnfilterable)
-            } else {
-                Ok((response.with_headers(headers), Shipment::streamed(length)))
-            };
+            return if success { Err(Problem::OriginResponseUnfilterable) } else { stream_through(&response) };
         }
-        let body = response.bytes().await.map_err(|_| Problem::OriginUnreachable)?;
+        let (buffer, body) = read_body(&response).await?;
         let filtered = rewrite::filter(&body, constraint.mode, constraint.allowance)
             .map_err(|_| Problem::OriginResponseUnfilterable)?;
         let delivered = filtered.items();
-        let body = match filtered {
-            Filtered::Unchanged { .. } => body,
-            Filtered::Rewritten { body, .. } => body,
+        return match filtered {
+            Filtered::Unchanged { .. } => Ok((rebuild(&buffer, &init)?, Shipment::of(&body, delivered))),
+            Filtered::Rewritten { body, .. } => {
+                let out = Uint8Array::from(body.as_slice());
+                Ok((rebuild(&out, &init)?, Shipment::of(&body, delivered)))
+            }
         };
-        let shipment = Shipment::of(&body, delivered);
-        return Ok((rebuild(body, status, headers), shipment));
     }
 
     if success && json {
-        if let Ok(body) = response.bytes().await {
-            let shipment = Shipment::of(&body, items::count(&body).unwrap_or(0));
-            return Ok((rebuild(body, status, headers), shipment));
-        }
-        return Err(Problem::OriginUnreachable);
+        let (buffer, body) = read_body(&response).await?;
+        let shipment = Shipment::of(&body, items::count(&body).unwrap_or(0));
+        return Ok((rebuild(&buffer, &init)?, shipment));
     }
-    Ok((response.with_headers(headers), Shipment::streamed(length)))
+    stream_through(&response)
 }
 
-fn rebuild(body: Vec<u8>, status: u16, headers: Headers) -> Response {
-    Response::from_bytes(body)
-        .unwrap_or_else(|_| Response::builder().fixed(Vec::new()))
-        .with_status(status)
-        .with_headers(headers)
+/// The whole body: the runtime's buffer, and a copy in wasm to read.
+async fn read_body(response: &web_sys::Response) -> Result<(ArrayBuffer, Vec<u8>), Problem> {
+    let promise = response.array_buffer().map_err(|_| Problem::OriginUnreachable)?;
+    let buffer: ArrayBuffer = JsFuture::from(promise)
+        .await
+        .ok()
+        .and_then(|b| b.dyn_into().ok())
+        .ok_or(Problem::OriginUnreachable)?;
+    let body = Uint8Array::new(&buffer).to_vec();
+    Ok((buffer, body))
+}
+
+fn rebuild(body: &js_sys::Object, init: &ResponseInit) -> Result<web_sys::Response, Problem> {
+    web_sys::Response::new_with_opt_buffer_source_and_init(Some(body), init).map_err(|_| Problem::OriginUnreachable)
 }

@@ -6,7 +6,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::kv::KvStore;
+use serde_json::json;
+
+use worker::Env;
+
+use super::log;
 
 use crate::domain::cache::TtlCache;
 use crate::domain::clock::UnixMillis;
@@ -51,15 +55,16 @@ fn with_caches<R>(ttl_ms: u64, f: impl FnOnce(&mut Caches) -> R) -> R {
     })
 }
 
-pub struct Entitlements {
-    kv: KvStore,
+pub struct Entitlements<'a> {
+    /// The KV binding is looked up only on a cache miss.
+    env: &'a Env,
     ttl_ms: u64,
     now: UnixMillis,
 }
 
-impl Entitlements {
-    pub fn new(kv: KvStore, ttl_ms: u64, now: UnixMillis) -> Self {
-        Self { kv, ttl_ms, now }
+impl<'a> Entitlements<'a> {
+    pub fn new(env: &'a Env, ttl_ms: u64, now: UnixMillis) -> Self {
+        Self { env, ttl_ms, now }
     }
 
     pub async fn app(&self, hash: &TokenHash) -> Result<Option<Rc<AppRecord>>, LoadError> {
@@ -102,8 +107,12 @@ impl Entitlements {
 
     /// One KV read. `Err` is a KV failure; `Ok(Err)` an invalid record, which is cached.
     async fn read<R: Record>(&self, key: &str) -> Result<Cached<R>, LoadError> {
+        let kv = self.env.kv(BINDING).map_err(|e| {
+            log::event("error", "kv_binding_missing", json!({ "error": e.to_string() }));
+            LoadError::Kv("the KV binding is missing".into())
+        })?;
         super::metrics::kv_read();
-        let text = self.kv.get(key).text().await.map_err(|e| LoadError::Kv(e.to_string()))?;
+        let text = kv.get(key).text().await.map_err(|e| LoadError::Kv(e.to_string()))?;
         Ok(match text {
             None => Ok(None),
             Some(text) => decode::<R>(&text).map(|r| Some(Rc::new(r))),

@@ -6,13 +6,15 @@ use std::rc::Rc;
 use serde_json::json;
 use std::time::Duration;
 
-use worker::{Context, Delay, Env, Request, Response};
+use worker::web_sys;
+use worker::{Context, Delay, Env};
 
 use super::clock::EdgeClock;
-use super::entitlements::{Entitlements, LoadError, BINDING};
+use super::entitlements::{Entitlements, LoadError};
 use super::guard_protocol::{Command, Reply};
 use super::delivery::{Constraint, Shipment};
-use super::{delivery, guard_client, leases, log, origin, respond};
+use super::incoming::Incoming;
+use super::{delivery, guard_client, leases, log, origin, respond, settings};
 use crate::domain::bearer;
 use crate::domain::clock::{Clock, UnixMillis};
 use crate::domain::decision::{decide, Call, Decision, Grant};
@@ -22,7 +24,6 @@ use crate::domain::fingerprint::Fingerprint;
 use crate::domain::lease::{self, Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
 use crate::domain::guard::{Allowance, Charge, Quota, RecipientCharge, Verdict};
 use crate::domain::recipient;
-use crate::domain::request_shape::{self, ShapeError};
 use crate::domain::limit::GuardFailure;
 use crate::domain::problem::{Forbidden, Problem, Unauthorized};
 use crate::domain::rate_headers;
@@ -39,46 +40,45 @@ struct Admitted {
     token_hash: TokenHash,
 }
 
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
+pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
     let now = EdgeClock.now();
-    let settings = match read_settings(&env) {
+    let settings = match settings::read(&env) {
         Ok(s) => s,
         Err(why) => {
             log::event("error", "settings_invalid", json!({ "error": why }));
-            return respond::problem(&Problem::EntitlementUnavailable, FALLBACK_TYPE_BASE);
+            return respond::problem(&Problem::EntitlementUnavailable, FALLBACK_TYPE_BASE).into();
         }
     };
-    let base = settings.problem_type_base.clone();
-    let admitted = match admit(&req, &env, &settings, now).await {
+    let base = settings.problem_type_base.as_str();
+    let incoming = match Incoming::read(req) {
+        Ok(incoming) => incoming,
+        Err(problem) => return respond::problem(&problem, base).into(),
+    };
+    let admitted = match admit(&incoming, &env, &settings, now).await {
         Ok(a) => a,
         Err(Refusal { problem, known }) => {
             if let Some(known) = known {
                 record_refusal(&ctx, env, known, &problem);
             }
-            return respond::problem(&problem, &base);
+            return respond::problem(&problem, base).into();
         }
     };
-    let fingerprint = Fingerprint::new(
-        req.headers().get("cf-connecting-ip").ok().flatten().as_deref(),
-        req.cf().and_then(|cf| cf.asn()),
-        req.headers().get("user-agent").ok().flatten().as_deref(),
-    );
-    let Passed { quotas, allowance, lease } = match guard(&env, &ctx, &admitted, fingerprint, &base, now).await {
+    let Passed { quotas, allowance, lease } = match guard(&env, &ctx, &admitted, &incoming, base, now).await {
         Ok(passed) => passed,
-        Err(response) => return *response,
+        Err(response) => return (*response).into(),
     };
     let constraint = admitted.grant.delivery.as_ref().map(|d| Constraint {
         mode: d.mode,
         // With the guard bypassed (fail open) there is no reservation: nothing may pass.
         allowance: allowance.as_ref().map_or(0, |a| a.ids),
     });
-    let outcome = match origin::forward(req, &admitted.grant, &settings, now).await {
+    let outcome = match origin::forward(&incoming, &admitted.grant, &settings, now).await {
         Ok(response) => delivery::deliver(response, &quotas, constraint, now).await,
         Err(problem) => Err(problem),
     };
     let (response, shipment) = match outcome {
         Ok((response, shipment)) => (response, shipment),
-        Err(problem) => (respond::problem(&problem, &base), Shipment::default()),
+        Err(problem) => (respond::problem(&problem, base).into(), Shipment::default()),
     };
     let grant = &admitted.grant;
     if let Some((key, charge)) = lease {
@@ -177,32 +177,13 @@ fn settle_when_due(ctx: &Context, env: Env, account: Id, key: String, generation
     });
 }
 
-fn read_settings(env: &Env) -> Result<Settings, String> {
-    Settings::from_lookup(|name| {
-        env.secret(name)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(name).map(|v| v.to_string()))
-            .ok()
-    })
-    .map_err(|e| e.to_string())
-}
-
 /// Everything before the guard: the token, its records, the decision.
-async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Refusal> {
-    // The request's shape first: sizes and one canonical path, before any work is spent on it.
-    let url = req.url().map_err(|_| Problem::BadRequest(ShapeError::PathNotCanonical))?;
-    request_shape::check_target(url.path(), url.query()).map_err(Problem::BadRequest)?;
-    let entries: Vec<(String, String)> = req.headers().entries().collect();
-    request_shape::check_headers(entries.iter().map(|(n, v)| (n.as_str(), v.as_str()))).map_err(Problem::BadRequest)?;
-    let header = req.headers().get("authorization").ok().flatten();
+/// (The request's shape, sizes and one canonical path, was checked when it was read.)
+async fn admit(req: &Incoming, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Refusal> {
     // The format is checked before any KV read: garbage costs nothing.
-    let token = bearer::token_from_header(header.as_deref()).map_err(Problem::from)?;
+    let token = bearer::token_from_header(req.header("authorization")).map_err(Problem::from)?;
     let hash = token.hash();
-    let kv = env.kv(BINDING).map_err(|e| {
-        log::event("error", "kv_binding_missing", json!({ "error": e.to_string() }));
-        Problem::EntitlementUnavailable
-    })?;
-    let table = Entitlements::new(kv, settings.cache_ttl_ms, now);
+    let table = Entitlements::new(env, settings.cache_ttl_ms, now);
 
     let app = table
         .app(&hash)
@@ -221,15 +202,15 @@ async fn admit(req: &Request, env: &Env, settings: &Settings, now: UnixMillis) -
         .map_err(|e| unavailable("plan", &hash, &e))?
         .ok_or_else(|| unavailable("plan", &hash, &LoadError::Kv("plan record missing".into())))?;
 
-    let method = req.method().to_string();
-    let path = req.path();
-    let recipient = req.headers().get(recipient::HEADER).ok().flatten();
-    let call = Call { method: &method, path: &path, recipient: recipient.as_deref() };
+    let method = req.method.as_str();
+    let path = req.path.as_str();
+    let recipient = req.header(recipient::HEADER);
+    let call = Call { method, path, recipient };
     match decide(&app, &account, &plan, call, now) {
         Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
         Decision::Deny(problem) => {
-            let group = Method::from_request(&method)
-                .and_then(|m| plan.routes.find(m, &path))
+            let group = Method::from_request(method)
+                .and_then(|m| plan.routes.find(m, path))
                 .map_or_else(|| "-".to_owned(), ToString::to_string);
             let known = Known {
                 account: account.id.clone(),
@@ -247,13 +228,13 @@ async fn guard(
     env: &Env,
     ctx: &Context,
     admitted: &Admitted,
-    fingerprint: Fingerprint,
+    req: &Incoming,
     base: &str,
     now: UnixMillis,
-) -> Result<Passed, Box<Response>> {
+) -> Result<Passed, Box<worker::Response>> {
     let grant = &admitted.grant;
     let plan = &admitted.plan.record;
-    let charge = Charge {
+    let mut charge = Charge {
         app: grant.app.clone(),
         token_hash: admitted.token_hash.as_str().to_owned(),
         group: grant.group.clone(),
@@ -264,7 +245,7 @@ async fn guard(
             entity: d.entity.clone(),
             ids_cap_30d: d.ids_cap_30d,
         }),
-        fingerprint: Some(fingerprint),
+        fingerprint: None,
     };
     let refuse = |p: Problem, extra: &[(&'static str, String)]| Err(Box::new(respond::problem_with(&p, base, extra)));
     let leased = lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some());
@@ -274,9 +255,11 @@ async fn guard(
         if let Some(quotas) = leases::take(&key, now) {
             return Ok(Passed { quotas, allowance: None, lease: Some((key, charge)) });
         }
+        charge.fingerprint = Some(fingerprint(req));
         returned = leases::close(&key);
         Command::Lease { charge: charge.clone(), want: LEASE_SIZE, report: returned.clone() }
     } else {
+        charge.fingerprint = Some(fingerprint(req));
         Command::Charge(charge.clone())
     };
     let failure = match guard_client::call(env, &grant.account, &command).await {
@@ -341,4 +324,10 @@ fn unavailable(kind: &str, hash: &TokenHash, error: &LoadError) -> Problem {
         json!({ "record": kind, "token_hash": hash.short(), "class": class, "error": detail }),
     );
     Problem::EntitlementUnavailable
+}
+
+/// Who is calling, for the guard's pooling evidence: read only when the guard is called, since
+/// `request.cf` costs a parse on every access.
+fn fingerprint(req: &Incoming) -> Fingerprint {
+    Fingerprint::new(req.header("cf-connecting-ip"), req.asn(), req.header("user-agent"))
 }

@@ -1,11 +1,19 @@
 //! Forwarding an admitted request to the origin, with the signed context and a time limit.
+//!
+//! Works on the runtime's own request and response objects: the body goes from the client to the
+//! origin without entering wasm.
 
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use serde_json::json;
-use worker::{AbortController, Delay, Fetch, Headers, Request, RequestInit, RequestRedirect, Response};
+use worker::js_sys;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, AbortController, RequestInit, RequestRedirect, WorkerGlobalScope};
+use worker::Delay;
 
+use super::incoming::Incoming;
 use super::log;
 use crate::domain::clock::UnixMillis;
 use crate::domain::context::{self, Signed};
@@ -14,50 +22,50 @@ use crate::domain::namespace::forwards_to_origin;
 use crate::domain::problem::Problem;
 use crate::domain::settings::Settings;
 
-pub async fn forward(req: Request, grant: &Grant, settings: &Settings, now: UnixMillis) -> Result<Response, Problem> {
-    let url = req.url().map_err(|_| Problem::OriginUnreachable)?;
-    let path_and_query = match url.query() {
-        Some(q) => format!("{}?{q}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let method = req.method();
+pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, now: UnixMillis) -> Result<web_sys::Response, Problem> {
+    let path_and_query = incoming.target();
     let signed = context::header_value(
         &settings.signing_key,
-        Signed { method: method.as_ref(), path_and_query: &path_and_query, grant, now },
+        Signed { method: &incoming.method, path_and_query: &path_and_query, grant, now },
     )
     .map_err(|_| Problem::EntitlementUnavailable)?;
 
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if forwards_to_origin(&name) {
-            headers.append(&name, &value).map_err(|_| Problem::OriginUnreachable)?;
+    let invalid = |e: JsValue| {
+        log::event("error", "origin_request_invalid", json!({ "error": describe(&e) }));
+        Problem::OriginUnreachable
+    };
+    let headers = web_sys::Headers::new().map_err(invalid)?;
+    for (name, value) in &incoming.headers {
+        if forwards_to_origin(name) {
+            headers.append(name, value).map_err(invalid)?;
         }
     }
-    headers.set(context::HEADER, &signed).map_err(|_| Problem::OriginUnreachable)?;
+    headers.set(context::HEADER, &signed).map_err(invalid)?;
 
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers).with_redirect(RequestRedirect::Manual);
-    if let Some(body) = req.inner().body() {
-        init.with_body(Some(body.into()));
+    let controller = AbortController::new().map_err(invalid)?;
+    let init = RequestInit::new();
+    init.set_method(&incoming.method);
+    init.set_headers(&headers);
+    init.set_redirect(RequestRedirect::Manual);
+    init.set_signal(Some(&controller.signal()));
+    if let Some(body) = incoming.body() {
+        init.set_body(&body);
     }
     let target = format!("{}{path_and_query}", settings.origin_url);
-    let outbound = Request::new_with_init(&target, &init).map_err(|e| {
-        log::event("error", "origin_request_invalid", json!({ "error": e.to_string() }));
-        Problem::OriginUnreachable
-    })?;
-
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(outbound);
+    let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+    let fetch = JsFuture::from(global.fetch_with_str_and_init(&target, &init));
     let timer = Delay::from(Duration::from_millis(settings.origin_timeout_ms));
-    let outcome = match select(Box::pin(fetch.send_with_signal(&signal)), timer).await {
+    let outcome = match select(fetch, timer).await {
         Either::Left((result, _)) => Some(result),
         Either::Right(((), _)) => None,
     };
     match outcome {
-        Some(Ok(response)) => Ok(response),
+        Some(Ok(response)) => response.dyn_into::<web_sys::Response>().map_err(|e| {
+            log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
+            Problem::OriginUnreachable
+        }),
         Some(Err(e)) => {
-            log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": e.to_string() }));
+            log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
             Err(Problem::OriginUnreachable)
         }
         None => {
@@ -66,4 +74,12 @@ pub async fn forward(req: Request, grant: &Grant, settings: &Settings, now: Unix
             Err(Problem::OriginTimeout)
         }
     }
+}
+
+/// A runtime error as text for the log (its message, not the request it concerned).
+pub fn describe(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
 }

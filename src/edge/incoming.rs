@@ -1,0 +1,73 @@
+//! The client's request, read once: its method, target and headers crossed into wasm in one go,
+//! and everything else (the body, the network facts in `request.cf`) left in the runtime until
+//! it is needed. The runtime parses `request.cf` on every access, so it is read only when a
+//! fingerprint is due, not on every request.
+
+use worker::js_sys::{Array, Reflect, JSON};
+use worker::wasm_bindgen::JsValue;
+use worker::web_sys;
+
+use crate::domain::problem::Problem;
+use crate::domain::request_shape::{self, ShapeError};
+
+pub struct Incoming {
+    raw: web_sys::Request,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Names in lower case, as the runtime's `Headers` iterates them.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Incoming {
+    /// Reads the request and checks its shape: sizes and one canonical path.
+    ///
+    /// # Errors
+    /// [`Problem::BadRequest`] for a target or headers out of shape.
+    pub fn read(raw: web_sys::Request) -> Result<Self, Problem> {
+        let url = raw.url();
+        let (path, query) = request_shape::split_url(&url).ok_or(Problem::BadRequest(ShapeError::PathNotCanonical))?;
+        request_shape::check_target(path, query).map_err(Problem::BadRequest)?;
+        let headers = header_list(&raw.headers());
+        request_shape::check_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))).map_err(Problem::BadRequest)?;
+        Ok(Self { method: raw.method(), path: path.to_owned(), query: query.map(str::to_owned), headers, raw })
+    }
+
+    /// The first value of a header (`name` in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The path and query as the origin receives them.
+    pub fn target(&self) -> String {
+        match &self.query {
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.clone(),
+        }
+    }
+
+    /// The client's network (AS number), from `request.cf`; `None` where the runtime has none.
+    pub fn asn(&self) -> Option<u32> {
+        let cf = Reflect::get(&self.raw, &JsValue::from_str("cf")).ok()?;
+        if cf.is_undefined() || cf.is_null() {
+            return None;
+        }
+        let asn = Reflect::get(&cf, &JsValue::from_str("asn")).ok()?.as_f64()?;
+        (asn >= 0.0 && asn <= f64::from(u32::MAX) && asn.fract() == 0.0).then_some(asn as u32)
+    }
+
+    /// The request body, still in the runtime, for the origin.
+    pub fn body(&self) -> Option<web_sys::ReadableStream> {
+        self.raw.body()
+    }
+}
+
+/// All headers in one crossing: `JSON.stringify(Array.from(headers))`, parsed here; should the
+/// runtime ever hand back something else, the headers are iterated one by one instead.
+fn header_list(headers: &web_sys::Headers) -> Vec<(String, String)> {
+    let pairs = Array::from(headers.as_ref());
+    JSON::stringify(&pairs)
+        .ok()
+        .and_then(|text| serde_json::from_str(&String::from(text)).ok())
+        .unwrap_or_else(|| worker::Headers(headers.clone()).entries().collect())
+}
