@@ -127,7 +127,9 @@ export async function startStack({ entries = [], vars = {} } = {}) {
     const port = await freePort();
     const inspector = await freePort();
     const allVars = { ORIGIN_URL: originUrl, CONTEXT_SIGNING_KEY: signingKey, ADMIN_SECRET: adminSecret, ...vars };
-    const args = ['dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    // The enforcer first (it gets the port), then the console's static-files Worker that its
+    // CONSOLE service binding reaches.
+    const args = ['dev', '--config', 'wrangler.toml', '--config', 'www/wrangler.toml', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
     worker = spawn(WRANGLER, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

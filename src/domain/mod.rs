@@ -21,6 +21,7 @@ pub mod limit;
 pub mod month;
 pub mod pooling;
 pub mod namespace;
+pub mod own_paths;
 pub mod problem;
 pub mod recipient;
 pub mod rate_headers;

@@ -28,7 +28,7 @@ use crate::domain::recipient::Recipient;
 use crate::domain::token::TokenHash;
 use crate::domain::use_case::{UseCase, UseCaseStatus};
 
-pub const PREFIX: &str = "/_tollgate/admin/v1/";
+pub const PREFIX: &str = crate::domain::own_paths::ADMIN_PREFIX;
 pub const SECRET: &str = "ADMIN_SECRET";
 const OPENAPI: &str = include_str!("openapi.json");
 const MAX_BODY: usize = 256 * 1024;

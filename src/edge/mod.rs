@@ -4,6 +4,7 @@
 mod account_guard;
 mod admin;
 mod clock;
+mod console;
 mod delivery;
 mod entitlements;
 mod guard_client;
@@ -22,13 +23,19 @@ mod sql_store;
 
 use worker::{event, web_sys, Context, Env, Request, Result};
 
+use crate::domain::own_paths;
 use crate::domain::request_shape::split_url;
 
 /// The runtime's request as it is: the hot path reads only what it needs of it.
 #[event(fetch)]
 pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    if split_url(&req.url()).is_some_and(|(path, _)| path.starts_with(admin::PREFIX)) {
+    let url = req.url();
+    let path = split_url(&url).map_or("", |(path, _)| path);
+    if own_paths::is_admin(path) {
         return Ok(admin::handle(Request::from(req), &env).await.into());
+    }
+    if own_paths::is_console(path) {
+        return Ok(console::serve(req, &env).await);
     }
     metrics::request();
     Ok(handler::handle(req, env, ctx).await)
