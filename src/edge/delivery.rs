@@ -65,21 +65,28 @@ pub async fn deliver(
     let origin_headers = response.headers();
     let content_type = origin_headers.get("content-type").ok().flatten();
     let length = origin_headers.get("content-length").ok().flatten();
-    let headers = web_sys::Headers::new_with_headers(&origin_headers).map_err(|_| Problem::OriginUnreachable)?;
-    // The body may be re-framed below; the runtime sets the length itself.
-    let _ = headers.delete("content-length");
-    for (name, value) in rate_headers::headers(quotas, now) {
-        let _ = headers.set(name, &value);
-    }
-    let init = ResponseInit::new();
-    init.set_status(status);
-    init.set_status_text(&response.status_text());
-    init.set_headers(&headers);
     let json = items::is_json(content_type.as_deref());
     let success = (200..300).contains(&status);
-    let stream_through = |response: &web_sys::Response| {
-        web_sys::Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), &init)
-            .map(|r| (r, Shipment::streamed(length.clone())))
+    // The response that leaves: the origin's status and headers (`new Response(body, origin)`
+    // copies both inside the runtime), the rate-limit headers added, and no stated length, as the
+    // body may be re-framed; the runtime sets it.
+    let with_headers = |out: web_sys::Response| {
+        let headers = out.headers();
+        let _ = headers.delete("content-length");
+        for (name, value) in rate_headers::headers(quotas, now) {
+            let _ = headers.set(name, &value);
+        }
+        out
+    };
+    let origin_init: &ResponseInit = response.unchecked_ref();
+    let rebuild = |body: &js_sys::Object| {
+        web_sys::Response::new_with_opt_buffer_source_and_init(Some(body), origin_init)
+            .map(with_headers)
+            .map_err(|_| Problem::OriginUnreachable)
+    };
+    let stream_through = || {
+        web_sys::Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), origin_init)
+            .map(|out| (with_headers(out), Shipment::streamed(length.clone())))
             .map_err(|_| Problem::OriginUnreachable)
     };
 
@@ -87,17 +94,17 @@ pub async fn deliver(
         if !json {
             // An error page from the origin carries no data; a success that is not JSON cannot be
             // checked, so it does not leave.
-            return if success { Err(Problem::OriginResponseUnfilterable) } else { stream_through(&response) };
+            return if success { Err(Problem::OriginResponseUnfilterable) } else { stream_through() };
         }
         let (buffer, body) = read_body(&response).await?;
         let filtered = rewrite::filter(&body, constraint.mode, constraint.allowance)
             .map_err(|_| Problem::OriginResponseUnfilterable)?;
         let delivered = filtered.items();
         return match filtered {
-            Filtered::Unchanged { .. } => Ok((rebuild(&buffer, &init)?, Shipment::of(&body, delivered))),
+            Filtered::Unchanged { .. } => Ok((rebuild(&buffer)?, Shipment::of(&body, delivered))),
             Filtered::Rewritten { body, .. } => {
                 let out = Uint8Array::from(body.as_slice());
-                Ok((rebuild(&out, &init)?, Shipment::of(&body, delivered)))
+                Ok((rebuild(&out)?, Shipment::of(&body, delivered)))
             }
         };
     }
@@ -105,9 +112,9 @@ pub async fn deliver(
     if success && json {
         let (buffer, body) = read_body(&response).await?;
         let shipment = Shipment::of(&body, items::count(&body).unwrap_or(0));
-        return Ok((rebuild(&buffer, &init)?, shipment));
+        return Ok((rebuild(&buffer)?, shipment));
     }
-    stream_through(&response)
+    stream_through()
 }
 
 /// The whole body: the runtime's buffer, and a copy in wasm to read.
@@ -120,8 +127,4 @@ async fn read_body(response: &web_sys::Response) -> Result<(ArrayBuffer, Vec<u8>
         .ok_or(Problem::OriginUnreachable)?;
     let body = Uint8Array::new(&buffer).to_vec();
     Ok((buffer, body))
-}
-
-fn rebuild(body: &js_sys::Object, init: &ResponseInit) -> Result<web_sys::Response, Problem> {
-    web_sys::Response::new_with_opt_buffer_source_and_init(Some(body), init).map_err(|_| Problem::OriginUnreachable)
 }

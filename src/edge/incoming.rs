@@ -56,6 +56,11 @@ impl Incoming {
         (asn >= 0.0 && asn <= f64::from(u32::MAX) && asn.fract() == 0.0).then_some(asn as u32)
     }
 
+    /// The headers as the runtime holds them, for copying without crossing into wasm.
+    pub fn raw_headers(&self) -> web_sys::Headers {
+        self.raw.headers()
+    }
+
     /// The request body, still in the runtime, for the origin.
     pub fn body(&self) -> Option<web_sys::ReadableStream> {
         self.raw.body()

@@ -3,15 +3,11 @@
 //! Works on the runtime's own request and response objects: the body goes from the client to the
 //! origin without entering wasm.
 
-use std::time::Duration;
-
-use futures_util::future::{select, Either};
 use serde_json::json;
-use worker::js_sys;
+use worker::js_sys::{self, Reflect};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, AbortController, RequestInit, RequestRedirect, WorkerGlobalScope};
-use worker::Delay;
 
 use super::incoming::Incoming;
 use super::log;
@@ -34,44 +30,51 @@ pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, no
         log::event("error", "origin_request_invalid", json!({ "error": describe(&e) }));
         Problem::OriginUnreachable
     };
-    let headers = web_sys::Headers::new().map_err(invalid)?;
-    for (name, value) in &incoming.headers {
-        if forwards_to_origin(name) {
-            headers.append(name, value).map_err(invalid)?;
+    // The client's headers copied inside the runtime, then the ones that stay at the edge dropped.
+    let headers = web_sys::Headers::new_with_headers(&incoming.raw_headers()).map_err(invalid)?;
+    for (name, _) in &incoming.headers {
+        if !forwards_to_origin(name) {
+            headers.delete(name).map_err(invalid)?;
         }
     }
     headers.set(context::HEADER, &signed).map_err(invalid)?;
 
     let controller = AbortController::new().map_err(invalid)?;
+    let signal = controller.signal();
     let init = RequestInit::new();
     init.set_method(&incoming.method);
     init.set_headers(&headers);
     init.set_redirect(RequestRedirect::Manual);
-    init.set_signal(Some(&controller.signal()));
+    init.set_signal(Some(&signal));
     if let Some(body) = incoming.body() {
         init.set_body(&body);
     }
     let target = format!("{}{path_and_query}", settings.origin_url);
     let global: WorkerGlobalScope = js_sys::global().unchecked_into();
-    let fetch = JsFuture::from(global.fetch_with_str_and_init(&target, &init));
-    let timer = Delay::from(Duration::from_millis(settings.origin_timeout_ms));
-    let outcome = match select(fetch, timer).await {
-        Either::Left((result, _)) => Some(result),
-        Either::Right(((), _)) => None,
-    };
+    // The time limit is the runtime's own timer calling `controller.abort()`: no wasm callback.
+    // It covers the wait for the response head and is cleared as soon as that arrives, so a body
+    // that streams on for longer is not cut.
+    let abort: js_sys::Function = Reflect::get(&controller, &JsValue::from_str("abort"))
+        .and_then(JsCast::dyn_into)
+        .map_err(invalid)?;
+    let timeout_ms = i32::try_from(settings.origin_timeout_ms).unwrap_or(i32::MAX);
+    let timer = global
+        .set_timeout_with_callback_and_timeout_and_arguments_0(&abort.bind0(&controller), timeout_ms)
+        .map_err(invalid)?;
+    let outcome = JsFuture::from(global.fetch_with_str_and_init(&target, &init)).await;
+    global.clear_timeout_with_handle(timer);
     match outcome {
-        Some(Ok(response)) => response.dyn_into::<web_sys::Response>().map_err(|e| {
+        Ok(response) => response.dyn_into::<web_sys::Response>().map_err(|e| {
             log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
             Problem::OriginUnreachable
         }),
-        Some(Err(e)) => {
-            log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
-            Err(Problem::OriginUnreachable)
-        }
-        None => {
-            controller.abort();
+        Err(_) if signal.aborted() => {
             log::event("warn", "origin_timeout", json!({ "account": grant.account.as_str(), "timeout_ms": settings.origin_timeout_ms }));
             Err(Problem::OriginTimeout)
+        }
+        Err(e) => {
+            log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
+            Err(Problem::OriginUnreachable)
         }
     }
 }
