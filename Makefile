@@ -39,8 +39,9 @@ load: build
 fuzz:
 	bash scripts/fuzz.sh
 
-## Deploy with wrangler (needs a Cloudflare account; see the README).
-deploy: bootstrap
+## Deploy with wrangler (needs a Cloudflare account; see the README): the console, then the enforcer.
+deploy: bootstrap build
+	node_modules/.bin/wrangler deploy -c www/wrangler.toml
 	node_modules/.bin/wrangler deploy
 
 clean:

@@ -35,6 +35,7 @@ Try (demo tokens: public, local only):
   curl -s 'http://127.0.0.1:$ORIGIN_PORT/2/tweets/20'      # 403 from the origin: not signed by the edge
 
 MSG
-TOLLGATE_PREBUILT=1 "$WRANGLER" dev --ip 127.0.0.1 --port "$PORT" --persist-to "$state" \
+# The enforcer, and the admin console's static-files Worker that its CONSOLE binding reaches.
+TOLLGATE_PREBUILT=1 "$WRANGLER" dev -c wrangler.toml -c www/wrangler.toml --ip 127.0.0.1 --port "$PORT" --persist-to "$state" \
   --show-interactive-dev-session=false \
   --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "CONTEXT_SIGNING_KEY:$CONTEXT_SIGNING_KEY"
