@@ -6,6 +6,7 @@ use std::rc::Rc;
 use serde_json::json;
 use std::time::Duration;
 
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::{Context, Delay, Env};
 
@@ -251,10 +252,20 @@ async fn guard(
     let leased = lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some());
     let key = format!("{}|{}|{}", grant.account, grant.app, grant.group);
     let mut returned = None;
+    // Held until this function returns, after the new lease is installed (or the call failed).
+    let mut _renewing = None;
     let command = if leased {
         if let Some(quotas) = leases::take(&key, now) {
             return Ok(Passed { quotas, allowance: None, lease: Some((key, charge)) });
         }
+        // Another request is renewing this lease: wait for it once, then try the fresh lease.
+        if let Some(renewal) = leases::renewal_in_flight(&key) {
+            let _ = JsFuture::from(renewal).await;
+            if let Some(quotas) = leases::take(&key, now) {
+                return Ok(Passed { quotas, allowance: None, lease: Some((key, charge)) });
+            }
+        }
+        _renewing = Some(leases::begin_renewal(&key));
         charge.fingerprint = Some(fingerprint(req));
         returned = leases::close(&key);
         Command::Lease { charge: charge.clone(), want: LEASE_SIZE, report: returned.clone() }

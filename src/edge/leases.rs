@@ -4,6 +4,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use worker::js_sys::{Function, Promise};
+use worker::wasm_bindgen::JsValue;
+
 use crate::domain::clock::UnixMillis;
 use crate::domain::guard::{Charge, Quota};
 use crate::domain::lease::{Deliveries, Lease, Report};
@@ -14,6 +17,8 @@ struct Book {
     /// Bumped at every new lease: a scheduled settlement of an older one does nothing.
     generation: u64,
     deliveries: Deliveries,
+    /// Settles when the renewal in flight for this key ends (granted or not).
+    renewing: Option<Promise>,
 }
 
 thread_local! {
@@ -93,4 +98,34 @@ pub fn due(key: &str, generation: u64) -> Option<Report> {
         let deliveries = std::mem::take(&mut b.deliveries);
         b.lease.take().map(|lease| lease.report(deliveries))
     })
+}
+
+/// The renewal in flight for the key, if one is: a request that finds the lease spent waits for
+/// it instead of asking the guard itself, so concurrent requests make one guard call, not one each,
+/// and the isolate holds one lease's units, not one per waiting request.
+pub fn renewal_in_flight(key: &str) -> Option<Promise> {
+    with(key, |b| b.renewing.clone())
+}
+
+/// Marks a renewal of the key's lease as in flight until the returned handle is dropped, which
+/// releases whoever waits for it, whatever became of the renewal.
+pub fn begin_renewal(key: &str) -> Renewal {
+    let mut resolve = None;
+    let promise = Promise::new(&mut |res: Function, _rej: Function| resolve = Some(res));
+    with(key, |b| b.renewing = Some(promise));
+    Renewal { key: key.to_owned(), resolve }
+}
+
+pub struct Renewal {
+    key: String,
+    resolve: Option<Function>,
+}
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        with(&self.key, |b| b.renewing = None);
+        if let Some(resolve) = self.resolve.take() {
+            let _ = resolve.call0(&JsValue::UNDEFINED);
+        }
+    }
 }
