@@ -15,7 +15,7 @@
 // Steps 2 and 3 run before any worker starts, so their timings are not disturbed. Every child
 // process is started here, in its own process group, and stopped by its pid.
 //
-// Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (3),
+// Knobs (environment): BENCH_ROUNDS (7), BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (3),
 // BENCH_CONCURRENCY (16), BENCH_OVERSHOOT_ROUNDS (5), BENCH_BURST_CONCURRENCY (96).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,7 +43,7 @@ function knob(name, fallback, min, max) {
 }
 
 const CONFIG = {
-  rounds: knob('BENCH_ROUNDS', 5, 1, 15),
+  rounds: knob('BENCH_ROUNDS', 7, 1, 15),
   seconds: knob('BENCH_SECONDS', 8, 1, 60),
   warmup_seconds: knob('BENCH_WARMUP_SECONDS', 3, 1, 30),
   concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),

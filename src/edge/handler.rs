@@ -252,7 +252,7 @@ async fn guard(
     let leased = lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some());
     let key = format!("{}|{}|{}", grant.account, grant.app, grant.group);
     let mut returned = None;
-    // Held until this function returns, after the new lease is installed (or the call failed).
+    // Set while this request renews the lease; cleared once the guard has answered (below).
     let mut _renewing = None;
     let command = if leased {
         if let Some(quotas) = leases::take(&key, now) {
@@ -273,55 +273,68 @@ async fn guard(
         charge.fingerprint = Some(fingerprint(req));
         Command::Charge(charge.clone())
     };
-    let failure = match guard_client::call(env, &grant.account, &command).await {
-        Ok(Reply::Verdict(verdict)) => {
-            return match verdict {
-                Verdict::Allow { granted, quotas, pooling, allowance } => {
-                    if let Some(evidence) = pooling {
-                        log::event("warn", "pooling_detected", json!({ "account": grant.account.as_str(), "evidence": evidence }));
+    // `return` inside this block ends the block: the renewal mark is cleared after it either way.
+    let result: Result<Passed, Box<worker::Response>> = async {
+        let failure = match guard_client::call(env, &grant.account, &command).await {
+            Ok(Reply::Verdict(verdict)) => {
+                return match verdict {
+                    Verdict::Allow { granted, quotas, pooling, allowance } => {
+                        if let Some(evidence) = pooling {
+                            log::event("warn", "pooling_detected", json!({ "account": grant.account.as_str(), "evidence": evidence }));
+                        }
+                        if !leased {
+                            return Ok(Passed { quotas, allowance, lease: None });
+                        }
+                        let fresh = Lease::new(charge.clone(), now, granted, quotas);
+                        let (generation, taken, displaced) = leases::install(&key, fresh, now);
+                        if let Some(report) = displaced {
+                            settle_later(ctx, env.clone(), grant.account.clone(), report, 0);
+                        }
+                        settle_when_due(ctx, env.clone(), grant.account.clone(), key.clone(), generation);
+                        Ok(Passed { quotas: taken.unwrap_or_default(), allowance: None, lease: Some((key.clone(), charge.clone())) })
                     }
-                    if !leased {
-                        return Ok(Passed { quotas, allowance, lease: None });
+                    Verdict::RedistributionCapped { retry_after } => refuse(Problem::RedistributionCapped { retry_after }, &[]),
+                    Verdict::RateLimited { quotas, retry_after } => {
+                        refuse(Problem::RateLimited { retry_after }, &rate_headers::headers(&quotas, now))
                     }
-                    let fresh = Lease::new(charge.clone(), now, granted, quotas);
-                    let (generation, taken, displaced) = leases::install(&key, fresh, now);
-                    if let Some(report) = displaced {
-                        settle_later(ctx, env.clone(), grant.account.clone(), report, 0);
-                    }
-                    settle_when_due(ctx, env.clone(), grant.account.clone(), key.clone(), generation);
-                    Ok(Passed { quotas: taken.unwrap_or_default(), allowance: None, lease: Some((key, charge)) })
-                }
-                Verdict::RedistributionCapped { retry_after } => refuse(Problem::RedistributionCapped { retry_after }, &[]),
-                Verdict::RateLimited { quotas, retry_after } => {
-                    refuse(Problem::RateLimited { retry_after }, &rate_headers::headers(&quotas, now))
-                }
-                Verdict::UsageCapped { retry_after } => refuse(Problem::UsageCapped { retry_after }, &[]),
-                Verdict::Revoked => refuse(Problem::Unauthorized(Unauthorized::Revoked), &[]),
-                Verdict::AccountSuspended => refuse(Problem::Forbidden(Forbidden::AccountSuspended), &[]),
-            };
+                    Verdict::UsageCapped { retry_after } => refuse(Problem::UsageCapped { retry_after }, &[]),
+                    Verdict::Revoked => refuse(Problem::Unauthorized(Unauthorized::Revoked), &[]),
+                    Verdict::AccountSuspended => refuse(Problem::Forbidden(Forbidden::AccountSuspended), &[]),
+                };
+            }
+            Ok(other) => format!("unexpected reply {other:?}"),
+            Err(e) => e.to_string(),
+        };
+        if let Some(report) = returned.take() {
+            // The guard did not take the report: keep it for the next attempt.
+            leases::reopen(&key, report);
         }
-        Ok(other) => format!("unexpected reply {other:?}"),
-        Err(e) => e.to_string(),
-    };
-    if let Some(report) = returned {
-        // The guard did not take the report: keep it for the next attempt.
-        leases::reopen(&key, report);
+        match plan.guard_failure {
+            GuardFailure::Closed => {
+                log::event("error", "guard_unavailable", json!({ "account": grant.account.as_str(), "error": failure }));
+                refuse(Problem::GuardUnavailable, &[])
+            }
+            GuardFailure::Open => {
+                // Forwarded uncounted: this line is what reconciliation works from.
+                log::event(
+                    "error",
+                    "guard_bypassed",
+                    json!({ "account": grant.account.as_str(), "app": grant.app.as_str(), "group": grant.group.as_str(), "at": now.0, "error": failure }),
+                );
+                Ok(Passed { quotas: Vec::new(), allowance: None, lease: None })
+            }
+        }
     }
-    match plan.guard_failure {
-        GuardFailure::Closed => {
-            log::event("error", "guard_unavailable", json!({ "account": grant.account.as_str(), "error": failure }));
-            refuse(Problem::GuardUnavailable, &[])
-        }
-        GuardFailure::Open => {
-            // Forwarded uncounted: this line is what reconciliation works from.
-            log::event(
-                "error",
-                "guard_bypassed",
-                json!({ "account": grant.account.as_str(), "app": grant.app.as_str(), "group": grant.group.as_str(), "at": now.0, "error": failure }),
-            );
-            Ok(Passed { quotas: Vec::new(), allowance: None, lease: None })
+    .await;
+    drop(_renewing);
+    // A renewal that ended without a lease leaves the deliveries made meanwhile with nobody to
+    // carry them: send them now.
+    if leased && !matches!(&result, Ok(Passed { lease: Some(_), .. })) {
+        if let Some(report) = leases::orphaned(&key, &charge, now) {
+            settle_later(ctx, env.clone(), grant.account.clone(), report, 0);
         }
     }
+    result
 }
 
 fn unavailable(kind: &str, hash: &TokenHash, error: &LoadError) -> Problem {

@@ -19,6 +19,8 @@ struct Book {
     deliveries: Deliveries,
     /// Settles when the renewal in flight for this key ends (granted or not).
     renewing: Option<Promise>,
+    /// Numbers the renewals, so an older one ending cannot clear a newer one's mark.
+    renewals: u64,
 }
 
 thread_local! {
@@ -42,10 +44,11 @@ pub fn close(key: &str) -> Option<Report> {
     })
 }
 
-/// Deliveries made after the key's lease was settled, with no lease left to carry them.
+/// Deliveries made after the key's lease was settled, with no lease left to carry them. While a
+/// renewal is in flight they wait for it: the next lease's report carries them.
 pub fn orphaned(key: &str, charge: &Charge, now: UnixMillis) -> Option<Report> {
     with(key, |b| {
-        if b.lease.is_some() || b.deliveries.is_empty() {
+        if b.lease.is_some() || b.renewing.is_some() || b.deliveries.is_empty() {
             return None;
         }
         let deliveries = std::mem::take(&mut b.deliveries);
@@ -112,18 +115,27 @@ pub fn renewal_in_flight(key: &str) -> Option<Promise> {
 pub fn begin_renewal(key: &str) -> Renewal {
     let mut resolve = None;
     let promise = Promise::new(&mut |res: Function, _rej: Function| resolve = Some(res));
-    with(key, |b| b.renewing = Some(promise));
-    Renewal { key: key.to_owned(), resolve }
+    let number = with(key, |b| {
+        b.renewals += 1;
+        b.renewing = Some(promise);
+        b.renewals
+    });
+    Renewal { key: key.to_owned(), number, resolve }
 }
 
 pub struct Renewal {
     key: String,
+    number: u64,
     resolve: Option<Function>,
 }
 
 impl Drop for Renewal {
     fn drop(&mut self) {
-        with(&self.key, |b| b.renewing = None);
+        with(&self.key, |b| {
+            if b.renewals == self.number {
+                b.renewing = None;
+            }
+        });
         if let Some(resolve) = self.resolve.take() {
             let _ = resolve.call0(&JsValue::UNDEFINED);
         }
