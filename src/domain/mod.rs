@@ -16,6 +16,7 @@ pub mod id;
 pub mod items;
 pub mod kv_layout;
 pub mod lease;
+pub mod lease_book;
 pub mod ledger;
 pub mod limit;
 pub mod month;
