@@ -41,7 +41,7 @@ struct Admitted {
     token_hash: TokenHash,
 }
 
-pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
+pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) -> web_sys::Response {
     let now = EdgeClock.now();
     let settings = match settings::read(&env) {
         Ok(s) => s,
@@ -51,7 +51,7 @@ pub async fn handle(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::R
         }
     };
     let base = settings.problem_type_base.as_str();
-    let incoming = match Incoming::read(req) {
+    let incoming = match Incoming::read(req, url) {
         Ok(incoming) => incoming,
         Err(problem) => return respond::problem(&problem, base).into(),
     };

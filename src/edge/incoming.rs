@@ -20,13 +20,13 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    /// Reads the request and checks its shape: sizes and one canonical path.
+    /// Reads the request and checks its shape: sizes and one canonical path. `url` is
+    /// `raw.url()`, already read by the caller to route the request.
     ///
     /// # Errors
     /// [`Problem::BadRequest`] for a target or headers out of shape.
-    pub fn read(raw: web_sys::Request) -> Result<Self, Problem> {
-        let url = raw.url();
-        let (path, query) = request_shape::split_url(&url).ok_or(Problem::BadRequest(ShapeError::PathNotCanonical))?;
+    pub fn read(raw: web_sys::Request, url: &str) -> Result<Self, Problem> {
+        let (path, query) = request_shape::split_url(url).ok_or(Problem::BadRequest(ShapeError::PathNotCanonical))?;
         request_shape::check_target(path, query).map_err(Problem::BadRequest)?;
         let headers = header_list(&raw.headers());
         request_shape::check_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))).map_err(Problem::BadRequest)?;

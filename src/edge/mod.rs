@@ -38,5 +38,5 @@ pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_
         return Ok(console::serve(req, &env).await);
     }
     metrics::request();
-    Ok(handler::handle(req, env, ctx).await)
+    Ok(handler::handle(req, &url, env, ctx).await)
 }
