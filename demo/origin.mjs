@@ -51,13 +51,14 @@ if (!CONTEXT_KEY) fail('TOLLGATE_CONTEXT_KEY is not set; refusing to start witho
 const CONTEXT_KEY_BYTES = Buffer.from(CONTEXT_KEY, 'utf8');
 
 const CONTEXT_MAX_SKEW_S = 300;
+// v2: the client's address (as the edge's runtime knows it, or `unknown`) is signed too.
 const CONTEXT_RE =
-  /^v1;t=(\d{1,12});account=([a-z0-9][a-z0-9._-]{0,63});app=([a-z0-9][a-z0-9._-]{0,63});sig=([0-9a-f]{64})$/;
+  /^v2;t=(\d{1,12});account=([a-z0-9][a-z0-9._-]{0,63});app=([a-z0-9][a-z0-9._-]{0,63});client=(unknown|[0-9a-f.:]{2,39});sig=([0-9a-f]{64})$/;
 
 // ---------------------------------------------------------------------------
 // State (test hooks read and reset this)
 
-const VALID_FAULTS = new Set(['none', 'delay', 'reset', 'truncate', 'garbage', 'huge', 'status']);
+const VALID_FAULTS = new Set(['none', 'delay', 'reset', 'truncate', 'garbage', 'huge', 'status', 'partial']);
 const MAX_DELAY_MS = 120_000;
 
 const state = {
@@ -88,7 +89,7 @@ const PROBLEM_TYPE = 'application/problem+json';
 
 function send(res, status, contentType, body, extraHeaders = {}) {
   if (res.headersSent || res.destroyed) return;
-  const buf = Buffer.from(body, 'utf8');
+  const buf = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
   res.writeHead(status, {
     'content-type': contentType,
     'content-length': buf.length,
@@ -599,19 +600,21 @@ function route(pathname) {
 // ---------------------------------------------------------------------------
 // Edge context verification
 
+// The reason a context is refused, or null; the verified client address goes to state.last.
 function verifyContext(req) {
   const header = req.headers['x-tollgate-context'];
   if (header === undefined || header === '') return 'missing context';
   // Node joins repeated headers with ", ", which fails the pattern as intended.
   const m = typeof header === 'string' ? CONTEXT_RE.exec(header) : null;
   if (!m) return 'malformed context';
-  const [, t, account, app, sig] = m;
+  const [, t, account, app, client, sig] = m;
   const now = Math.floor(Date.now() / 1000);
   if (Math.abs(now - Number(t)) > CONTEXT_MAX_SKEW_S) return 'stale context';
-  const message = `v1\n${t}\n${req.method}\n${req.url}\n${account}\n${app}`;
+  const message = `v2\n${t}\n${req.method}\n${req.url}\n${account}\n${app}\n${client}`;
   const expected = crypto.createHmac('sha256', CONTEXT_KEY_BYTES).update(message, 'utf8').digest();
   const given = Buffer.from(sig, 'hex');
   if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return 'bad signature';
+  state.last.client = client;
   return null;
 }
 
@@ -717,6 +720,19 @@ async function handleApi(req, res, parsed) {
   } catch (err) {
     if (!(err instanceof InvalidRequest)) throw err;
     result = { status: 400, body: err.body() };
+  }
+  // Like many servers, this one honours byte ranges; the `partial` fault sends one unasked.
+  const range = fault.mode === 'partial' ? 'bytes=0-63' : req.headers.range;
+  const slice = result.status === 200 && typeof range === 'string' ? /^bytes=(\d{1,9})-(\d{1,9})$/.exec(range) : null;
+  if (slice) {
+    const whole = Buffer.from(JSON.stringify(result.body), 'utf8');
+    const first = Number(slice[1]);
+    const last = Math.min(Number(slice[2]), whole.length - 1);
+    if (first <= last) {
+      countServed(key, 0);
+      send(res, 206, JSON_TYPE, whole.subarray(first, last + 1), { 'content-range': `bytes ${first}-${last}/${whole.length}` });
+      return;
+    }
   }
   countServed(key, itemCount(result.body));
   sendJson(res, result.status, result.body);

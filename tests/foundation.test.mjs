@@ -51,7 +51,7 @@ describe('admission', () => {
     const last = await stack.originLast();
     assert.equal(last.headers.authorization, undefined, 'client token reached the origin');
     assert.equal(last.headers['x-tollgate-account'], undefined, 'spoofed internal header reached the origin');
-    assert.match(last.headers['x-tollgate-context'], /^v1;t=\d+;account=acme;app=acme-search;sig=[0-9a-f]{64}$/);
+    assert.match(last.headers['x-tollgate-context'], /^v2;t=\d+;account=acme;app=acme-search;client=[^;]+;sig=[0-9a-f]{64}$/);
     assert.equal(last.headers['x-request-id'], 'r1');
     const stats = await stack.originStats();
     assert.equal(stats.served, 1);

@@ -36,6 +36,7 @@ async function expect(res, status, reason) {
   const body = await res.json();
   assert.equal(body.status, status);
   if (reason) assert.equal(body.reason, reason);
+  return body;
 }
 
 describe('hostile requests', () => {
@@ -123,5 +124,78 @@ describe('hostile requests', () => {
     const ok = await stack.call('/2/tweets/20', { token: relay, headers: { 'x-tollgate-recipient': 'northwind-east' } });
     assert.equal(ok.status, 200);
     assert.deepEqual(Object.keys((await ok.json()).data), ['id']);
+  });
+});
+
+describe('nothing the origin could read differently', () => {
+  const globex = () => demoToken('globex-lookup'); // may call GET /2/tweets/:id only
+
+  test('method and target overrides are refused before anything else, naming the override', async () => {
+    await stack.resetOrigin();
+    for (const name of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override', 'X-Original-Method']) {
+      const res = await stack.call('/2/tweets/20', { token: globex(), headers: { [name]: 'DELETE' } });
+      const body = await expect(res, 400, 'method-override');
+      assert.ok(body.detail.includes(name), body.detail);
+    }
+    for (const query of ['_method=DELETE', 'expansions=author_id&%5Fmethod=DELETE']) {
+      const body = await expect(await stack.call(`/2/tweets/20?${query}`, { token: globex() }), 400, 'method-override');
+      assert.ok(body.detail.includes('_method'), body.detail);
+    }
+    for (const name of ['X-Original-URL', 'X-Rewrite-URL']) {
+      const res = await stack.call('/2/tweets/20', { token: globex(), headers: { [name]: '/2/users/12/tweets' } });
+      const body = await expect(res, 400, 'target-override');
+      assert.ok(body.detail.includes(name), body.detail);
+    }
+    // Checked before the token: no token, the same answer.
+    await expect(await stack.call('/2/tweets/20', { headers: { 'x-http-method-override': 'DELETE' } }), 400, 'method-override');
+    assert.equal(await served(), 0);
+    assert.equal((await stack.originLast()).method, null, 'an override reached the origin');
+  });
+
+  test("spoofed client addresses and hosts never reach the origin; the runtime's address is signed", async () => {
+    await stack.resetOrigin();
+    const spoofed = {
+      'x-forwarded-for': '10.0.0.1',
+      'x-real-ip': '1.2.3.4',
+      'true-client-ip': '5.6.7.8',
+      forwarded: 'for=9.9.9.9;host=evil.example;proto=http',
+      'x-forwarded-host': 'evil.example',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-port': '8443',
+      'x-client-ip': '7.7.7.7',
+      cookie: 'session=someone-else',
+    };
+    const res = await stack.call('/2/tweets/20', { token: globex(), headers: spoofed });
+    assert.equal(res.status, 200);
+    const last = await stack.originLast();
+    for (const name of ['x-real-ip', 'true-client-ip', 'forwarded', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-client-ip', 'cookie']) {
+      assert.equal(last.headers[name], undefined, `${name} reached the origin`);
+    }
+    // The origin verified the context, whose client address is the runtime's, not the client's.
+    assert.ok(last.client, 'the origin saw no signed client address');
+    assert.match(last.headers['x-tollgate-context'], new RegExp(`;client=${last.client.replace(/\./g, '\\.')};`));
+    for (const value of ['10.0.0.1', '1.2.3.4', '5.6.7.8', '9.9.9.9', '7.7.7.7']) {
+      assert.ok(!JSON.stringify(last.headers).includes(value), `${value} reached the origin`);
+      assert.notEqual(last.client, value);
+    }
+    if (last.client === 'unknown') assert.equal(last.headers['x-forwarded-for'], undefined);
+    else assert.equal(last.headers['x-forwarded-for'], last.client);
+  });
+
+  test('ranges never slice a counted body, and a part sent anyway does not leave', async () => {
+    await stack.resetOrigin();
+    const whole = await stack.call('/2/tweets/20', { token: globex() });
+    assert.equal(whole.status, 200);
+    const text = await whole.text();
+    const ranged = await stack.call('/2/tweets/20', { token: globex(), headers: { range: 'bytes=0-9', 'if-range': '"x"' } });
+    assert.equal(ranged.status, 200, 'a range reached the origin');
+    assert.equal(await ranged.text(), text);
+    const last = await stack.originLast();
+    assert.equal(last.headers.range, undefined);
+    assert.equal(last.headers['if-range'], undefined);
+    // An origin that sends a part of a body unasked: refused, never passed on uncounted.
+    await stack.fault({ mode: 'partial' });
+    await expect(await stack.call('/2/tweets/20', { token: globex() }), 502, 'origin-response-partial');
+    await stack.fault({ mode: 'none' });
   });
 });

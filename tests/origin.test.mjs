@@ -69,10 +69,10 @@ after(() => {
   agent.destroy();
 });
 
-function sign(method, target, { t = Math.floor(Date.now() / 1000), account = 'acme', app = 'web', key = KEY } = {}) {
-  const msg = `v1\n${t}\n${method}\n${target}\n${account}\n${app}`;
+function sign(method, target, { t = Math.floor(Date.now() / 1000), account = 'acme', app = 'web', client = '203.0.113.7', key = KEY } = {}) {
+  const msg = `v2\n${t}\n${method}\n${target}\n${account}\n${app}\n${client}`;
   const sig = crypto.createHmac('sha256', Buffer.from(key, 'utf8')).update(msg).digest('hex');
-  return `v1;t=${t};account=${account};app=${app};sig=${sig}`;
+  return `v2;t=${t};account=${account};app=${app};client=${client};sig=${sig}`;
 }
 
 // Raw http.request so the request target goes out byte for byte as signed.
@@ -171,9 +171,9 @@ test('SIGTERM closes the server and exits 0', T, async () => {
 
 test('the signing helper matches the edge\'s known vector', () => {
   // Same vector as the edge's own unit test, so the two sides agree on the message format.
-  const header = sign('GET', '/2/tweets/20?x=1', { t: 1700000000, account: 'acme', app: 'acme-search', key: 'demo-key' });
+  const header = sign('GET', '/2/tweets/20?x=1', { t: 1700000000, account: 'acme', app: 'acme-search', client: '203.0.113.7', key: 'demo-key' });
   assert.equal(header,
-    'v1;t=1700000000;account=acme;app=acme-search;sig=8c123b407e6118d8623f72d232c0f9f22ddd9ef970a158f3e6350c96654a5fa5');
+    'v2;t=1700000000;account=acme;app=acme-search;client=203.0.113.7;sig=08b901985e1a3f32e5a0500f65542d13119c31fe9561ee3caa49744f88c96cdb');
 });
 
 test('unsigned API requests are refused and counted', T, async () => {
@@ -192,10 +192,14 @@ test('malformed, badly signed and stale contexts are refused', T, async () => {
   const now = Math.floor(Date.now() / 1000);
   const good = sign('GET', target);
   const cases = [
-    ['v1;t=1;account=acme;app=web', 'malformed context'],
+    ['v2;t=1;account=acme;app=web;client=unknown', 'malformed context'],
     [good.replace('account=acme', 'account=ACME'), 'malformed context'],
     [good.replace(/;sig=.*/, ';sig=' + 'A'.repeat(64)), 'malformed context'],
-    [good.replace('v1;', 'v2;'), 'malformed context'],
+    // The first version, without the client address, is no longer accepted.
+    [good.replace('v2;', 'v1;'), 'malformed context'],
+    [good.replace(/;client=[^;]*/, ''), 'malformed context'],
+    [good.replace('client=203.0.113.7', 'client=10.0.0.1, 1.2.3.4'), 'malformed context'],
+    [sign('GET', target, { client: '10.0.0.1' }).replace('client=10.0.0.1', 'client=203.0.113.7'), 'bad signature'],
     [sign('GET', target, { key: 'wrong key' }), 'bad signature'],
     [sign('GET', `${SEARCH}?query=other`), 'bad signature'],
     [sign('POST', target), 'bad signature'],
@@ -431,7 +435,8 @@ test('/__origin/last shows the headers of the last API request', T, async () => 
   assert.equal(last.url, target);
   assert.equal(last.headers['x-tollgate-trace'], 'abc');
   assert.equal(last.headers['x-custom'], 'yes');
-  assert.ok(last.headers['x-tollgate-context'].startsWith('v1;t='));
+  assert.ok(last.headers['x-tollgate-context'].startsWith('v2;t='));
+  assert.equal(last.client, '203.0.113.7');
   assert.equal(last.headers.authorization, undefined);
 
   // Whatever reaches the origin is reported verbatim, so a leaked credential would show.
@@ -522,6 +527,22 @@ test('fault: status', T, async () => {
   assert.equal((await stats()).served, 2);
   await reset();
   assert.equal((await signedGet(`${SEARCH}?query=status`)).status, 200);
+});
+
+test('byte ranges: honoured when asked, and sent unasked by the partial fault', T, async () => {
+  await reset();
+  const target = '/2/tweets/20';
+  const whole = await signedGet(target);
+  assert.equal(whole.status, 200);
+  const ranged = await signedGet(target, { headers: { range: 'bytes=0-9' } });
+  assert.equal(ranged.status, 206);
+  assert.equal(ranged.text, whole.text.slice(0, 10));
+  assert.equal(ranged.headers['content-range'], `bytes 0-9/${whole.size}`);
+  await fault({ mode: 'partial' });
+  const unasked = await signedGet(target);
+  assert.equal(unasked.status, 206);
+  assert.equal(unasked.size, Math.min(64, whole.size));
+  await reset();
 });
 
 test('survives hostile input', T, async () => {

@@ -5,7 +5,7 @@
 // what Tollgate itself costs.
 //
 // The header is the one src/domain/context.rs builds:
-//   x-tollgate-context: v1;t=<unix seconds>;account=<id>;app=<id>;sig=<hex>
+//   x-tollgate-context: v2;t=<unix seconds>;account=<id>;app=<id>;client=<address>;sig=<hex>
 //   sig = HMAC-SHA256(CONTEXT_SIGNING_KEY, "v1\n<t>\n<METHOD>\n<path?query>\n<account>\n<app>")
 // The account and app are fixed (BASELINE_ACCOUNT, BASELINE_APP): a baseline knows no tokens.
 
@@ -39,12 +39,13 @@ export default {
     const t = Math.floor(Date.now() / 1000);
     const account = env.BASELINE_ACCOUNT;
     const app = env.BASELINE_APP;
-    const message = `v1\n${t}\n${request.method}\n${pathAndQuery}\n${account}\n${app}`;
+    const client = request.headers.get('cf-connecting-ip') ?? 'unknown';
+    const message = `v2\n${t}\n${request.method}\n${pathAndQuery}\n${account}\n${app}\n${client}`;
     const sig = hex(await crypto.subtle.sign('HMAC', await signingKey(env.CONTEXT_SIGNING_KEY), encoder.encode(message)));
 
     const headers = new Headers(request.headers);
     headers.delete('authorization');
-    headers.set('x-tollgate-context', `v1;t=${t};account=${account};app=${app};sig=${sig}`);
+    headers.set('x-tollgate-context', `v2;t=${t};account=${account};app=${app};client=${client};sig=${sig}`);
     const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
     return fetch(env.ORIGIN_URL + pathAndQuery, {
       method: request.method,

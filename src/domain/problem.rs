@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::bearer::BearerError;
+use super::overrides::Override;
 use super::recipient::RecipientRefusal;
 use super::request_shape::ShapeError;
 use super::use_case::UseCaseRefusal;
@@ -27,6 +28,8 @@ pub enum Problem {
     RedistributionCapped { retry_after: u64 },
     /// 502: the response must be filtered for its recipient and is not JSON that can be.
     OriginResponseUnfilterable,
+    /// 502: the origin answered with a part of a body (206), which cannot be metered.
+    OriginResponsePartial,
     /// 503: the account's guard could not be reached and the plan fails closed.
     GuardUnavailable,
     /// 400, 414 or 431: the request's shape is refused before any policy.
@@ -124,8 +127,8 @@ impl Problem {
             Self::Forbidden(_) => 403,
             Self::EntitlementUnavailable | Self::GuardUnavailable => 503,
             Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } => 429,
-            Self::OriginUnreachable | Self::OriginResponseUnfilterable => 502,
-            Self::BadRequest(ShapeError::PathNotCanonical) => 400,
+            Self::OriginUnreachable | Self::OriginResponseUnfilterable | Self::OriginResponsePartial => 502,
+            Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => 400,
             Self::BadRequest(ShapeError::TargetTooLong) => 414,
             Self::BadRequest(ShapeError::HeadersTooLarge) => 431,
             Self::OriginTimeout => 504,
@@ -143,7 +146,7 @@ impl Problem {
             Self::UsageCapped { .. } => "usage-capped",
             Self::RedistributionCapped { .. } => "redistribution-capped",
             Self::BadRequest(_) => "invalid-request",
-            Self::OriginResponseUnfilterable => "bad-gateway",
+            Self::OriginResponseUnfilterable | Self::OriginResponsePartial => "bad-gateway",
             Self::OriginUnreachable => "bad-gateway",
             Self::OriginTimeout => "gateway-timeout",
         }
@@ -158,10 +161,10 @@ impl Problem {
             Self::RateLimited { .. } => "Too Many Requests",
             Self::UsageCapped { .. } => "Usage Capped",
             Self::RedistributionCapped { .. } => "Redistribution Capped",
-            Self::BadRequest(ShapeError::PathNotCanonical) => "Invalid Request",
+            Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => "Invalid Request",
             Self::BadRequest(ShapeError::TargetTooLong) => "URI Too Long",
             Self::BadRequest(ShapeError::HeadersTooLarge) => "Request Header Fields Too Large",
-            Self::OriginResponseUnfilterable => "Bad Gateway",
+            Self::OriginResponseUnfilterable | Self::OriginResponsePartial => "Bad Gateway",
             Self::OriginUnreachable => "Bad Gateway",
             Self::OriginTimeout => "Gateway Timeout",
         }
@@ -202,6 +205,8 @@ impl Problem {
                 "The recipient's organisation has received its 30-day volume of identifiers."
             }
             Self::OriginResponseUnfilterable => "The upstream response could not be filtered for its recipient.",
+            Self::OriginResponsePartial => "The upstream service answered with part of a response, which cannot be metered.",
+            Self::BadRequest(ShapeError::Override(o)) => override_detail(*o),
             Self::BadRequest(ShapeError::PathNotCanonical) => {
                 "The path contains encoded separators, dot segments or characters that are not allowed."
             }
@@ -238,6 +243,8 @@ impl Problem {
                 Forbidden::RedistributionNotAllowed => "redistribution-not-allowed",
             }),
             Self::OriginResponseUnfilterable => Some("origin-response-unfilterable"),
+            Self::OriginResponsePartial => Some("origin-response-partial"),
+            Self::BadRequest(ShapeError::Override(o)) => Some(if o.is_method() { "method-override" } else { "target-override" }),
             Self::BadRequest(ShapeError::PathNotCanonical) => Some("path-not-canonical"),
             Self::BadRequest(ShapeError::TargetTooLong) => Some("target-too-long"),
             Self::BadRequest(ShapeError::HeadersTooLarge) => Some("headers-too-large"),
@@ -277,6 +284,19 @@ impl Problem {
     }
 }
 
+/// The detail of an override refusal, naming the header or parameter.
+fn override_detail(o: Override) -> &'static str {
+    match o {
+        Override::XHttpMethodOverride => "The X-HTTP-Method-Override header is not accepted: send the request with the method itself.",
+        Override::XHttpMethod => "The X-HTTP-Method header is not accepted: send the request with the method itself.",
+        Override::XMethodOverride => "The X-Method-Override header is not accepted: send the request with the method itself.",
+        Override::XOriginalMethod => "The X-Original-Method header is not accepted: send the request with the method itself.",
+        Override::MethodParameter => "The _method query parameter is not accepted: send the request with the method itself.",
+        Override::XOriginalUrl => "The X-Original-URL header is not accepted: send the request to the path itself.",
+        Override::XRewriteUrl => "The X-Rewrite-URL header is not accepted: send the request to the path itself.",
+    }
+}
+
 /// Media type of every problem response.
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -308,6 +328,9 @@ mod tests {
             Problem::Forbidden(Forbidden::RecipientClassProhibited),
             Problem::OriginUnreachable,
             Problem::OriginTimeout,
+            Problem::OriginResponsePartial,
+            Problem::BadRequest(ShapeError::Override(Override::XHttpMethodOverride)),
+            Problem::BadRequest(ShapeError::Override(Override::XOriginalUrl)),
         ]);
         all
     }
@@ -333,6 +356,14 @@ mod tests {
         assert_eq!(Problem::RateLimited { retry_after: 1 }.slug(), "rate-limit-exceeded");
         assert_eq!(Problem::UsageCapped { retry_after: 1 }.slug(), "usage-capped");
         assert_eq!(Problem::UsageCapped { retry_after: 1 }.status(), 429);
+        assert_eq!(Problem::OriginResponsePartial.status(), 502);
+        assert_eq!(Problem::OriginResponsePartial.reason(), Some("origin-response-partial"));
+        let o = Problem::BadRequest(ShapeError::Override(Override::MethodParameter));
+        assert_eq!((o.status(), o.reason()), (400, Some("method-override")));
+        assert!(o.detail().contains("_method"));
+        let t = Problem::BadRequest(ShapeError::Override(Override::XRewriteUrl));
+        assert_eq!(t.reason(), Some("target-override"));
+        assert!(t.detail().contains("X-Rewrite-URL"));
         assert_eq!(
             Problem::from(BearerError::Repeated),
             Problem::Unauthorized(Unauthorized::Malformed)

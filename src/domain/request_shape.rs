@@ -8,6 +8,8 @@ pub const MAX_TARGET_BYTES: usize = 8 * 1024;
 /// Most header bytes (names and values) the edge reads.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
+use super::overrides::Override;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
     #[error("the request target is longer than {MAX_TARGET_BYTES} bytes")]
@@ -16,6 +18,8 @@ pub enum ShapeError {
     HeadersTooLarge,
     #[error("the path is not in canonical form")]
     PathNotCanonical,
+    #[error("the request carries an override of its method or target: {}", .0.name())]
+    Override(Override),
 }
 
 /// Checks the path (as received, percent-encoded) and the query's length.

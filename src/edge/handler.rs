@@ -353,5 +353,5 @@ fn unavailable(kind: &str, hash: &TokenHash, error: &LoadError) -> Problem {
 /// Who is calling, for the guard's pooling evidence: read only when the guard is called, since
 /// `request.cf` costs a parse on every access.
 fn fingerprint(req: &Incoming) -> Fingerprint {
-    Fingerprint::new(req.header("cf-connecting-ip"), req.asn(), req.header("user-agent"))
+    Fingerprint::new(req.client().ip().map(|ip| ip.to_string()).as_deref(), req.asn(), req.header("user-agent"))
 }

@@ -7,6 +7,8 @@ use worker::js_sys::{Array, Reflect, JSON};
 use worker::wasm_bindgen::JsValue;
 use worker::web_sys;
 
+use crate::domain::client_address::{self, ClientAddress};
+use crate::domain::overrides;
 use crate::domain::problem::Problem;
 use crate::domain::request_shape::{self, ShapeError};
 
@@ -20,8 +22,8 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    /// Reads the request and checks its shape: sizes and one canonical path. `url` is
-    /// `raw.url()`, already read by the caller to route the request.
+    /// Reads the request and checks its shape: sizes, one canonical path, and no override of its
+    /// method or target. `url` is `raw.url()`, already read by the caller to route the request.
     ///
     /// # Errors
     /// [`Problem::BadRequest`] for a target or headers out of shape.
@@ -30,12 +32,20 @@ impl Incoming {
         request_shape::check_target(path, query).map_err(Problem::BadRequest)?;
         let headers = header_list(&raw.headers());
         request_shape::check_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))).map_err(Problem::BadRequest)?;
+        if let Some(o) = overrides::find(headers.iter().map(|(n, _)| n.as_str()), query) {
+            return Err(Problem::BadRequest(ShapeError::Override(o)));
+        }
         Ok(Self { method: raw.method(), path: path.to_owned(), query: query.map(str::to_owned), headers, raw })
     }
 
     /// The first value of a header (`name` in lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The client's address as the runtime knows it.
+    pub fn client(&self) -> ClientAddress {
+        ClientAddress::from_runtime(self.header(client_address::RUNTIME_HEADER))
     }
 
     /// The path and query as the origin receives them.

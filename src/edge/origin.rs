@@ -14,15 +14,16 @@ use super::log;
 use crate::domain::clock::UnixMillis;
 use crate::domain::context::{self, Signed};
 use crate::domain::decision::Grant;
-use crate::domain::namespace::forwards_to_origin;
+use crate::domain::namespace::{forwards_to_origin, FORWARDED_FOR};
 use crate::domain::problem::Problem;
 use crate::domain::settings::Settings;
 
 pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, now: UnixMillis) -> Result<web_sys::Response, Problem> {
     let path_and_query = incoming.target();
+    let client = incoming.client();
     let signed = context::header_value(
         &settings.signing_key,
-        Signed { method: &incoming.method, path_and_query: &path_and_query, grant, now },
+        Signed { method: &incoming.method, path_and_query: &path_and_query, grant, client, now },
     )
     .map_err(|_| Problem::EntitlementUnavailable)?;
 
@@ -38,6 +39,9 @@ pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, no
         }
     }
     headers.set(context::HEADER, &signed).map_err(invalid)?;
+    if let Some(ip) = client.ip() {
+        headers.set(FORWARDED_FOR, &ip.to_string()).map_err(invalid)?;
+    }
 
     let controller = AbortController::new().map_err(invalid)?;
     let signal = controller.signal();
