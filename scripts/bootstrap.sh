@@ -37,11 +37,15 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund
   cp package-lock.json "$stamp"
 fi
-# The console's browser tests drive Debian's Chromium (playwright-core downloads no browser).
-if [ ! -x /usr/bin/chromium ]; then
-  say "installing chromium from the Debian archive (for the console's browser tests)"
+# The console's browser tests drive Debian's Chromium (playwright-core downloads no browser), and
+# the README-examples test runs the README's curl lines with curl.
+missing=()
+if [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+if ! command -v curl >/dev/null; then missing+=(curl); fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]} from the Debian archive (for the browser and README tests)"
   sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
   $sudo apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi

@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # `make dev`: the demo origin on ORIGIN_PORT, local KV seeded with the demo entitlements, and the
-# enforcer in `wrangler dev` on PORT. Ctrl-C stops both.
+# enforcer with the admin console in `wrangler dev` on PORT. Ctrl-C stops both.
+#
+# TOLLGATE_STATE (default .wrangler/state) is where local KV and Durable Object state live; the
+# README-examples test points it at a temporary folder. INSPECTOR_PORT moves wrangler's
+# inspector (default 9229).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${PORT:-8787}"
 ORIGIN_PORT="${ORIGIN_PORT:-8788}"
+STATE="${TOLLGATE_STATE:-.wrangler/state}"
 WRANGLER=node_modules/.bin/wrangler
-# DEMO ONLY: the public demo signing key, shared by the demo origin and the local worker.
+# DEMO ONLY: the public demo signing key and admin secret, for local runs.
 # shellcheck disable=SC1091
 source demo/demo.vars
 
 bash scripts/build.sh
 
-state=.wrangler/state
-mkdir -p "$state"
-node demo/seed.mjs demo/entitlements.json > .wrangler/demo-entries.json
-"$WRANGLER" kv bulk put .wrangler/demo-entries.json --binding ENTITLEMENTS --local --persist-to "$state" >/dev/null
+mkdir -p "$STATE"
+entries="$STATE/demo-entries.json"
+node demo/seed.mjs demo/entitlements.json > "$entries"
+"$WRANGLER" kv bulk put "$entries" --binding ENTITLEMENTS --local --persist-to "$STATE" >/dev/null
 
 TOLLGATE_CONTEXT_KEY="$CONTEXT_SIGNING_KEY" node demo/origin.mjs --host 127.0.0.1 --port "$ORIGIN_PORT" &
 origin_pid=$!
@@ -26,16 +31,25 @@ base="http://127.0.0.1:$PORT"
 cat <<MSG
 
 Tollgate is starting on $base in front of the demo origin on http://127.0.0.1:$ORIGIN_PORT.
-Try (demo tokens: public, local only):
 
-  curl -s '$base/2/tweets/search/recent?query=edge' -H 'Authorization: Bearer $(token acme-search)'
-  curl -s '$base/2/tweets/20'                              # 401: no token
+  Admin console:  $base/_tollgate/console/
+  Admin secret:   $ADMIN_SECRET   (DEMO ONLY, from demo/demo.vars)
+
+Try (the tokens are public demo values, for local runs only; the README lists more):
+
+  curl -si '$base/2/tweets/search/recent?query=edge' -H 'Authorization: Bearer $(token acme-search)'   # 200, rate-limit headers
+  curl -s '$base/2/tweets/20'                                                # 401: no token
   curl -s '$base/2/tweets/20' -H 'Authorization: Bearer $(token acme-retired)'   # 401: revoked
   curl -s '$base/2/tweets/search/recent?query=edge' -H 'Authorization: Bearer $(token globex-lookup)'   # 403: not in plan
-  curl -s 'http://127.0.0.1:$ORIGIN_PORT/2/tweets/20'      # 403 from the origin: not signed by the edge
+  curl -s '$base/2/tweets/search/recent?query=edge' -H 'Authorization: Bearer $(token trial-app)'   # 5 a minute, then 429
+  curl -s '$base/_tollgate/admin/v1/accounts' -H 'Authorization: Bearer $ADMIN_SECRET'   # 200: the admin API
+  curl -s 'http://127.0.0.1:$ORIGIN_PORT/2/tweets/20'                       # 403 from the origin: not signed by the edge
 
 MSG
+inspector=()
+if [ -n "${INSPECTOR_PORT:-}" ]; then inspector=(--inspector-port "$INSPECTOR_PORT"); fi
 # The enforcer, and the admin console's static-files Worker that its CONSOLE binding reaches.
-TOLLGATE_PREBUILT=1 "$WRANGLER" dev -c wrangler.toml -c www/wrangler.toml --ip 127.0.0.1 --port "$PORT" --persist-to "$state" \
-  --show-interactive-dev-session=false \
-  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "CONTEXT_SIGNING_KEY:$CONTEXT_SIGNING_KEY"
+TOLLGATE_PREBUILT=1 "$WRANGLER" dev -c wrangler.toml -c www/wrangler.toml --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
+  --show-interactive-dev-session=false "${inspector[@]}" \
+  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "CONTEXT_SIGNING_KEY:$CONTEXT_SIGNING_KEY" \
+  --var "ADMIN_SECRET:$ADMIN_SECRET"

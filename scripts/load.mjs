@@ -9,7 +9,29 @@ const CONCURRENCY = Math.min(Number(process.env.LOAD_CONCURRENCY ?? 16), 64);
 const POOLED = 150; // the throttled account's pooled limit for the whole run
 
 const throttled = [newToken(), newToken(), newToken()];
+// Valid traffic goes to an account without limits (the demo's acme has the API's 450 searches
+// per 15 minutes, which a run at full speed would reach).
+const free = newToken();
 const entries = [
+  {
+    key: 'tollgate:v1:plan:load-free',
+    value: JSON.stringify({
+      v: 1, id: 'load-free',
+      endpoints: [
+        { method: 'GET', path: '/2/tweets/:id', group: 'lookup' },
+        { method: 'GET', path: '/2/tweets', group: 'lookup' },
+        { method: 'GET', path: '/2/tweets/search/recent', group: 'search' },
+      ],
+    }),
+  },
+  {
+    key: 'tollgate:v1:account:loadfree',
+    value: JSON.stringify({ v: 1, id: 'loadfree', name: 'Load Free', plan: 'load-free', status: 'active', use_cases: [{ id: 'load', status: 'approved' }] }),
+  },
+  {
+    key: `tollgate:v1:token:${tokenHash(free)}`,
+    value: JSON.stringify({ v: 1, account: 'loadfree', app: 'load-free-app', status: 'active', use_case: 'load' }),
+  },
   {
     key: 'tollgate:v1:plan:load-throttled',
     value: JSON.stringify({
@@ -33,7 +55,7 @@ const entries = [
 
 // Each kind of traffic, with the statuses its documented answer allows.
 const kinds = [
-  { name: 'valid', weight: 4, ok: [200], req: (i) => [['/2/tweets/20', '/2/tweets?ids=1,2,3', '/2/tweets/search/recent?query=load'][i % 3], demoToken('acme-search')] },
+  { name: 'valid', weight: 4, ok: [200], req: (i) => [['/2/tweets/20', '/2/tweets?ids=1,2,3', '/2/tweets/search/recent?query=load'][i % 3], free] },
   { name: 'throttled', weight: 3, ok: [200, 429], req: (i) => [`/2/tweets/${100 + (i % 50)}`, throttled[i % 3]] },
   { name: 'refused', weight: 2, ok: [401, 403], req: (i) => [['/2/tweets/20', '/2/tweets/search/recent?query=x', '/2/tweets/20'][i % 3], [newToken(), demoToken('globex-lookup'), demoToken('acme-retired')][i % 3]] },
   { name: 'hostile', weight: 1, ok: [400, 401, 414], req: (i) => [['/2/tweets/1%2F..%2Fsearch', `/2/tweets/20?q=${'x'.repeat(9000)}`, '/2/tweets/20'][i % 3], i % 3 === 2 ? 'tg_garbage' : demoToken('acme-search')] },
@@ -74,7 +96,7 @@ try {
   const origin = await stack.originStats();
   let ledgerForwarded = 0;
   let ledgerItems = 0;
-  for (const account of ['acme', 'globex', 'loadco']) {
+  for (const account of ['acme', 'globex', 'loadco', 'loadfree']) {
     const t = (await (await stack.admin('GET', `accounts/${account}/usage`)).json()).totals;
     ledgerForwarded += t.forwarded;
     ledgerItems += t.items;
