@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import http from 'node:http';
 import { join } from 'node:path';
 
+import { chromium } from 'playwright-core';
 import { TwitterApi, ApiResponseError } from 'twitter-api-v2';
 
 import { ROOT, demoToken, freePort } from './harness.mjs';
@@ -145,6 +146,33 @@ describe('make dev and the README', () => {
       }
     });
   }
+
+  test('the console signs in with the demo secret', { timeout: 90_000 }, async () => {
+    const secret = readFileSync(join(ROOT, 'demo/demo.vars'), 'utf8').match(/^ADMIN_SECRET="([^"]+)"/m)[1];
+    const profile = mkdtempSync(join(tmpdir(), 'tollgate-readme-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      timeout: 60_000,
+    });
+    try {
+      context.setDefaultTimeout(15_000);
+      const page = context.pages()[0] ?? await context.newPage();
+      await page.goto(`http://127.0.0.1:${port}/_tollgate/console/`);
+      await page.getByLabel('Admin secret').fill(secret);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
+      // The demo accounts, as make dev seeded them.
+      for (const name of ['Acme Analytics', 'Trial Co', 'Sampler Labs', 'Bulk Feeds', 'Relay Data Services']) {
+        await page.getByRole('link', { name, exact: true }).waitFor();
+      }
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
 
   test("a stock X API client is rate limited by the README's token within its stated limit, with a future reset", { timeout: 120_000 }, async () => {
     const base = `http://127.0.0.1:${port}`;
