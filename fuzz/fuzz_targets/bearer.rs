@@ -9,8 +9,8 @@
 
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use tollgate::domain::bearer::{token_from_header, BearerError};
-use tollgate::domain::token::Token;
+use tollgate::domain::access::bearer::{token_from_header, BearerError};
+use tollgate::domain::access::token::Token;
 
 const MAX_VALUE: usize = 512;
 

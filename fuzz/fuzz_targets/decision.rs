@@ -12,12 +12,12 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
-use tollgate::domain::clock::UnixMillis;
-use tollgate::domain::decision::{decide, Call, Decision};
-use tollgate::domain::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus, Method, Plan};
-use tollgate::domain::problem::{Forbidden, Problem, Unauthorized};
-use tollgate::domain::recipient::{Approval, Mode, RecipientClass};
-use tollgate::domain::use_case::UseCaseStatus;
+use tollgate::domain::time::clock::UnixMillis;
+use tollgate::domain::access::decision::{decide, Call, Decision};
+use tollgate::domain::access::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus, Method, Plan};
+use tollgate::domain::http::problem::{Forbidden, Problem, Unauthorized};
+use tollgate::domain::redistribution::recipient::{Approval, Mode, RecipientClass};
+use tollgate::domain::access::use_case::UseCaseStatus;
 
 const USE_CASES: [&str; 4] = ["monitoring", "resale", "research", "ads"];
 const RECIPIENTS: [&str; 5] = ["nw-east", "nw-west", "uni", "agency", "watchers"];

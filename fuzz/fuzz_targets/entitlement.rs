@@ -8,10 +8,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate::domain::entitlement::{
+use tollgate::domain::access::entitlement::{
     decode, AccountRecord, AppRecord, Plan, PlanRecord, Record, RecordError, VERSION,
 };
-use tollgate::domain::recipient::RecipientRefusal;
+use tollgate::domain::redistribution::recipient::RecipientRefusal;
 
 /// Decodes, and checks that what decodes survives a serialise/decode round trip unchanged.
 fn decoded<R>(text: &str) -> Option<R>

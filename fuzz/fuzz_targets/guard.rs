@@ -18,15 +18,15 @@ use std::collections::{HashMap, VecDeque};
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
-use tollgate::domain::clock::UnixMillis;
-use tollgate::domain::guard::{
+use tollgate::domain::time::clock::UnixMillis;
+use tollgate::domain::throttle::charge::{
     self, counter_key, Allowance, Charge, CounterStore, MemoryStore, Standing, Verdict, IDS_PER_RESPONSE,
     REDISTRIBUTION_DAYS,
 };
-use tollgate::domain::id::Id;
-use tollgate::domain::limit::{Limit, Scope, MAX_WINDOW_SECONDS};
-use tollgate::domain::month::Month;
-use tollgate::domain::window::Window;
+use tollgate::domain::access::id::Id;
+use tollgate::domain::throttle::limit::{Limit, Scope, MAX_WINDOW_SECONDS};
+use tollgate::domain::time::month::Month;
+use tollgate::domain::time::window::Window;
 
 const DAY_MS: u64 = 86_400_000;
 const GROUPS: [&str; 2] = ["search", "lookup"];
@@ -102,7 +102,7 @@ fn limits(input: &[LimitIn]) -> Vec<Limit> {
             Some(w) => 1 + u64::from(w) % MAX_WINDOW_SECONDS,
             None => WINDOWS[usize::from(l.window) % WINDOWS.len()],
         };
-        let limit = Limit { group: id(GROUPS[usize::from(l.group)]), scope, requests: 1 + u64::from(l.requests % 8), window_seconds, mode: tollgate::domain::limit::LimitMode::Strict };
+        let limit = Limit { group: id(GROUPS[usize::from(l.group)]), scope, requests: 1 + u64::from(l.requests % 8), window_seconds, mode: tollgate::domain::throttle::limit::LimitMode::Strict };
         assert_eq!(limit.problem(), None);
         // A plan lists each group, scope and window once.
         if !out.iter().any(|o| o.group == limit.group && o.scope == limit.scope && o.window_seconds == limit.window_seconds) {

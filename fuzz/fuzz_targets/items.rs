@@ -11,7 +11,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
-use tollgate::domain::items::{count, ids, is_json};
+use tollgate::domain::redistribution::items::{count, ids, is_json};
 
 /// How many top-level `data` keys an object has (`None` when the body is not an object).
 struct DataKeys(Option<usize>);

@@ -8,9 +8,9 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tollgate::domain::clock::UnixMillis;
-use tollgate::domain::guard::Quota;
-use tollgate::domain::rate_headers::{binding, headers};
+use tollgate::domain::time::clock::UnixMillis;
+use tollgate::domain::throttle::charge::Quota;
+use tollgate::domain::http::rate_headers::{binding, headers};
 
 #[derive(Arbitrary, Debug)]
 struct QuotaIn {

@@ -10,9 +10,9 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use tollgate::domain::entitlement::{Endpoint, Method};
-use tollgate::domain::id::Id;
-use tollgate::domain::route::{RouteError, RouteTable};
+use tollgate::domain::access::entitlement::{Endpoint, Method};
+use tollgate::domain::access::id::Id;
+use tollgate::domain::access::route::{RouteError, RouteTable};
 
 const METHODS: [Method; 5] = [Method::Get, Method::Post, Method::Put, Method::Patch, Method::Delete];
 

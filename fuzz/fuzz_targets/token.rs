@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tollgate::domain::hex;
-use tollgate::domain::token::{Token, TokenError, TokenHash, LEN, PREFIX};
+use tollgate::domain::access::token::{Token, TokenError, TokenHash, LEN, PREFIX};
 
 fn is_lower_hex(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))

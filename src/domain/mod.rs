@@ -1,37 +1,11 @@
-//! The pure core. Nothing here imports `worker`; time and randomness arrive as values.
+//! The pure core. Nothing here imports `worker`; time and randomness arrive as values. Each
+//! folder is one subsystem of the request path or of what the guard keeps.
 
-pub mod admin_auth;
-pub mod audit;
-pub mod bearer;
-pub mod cache;
-pub mod client_address;
-pub mod clock;
-pub mod context;
-pub mod decision;
-pub mod entitlement;
-pub mod entitlement_file;
-pub mod fingerprint;
-pub mod guard;
+pub mod access;
 pub mod hex;
-pub mod id;
-pub mod items;
-pub mod kv_layout;
-pub mod lease;
-pub mod lease_book;
-pub mod ledger;
-pub mod limit;
-pub mod month;
-pub mod pooling;
-pub mod namespace;
-pub mod overrides;
-pub mod own_paths;
-pub mod problem;
-pub mod recipient;
-pub mod rate_headers;
-pub mod rewrite;
-pub mod request_shape;
-pub mod route;
+pub mod http;
+pub mod record;
+pub mod redistribution;
 pub mod settings;
-pub mod token;
-pub mod use_case;
-pub mod window;
+pub mod throttle;
+pub mod time;

@@ -10,14 +10,14 @@ use super::clock::EdgeClock;
 use super::guard_protocol::{Command, Reply};
 use super::sql_ledger::Line;
 use super::sql_store::SqlStore;
-use crate::domain::audit;
-use crate::domain::clock::{Clock, UnixMillis};
-use crate::domain::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
-use crate::domain::guard::{self, StoreError, Verdict};
-use crate::domain::lease::Report;
-use crate::domain::month::Month;
+use crate::domain::record::audit;
+use crate::domain::time::clock::{Clock, UnixMillis};
+use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
+use crate::domain::throttle::charge::{self as guard, StoreError, Verdict};
+use crate::domain::throttle::lease::Report;
+use crate::domain::time::day::Day;
+use crate::domain::time::month::Month;
 
-const DAY_MS: u64 = 86_400_000;
 
 #[durable_object]
 pub struct AccountGuard {
@@ -61,7 +61,7 @@ impl AccountGuard {
     fn run(&self, mut store: SqlStore, command: Command) -> std::result::Result<Reply, StoreError> {
         self.schema.clone()?;
         let now = EdgeClock.now();
-        let day = now.0 / DAY_MS;
+        let day = Day::of(now).0;
         Ok(match command {
             Command::Charge(charge) => {
                 let standing = store.standing(&charge.token_hash)?;
@@ -184,7 +184,7 @@ impl AccountGuard {
 
     /// Counts the token's distinct clients today; the count reaching the threshold is an event.
     fn watch_resale(store: &SqlStore, app: &str, fp: &Fingerprint, now: UnixMillis) -> std::result::Result<(), StoreError> {
-        let day = now.0 / DAY_MS;
+        let day = Day::of(now).0;
         if store.record_fingerprint(app, day, fp)? == Some(RESALE_FINGERPRINTS_PER_DAY) {
             let evidence = json!({
                 "app": app,

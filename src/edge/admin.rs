@@ -17,18 +17,19 @@ use super::entitlements::{self, BINDING};
 use super::guard_client::{self, ADMIN_LOG};
 use super::guard_protocol::{Command, Reply};
 use super::{log, metrics, random};
-use crate::domain::admin_auth::{self, Failures};
-use crate::domain::clock::Clock;
-use crate::domain::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus, PlanRecord, Record, VERSION};
-use crate::domain::id::Id;
-use crate::domain::kv_layout;
-use crate::domain::ledger;
-use crate::domain::month::Month;
-use crate::domain::recipient::Recipient;
-use crate::domain::token::TokenHash;
-use crate::domain::use_case::{UseCase, UseCaseStatus};
+use crate::domain::access::admin_auth::{self, Failures};
+use crate::domain::time::clock::Clock;
+use crate::domain::access::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus, PlanRecord, Record, VERSION};
+use crate::domain::access::id::Id;
+use crate::domain::access::kv_layout;
+use crate::domain::record::ledger;
+use crate::domain::time::day::Day;
+use crate::domain::time::month::Month;
+use crate::domain::redistribution::recipient::Recipient;
+use crate::domain::access::token::TokenHash;
+use crate::domain::access::use_case::{UseCase, UseCaseStatus};
 
-pub const PREFIX: &str = crate::domain::own_paths::ADMIN_PREFIX;
+pub const PREFIX: &str = crate::domain::http::own_paths::ADMIN_PREFIX;
 pub const SECRET: &str = "ADMIN_SECRET";
 const OPENAPI: &str = include_str!("openapi.json");
 const MAX_BODY: usize = 256 * 1024;
@@ -354,8 +355,8 @@ impl Admin<'_> {
             Some(m) => parse_month(m).ok_or_else(|| bad("Query `month` must be YYYY-MM."))?,
             None => Month::of(EdgeClock.now()),
         };
-        let from = month.start().0 / 86_400_000;
-        let to = month.next().start().0 / 86_400_000 - 1;
+        let from = Day::of(month.start()).0;
+        let to = Day::of(month.next().start()).0 - 1;
         let Reply::Usage { rows } = self.guard(id.as_str(), &Command::Usage { from, to }).await? else {
             return Err(unavailable("The account guard gave an unexpected answer."));
         };

@@ -1,6 +1,6 @@
 //! The edge's clock: `Date.now()`, read through the core's one `Clock` trait.
 
-use crate::domain::clock::{Clock, UnixMillis};
+use crate::domain::time::clock::{Clock, UnixMillis};
 
 pub struct EdgeClock;
 

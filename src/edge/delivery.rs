@@ -6,12 +6,13 @@ use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ResponseInit};
 
-use crate::domain::clock::UnixMillis;
-use crate::domain::guard::Quota;
-use crate::domain::problem::Problem;
-use crate::domain::recipient::Mode;
-use crate::domain::rewrite::{self, Filtered};
-use crate::domain::{items, rate_headers};
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::throttle::charge::Quota;
+use crate::domain::http::problem::Problem;
+use crate::domain::redistribution::recipient::Mode;
+use crate::domain::redistribution::rewrite::{self, Filtered};
+use crate::domain::http::rate_headers;
+use crate::domain::redistribution::items;
 
 /// What the response may carry for a recipient: its form and how many items are reserved.
 pub struct Constraint {

@@ -12,12 +12,12 @@ use worker::Env;
 
 use super::log;
 
-use crate::domain::cache::TtlCache;
-use crate::domain::clock::UnixMillis;
-use crate::domain::entitlement::{decode, AccountRecord, AppRecord, Plan, PlanRecord, Record, RecordError};
-use crate::domain::id::Id;
-use crate::domain::kv_layout;
-use crate::domain::token::TokenHash;
+use crate::domain::access::cache::TtlCache;
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::access::entitlement::{decode, AccountRecord, AppRecord, Plan, PlanRecord, Record, RecordError};
+use crate::domain::access::id::Id;
+use crate::domain::access::kv_layout;
+use crate::domain::access::token::TokenHash;
 
 pub const BINDING: &str = "ENTITLEMENTS";
 const CAPACITY: usize = 10_000;

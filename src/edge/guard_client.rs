@@ -3,7 +3,7 @@
 use worker::{Env, Headers, Method, Request, RequestInit};
 
 use super::guard_protocol::{Command, Reply};
-use crate::domain::id::Id;
+use crate::domain::access::id::Id;
 
 pub const BINDING: &str = "ACCOUNT_GUARD";
 

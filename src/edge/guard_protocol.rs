@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::audit::{Entry, Verification};
-use crate::domain::guard::{Allowance, Charge, Verdict};
-use crate::domain::lease::Report;
-use crate::domain::ledger::Row;
+use crate::domain::record::audit::{Entry, Verification};
+use crate::domain::throttle::charge::{Allowance, Charge, Verdict};
+use crate::domain::throttle::lease::Report;
+use crate::domain::record::ledger::Row;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]

@@ -7,10 +7,10 @@ use worker::js_sys::{Array, Reflect, JSON};
 use worker::wasm_bindgen::JsValue;
 use worker::web_sys;
 
-use crate::domain::client_address::{self, ClientAddress};
-use crate::domain::overrides;
-use crate::domain::problem::Problem;
-use crate::domain::request_shape::{self, ShapeError};
+use crate::domain::http::client_address::{self, ClientAddress};
+use crate::domain::http::overrides;
+use crate::domain::http::problem::Problem;
+use crate::domain::http::request_shape::{self, ShapeError};
 
 pub struct Incoming {
     raw: web_sys::Request,

@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use worker::js_sys::{Function, Promise};
 use worker::wasm_bindgen::JsValue;
 
-use crate::domain::clock::UnixMillis;
-use crate::domain::guard::{Charge, Quota};
-use crate::domain::lease::{Lease, Report};
-use crate::domain::lease_book::LeaseBook;
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::throttle::charge::{Charge, Quota};
+use crate::domain::throttle::lease::{Lease, Report};
+use crate::domain::throttle::lease::book::LeaseBook;
 
 #[derive(Default)]
 struct Entry {

@@ -23,8 +23,8 @@ mod sql_store;
 
 use worker::{event, web_sys, Context, Env, Request, Result};
 
-use crate::domain::own_paths;
-use crate::domain::request_shape::split_url;
+use crate::domain::http::own_paths;
+use crate::domain::http::request_shape::split_url;
 
 /// The runtime's request as it is: the hot path reads only what it needs of it.
 #[event(fetch)]

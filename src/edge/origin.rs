@@ -11,11 +11,11 @@ use worker::web_sys::{self, AbortController, RequestInit, RequestRedirect, Worke
 
 use super::incoming::Incoming;
 use super::log;
-use crate::domain::clock::UnixMillis;
-use crate::domain::context::{self, Signed};
-use crate::domain::decision::Grant;
-use crate::domain::namespace::{forwards_to_origin, FORWARDED_FOR};
-use crate::domain::problem::Problem;
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::http::context::{self, Signed};
+use crate::domain::access::decision::Grant;
+use crate::domain::http::namespace::{forwards_to_origin, FORWARDED_FOR};
+use crate::domain::http::problem::Problem;
 use crate::domain::settings::Settings;
 
 pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, now: UnixMillis) -> Result<web_sys::Response, Problem> {

@@ -1,6 +1,6 @@
 //! The one source of randomness: the runtime's CSPRNG through getrandom.
 
-use crate::domain::token::Token;
+use crate::domain::access::token::Token;
 
 /// A new token, or `None` if the runtime has no randomness to give (never expected).
 pub fn new_token() -> Option<Token> {

@@ -2,7 +2,7 @@
 
 use worker::{Headers, Response};
 
-use crate::domain::problem::{Problem, CONTENT_TYPE};
+use crate::domain::http::problem::{Problem, CONTENT_TYPE};
 
 pub fn problem(p: &Problem, type_base: &str) -> Response {
     problem_with(p, type_base, &[])

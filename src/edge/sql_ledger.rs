@@ -6,10 +6,10 @@ use serde::Deserialize;
 use worker::SqlStorageValue;
 
 use super::sql_store::{int, unsigned, SqlStore};
-use crate::domain::audit::{self, Entry};
-use crate::domain::clock::UnixMillis;
-use crate::domain::guard::StoreError;
-use crate::domain::ledger::{day_label, Row};
+use crate::domain::record::audit::{self, Entry};
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::throttle::charge::StoreError;
+use crate::domain::record::ledger::{day_label, Row};
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS ledger (day INTEGER NOT NULL, app TEXT NOT NULL, grp TEXT NOT NULL, recipient TEXT NOT NULL,

@@ -3,9 +3,9 @@
 use serde::Deserialize;
 use worker::{SqlStorage, SqlStorageValue};
 
-use crate::domain::clock::UnixMillis;
-use crate::domain::fingerprint::Fingerprint;
-use crate::domain::guard::{CounterStore, Standing, StoreError};
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::redistribution::fingerprint::Fingerprint;
+use crate::domain::throttle::charge::{CounterStore, Standing, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL);

@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use tollgate::domain::decision::Decision;
+use tollgate::domain::access::decision::Decision;
 use tollgate_decision_bench::Fixture;
 
 thread_local! {

@@ -6,10 +6,10 @@
 
 use std::hint::black_box;
 
-use tollgate::domain::bearer::token_from_header;
-use tollgate::domain::clock::UnixMillis;
-use tollgate::domain::decision::{decide, Call, Decision};
-use tollgate::domain::entitlement::{decode, AccountRecord, AppRecord, Plan, PlanRecord};
+use tollgate::domain::access::bearer::token_from_header;
+use tollgate::domain::time::clock::UnixMillis;
+use tollgate::domain::access::decision::{decide, Call, Decision};
+use tollgate::domain::access::entitlement::{decode, AccountRecord, AppRecord, Plan, PlanRecord};
 
 /// DEMO ONLY: the public demo entitlements (their tokens are public demo values).
 const DEMO: &str = include_str!("../../../demo/entitlements.json");
@@ -74,7 +74,7 @@ impl Fixture {
     ///
     /// # Errors
     /// Never for the demo header; the `Result` keeps the header parse honest.
-    pub fn full(&self) -> Result<Decision, tollgate::domain::bearer::BearerError> {
+    pub fn full(&self) -> Result<Decision, tollgate::domain::access::bearer::BearerError> {
         let token = token_from_header(Some(black_box(self.header.as_str())))?;
         let hash = token.hash();
         black_box(&hash);

@@ -21,8 +21,8 @@ use clap_complete::Shell;
 use serde_json::{json, Value};
 
 use client::{segment, Api, Failure};
-use tollgate::domain::entitlement_file;
-use tollgate::domain::token::Token;
+use tollgate::domain::access::entitlement_file;
+use tollgate::domain::access::token::Token;
 
 #[derive(Parser)]
 #[command(name = "tollgate-admin", version, about = "Validate entitlements and drive Tollgate's admin API.")]

@@ -1,0 +1,192 @@
+//! A plan: the endpoints an account may call, each in a named endpoint group.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Record, RecordError};
+use crate::domain::access::id::Id;
+use crate::domain::throttle::limit::{GuardFailure, Limit};
+use crate::domain::access::route::{RouteError, RouteTable};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Method {
+    #[serde(rename = "GET")]
+    Get,
+    #[serde(rename = "POST")]
+    Post,
+    #[serde(rename = "PUT")]
+    Put,
+    #[serde(rename = "PATCH")]
+    Patch,
+    #[serde(rename = "DELETE")]
+    Delete,
+}
+
+impl Method {
+    /// The request's method as the runtime spells it; `HEAD` is served as `GET`.
+    #[must_use]
+    pub fn from_request(text: &str) -> Option<Self> {
+        match text {
+            "GET" | "HEAD" => Some(Self::Get),
+            "POST" => Some(Self::Post),
+            "PUT" => Some(Self::Put),
+            "PATCH" => Some(Self::Patch),
+            "DELETE" => Some(Self::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// One endpoint: `{"method":"GET","path":"/2/tweets/:id","group":"lookup"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub method: Method,
+    /// Literal segments and `:name` parameters, as the API's own reference writes them.
+    pub path: String,
+    pub group: Id,
+}
+
+/// `tollgate:v1:plan:<id>` → `{"v":1,"id":"pro","endpoints":[…]}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRecord {
+    pub v: u32,
+    pub id: Id,
+    pub endpoints: Vec<Endpoint>,
+    /// Request windows per endpoint group and scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<Limit>,
+    /// Items (entries of `data` in responses) the account may receive per calendar month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_item_cap: Option<u64>,
+    /// Whether to refuse (`closed`, the default) or forward (`open`) when the guard is down.
+    #[serde(default)]
+    pub guard_failure: GuardFailure,
+}
+
+pub const MAX_ENDPOINTS: usize = 256;
+pub const MAX_LIMITS: usize = 64;
+
+impl Record for PlanRecord {
+    fn version(&self) -> u32 {
+        self.v
+    }
+
+    fn validate(&self) -> Result<(), RecordError> {
+        if self.endpoints.len() > MAX_ENDPOINTS {
+            return Err(RecordError::Field {
+                field: "endpoints",
+                why: format!("at most {MAX_ENDPOINTS} endpoints"),
+            });
+        }
+        RouteTable::build(&self.endpoints).map_err(route_field)?;
+        self.validate_limits()
+    }
+}
+
+impl PlanRecord {
+    fn validate_limits(&self) -> Result<(), RecordError> {
+        let field = |why: String| RecordError::Field { field: "limits", why };
+        if self.limits.len() > MAX_LIMITS {
+            return Err(field(format!("at most {MAX_LIMITS} limits")));
+        }
+        for (i, limit) in self.limits.iter().enumerate() {
+            if let Some(why) = limit.problem() {
+                return Err(field(format!("limit {i}: {why}")));
+            }
+            if !self.endpoints.iter().any(|e| e.group == limit.group) {
+                return Err(field(format!("limit {i}: no endpoint is in group `{}`", limit.group)));
+            }
+            let twin = self.limits[..i]
+                .iter()
+                .any(|l| l.group == limit.group && l.scope == limit.scope && l.window_seconds == limit.window_seconds);
+            if twin {
+                return Err(field(format!("limit {i}: the same group, scope and window is listed twice")));
+            }
+        }
+        if self.monthly_item_cap == Some(0) {
+            return Err(RecordError::Field { field: "monthly_item_cap", why: "must be at least 1 (omit it for no cap)".into() });
+        }
+        Ok(())
+    }
+
+    /// The limits that apply to one endpoint group.
+    #[must_use]
+    pub fn limits_for(&self, group: &Id) -> Vec<Limit> {
+        self.limits.iter().filter(|l| l.group == *group).cloned().collect()
+    }
+}
+
+fn route_field(e: RouteError) -> RecordError {
+    RecordError::Field { field: "endpoints", why: e.to_string() }
+}
+
+/// A validated plan with its routes compiled once, then cached per isolate.
+#[derive(Debug)]
+pub struct Plan {
+    pub record: PlanRecord,
+    pub routes: RouteTable,
+}
+
+impl Plan {
+    /// # Errors
+    /// The route error of an invalid endpoint list.
+    pub fn compile(record: PlanRecord) -> Result<Self, RecordError> {
+        let routes = RouteTable::build(&record.endpoints).map_err(route_field)?;
+        Ok(Self { record, routes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::entitlement::decode;
+
+    #[test]
+    fn reads_and_compiles_the_documented_example() {
+        let text = r#"{"v":1,"id":"pro","endpoints":[
+            {"method":"GET","path":"/2/tweets/search/recent","group":"search"},
+            {"method":"GET","path":"/2/tweets","group":"lookup"},
+            {"method":"GET","path":"/2/tweets/:id","group":"lookup"}]}"#;
+        let plan = Plan::compile(decode(text).unwrap()).unwrap();
+        let hit = plan.routes.find(Method::Get, "/2/tweets/20").unwrap();
+        assert_eq!(hit.as_str(), "lookup");
+    }
+
+    #[test]
+    fn refuses_bad_paths_and_unknown_methods() {
+        let bad_path = r#"{"v":1,"id":"p","endpoints":[{"method":"GET","path":"2/tweets","group":"g"}]}"#;
+        assert!(matches!(decode::<PlanRecord>(bad_path), Err(RecordError::Field { field: "endpoints", .. })));
+        let bad_method = r#"{"v":1,"id":"p","endpoints":[{"method":"TRACE","path":"/a","group":"g"}]}"#;
+        assert!(matches!(decode::<PlanRecord>(bad_method), Err(RecordError::Json(_))));
+    }
+
+    #[test]
+    fn reads_limits_and_refuses_inconsistent_ones() {
+        let ok = r#"{"v":1,"id":"p","endpoints":[{"method":"GET","path":"/a","group":"search"}],
+            "limits":[{"group":"search","scope":"app","requests":450},
+                      {"group":"search","scope":"account","requests":1800,"window_seconds":900}],
+            "monthly_item_cap":1000,"guard_failure":"open"}"#;
+        let plan: PlanRecord = decode(ok).unwrap();
+        assert_eq!(plan.limits[0].window_seconds, 900);
+        assert_eq!(plan.limits_for(&Id::new("search").unwrap()).len(), 2);
+        assert_eq!(plan.guard_failure, GuardFailure::Open);
+        for bad in [
+            r#"[{"group":"nope","scope":"app","requests":1}]"#,
+            r#"[{"group":"search","scope":"app","requests":0}]"#,
+            r#"[{"group":"search","scope":"app","requests":1,"window_seconds":0}]"#,
+            r#"[{"group":"search","scope":"app","requests":1},{"group":"search","scope":"app","requests":2}]"#,
+            r#"[{"group":"search","scope":"galaxy","requests":1}]"#,
+        ] {
+            let text = format!(r#"{{"v":1,"id":"p","endpoints":[{{"method":"GET","path":"/a","group":"search"}}],"limits":{bad}}}"#);
+            assert!(decode::<PlanRecord>(&text).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn head_is_served_as_get_and_other_methods_are_unknown() {
+        assert_eq!(Method::from_request("HEAD"), Some(Method::Get));
+        assert_eq!(Method::from_request("TRACE"), None);
+        assert_eq!(Method::from_request("get"), None);
+    }
+}

@@ -1,0 +1,12 @@
+//! The request and response as HTTP: the request's shape and overrides, the headers that reach
+//! the origin, the signed context, rate-limit headers, problem responses, and the paths Tollgate
+//! answers itself.
+
+pub mod client_address;
+pub mod context;
+pub mod namespace;
+pub mod overrides;
+pub mod own_paths;
+pub mod problem;
+pub mod rate_headers;
+pub mod request_shape;

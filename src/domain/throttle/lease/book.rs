@@ -1,0 +1,208 @@
+//! One isolate's book for one lease key (account, app, endpoint group): the lease it holds, the
+//! deliveries made since its last report, and the renewal in flight. Pure: the edge keeps one book
+//! per key and does the waiting and the guard calls.
+//!
+//! The rules it keeps: a report carries every delivery exactly once; deliveries made while a
+//! renewal is in flight wait for the next report; a renewal that ends can clear only its own mark.
+
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::throttle::charge::{Charge, Quota};
+use crate::domain::throttle::lease::{Deliveries, Lease, Report};
+
+#[derive(Debug, Default)]
+pub struct LeaseBook {
+    lease: Option<Lease>,
+    /// Bumped at every new lease: a scheduled settlement of an older one does nothing.
+    generation: u64,
+    deliveries: Deliveries,
+    /// The number of the renewal in flight, if one is.
+    renewing: Option<u64>,
+    /// Numbers the renewals, so an older one ending cannot clear a newer one's mark.
+    renewals: u64,
+}
+
+impl LeaseBook {
+    /// Spends one unit of the lease, if there is one that is live.
+    pub fn take(&mut self, now: UnixMillis) -> Option<Vec<Quota>> {
+        self.lease.as_mut().and_then(|l| l.take(now))
+    }
+
+    /// Ends the lease (spent or expired) and hands back its report, with the deliveries.
+    pub fn close(&mut self) -> Option<Report> {
+        let lease = self.lease.take()?;
+        Some(lease.report(std::mem::take(&mut self.deliveries)))
+    }
+
+    /// Adds what a response under a lease delivered.
+    pub fn deliver(&mut self, items: u64, ids: Vec<String>, untracked: u64, bytes: u64) {
+        self.deliveries.add(items, ids, untracked, bytes);
+    }
+
+    /// Deliveries with no lease left to carry them, as a report of their own. While a renewal is
+    /// in flight they wait for it: the next lease's report carries them.
+    pub fn orphaned(&mut self, charge: &Charge, now: UnixMillis) -> Option<Report> {
+        if self.lease.is_some() || self.renewing.is_some() || self.deliveries.is_empty() {
+            return None;
+        }
+        let deliveries = std::mem::take(&mut self.deliveries);
+        Some(Report { charge: charge.clone(), granted_at: now, granted: 0, used: 0, deliveries })
+    }
+
+    /// Puts back a report that could not be sent, so nothing it counts is lost.
+    pub fn reopen(&mut self, report: Report) {
+        let Report { charge, granted_at, granted, used, deliveries } = report;
+        let mut lease = Lease::new(charge, granted_at, granted, Vec::new());
+        lease.used = used;
+        lease.expires_at = granted_at; // spent: nothing more is taken from it
+        self.lease = Some(lease);
+        self.deliveries.add(deliveries.items, deliveries.ids, deliveries.untracked, deliveries.bytes);
+    }
+
+    /// Installs a new grant and spends its first unit for the request that asked for it. Returns
+    /// the generation to settle later, the windows for this request, and a report to send at once
+    /// if the grant could not be merged with a lease another request installed meanwhile.
+    pub fn install(&mut self, lease: Lease, now: UnixMillis) -> (u64, Option<Vec<Quota>>, Option<Report>) {
+        let merged = self.lease.as_mut().is_some_and(|current| current.merge(&lease));
+        let mut displaced = None;
+        if !merged {
+            // Another request installed a lease in an older window: settle that one now.
+            displaced = self.lease.take().map(|l| l.report(Deliveries::default()));
+            self.lease = Some(lease);
+        }
+        self.generation += 1;
+        // A fresh grant is at least one unit and lives past `now`: this take succeeds.
+        let quotas = self.take(now);
+        (self.generation, quotas, displaced)
+    }
+
+    /// The settlement due for `generation`: that lease, if it is still held, with the deliveries.
+    /// With no lease held, the deliveries stay for whoever reports next.
+    pub fn due(&mut self, generation: u64) -> Option<Report> {
+        if self.generation != generation {
+            return None;
+        }
+        self.close()
+    }
+
+    /// Marks a renewal as in flight and returns its number.
+    pub fn begin_renewal(&mut self) -> u64 {
+        self.renewals += 1;
+        self.renewing = Some(self.renewals);
+        self.renewals
+    }
+
+    #[must_use]
+    pub fn renewing(&self) -> bool {
+        self.renewing.is_some()
+    }
+
+    /// Ends renewal `number`: clears the mark if it is still that renewal's.
+    pub fn end_renewal(&mut self, number: u64) {
+        if self.renewing == Some(number) {
+            self.renewing = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::id::Id;
+    use crate::domain::throttle::limit::{Limit, LimitMode, Scope};
+
+    const T0: UnixMillis = UnixMillis(1_800_000_000_000);
+
+    fn charge() -> Charge {
+        let limit = Limit { group: Id::new("lookup").unwrap(), scope: Scope::Account, requests: 100, window_seconds: 900, mode: LimitMode::Lease };
+        Charge {
+            app: Id::new("a").unwrap(),
+            token_hash: "h".into(),
+            group: Id::new("lookup").unwrap(),
+            limits: vec![limit],
+            monthly_item_cap: None,
+            recipient: None,
+            fingerprint: None,
+        }
+    }
+
+    fn grant(units: u64) -> Lease {
+        let quota = Quota { name: "account-lookup".into(), limit: 100, remaining: 50, reset: 1_800_000_900, window_seconds: 900 };
+        Lease::new(charge(), T0, units, vec![quota])
+    }
+
+    fn delivered(reports: &[Option<Report>]) -> u64 {
+        reports.iter().flatten().map(|r| r.deliveries.items).sum()
+    }
+
+    #[test]
+    fn a_lease_is_installed_spent_and_closed_with_its_deliveries() {
+        let mut book = LeaseBook::default();
+        assert!(book.take(T0).is_none());
+        let (generation, first, displaced) = book.install(grant(2), T0);
+        assert!(first.is_some() && displaced.is_none());
+        book.deliver(3, vec!["1".into()], 2, 100);
+        assert!(book.take(T0).is_some());
+        assert!(book.take(T0).is_none(), "two units, two requests");
+        let report = book.close().unwrap();
+        assert_eq!((report.granted, report.used, report.deliveries.items), (2, 2, 3));
+        assert!(book.due(generation).is_none(), "closed already");
+    }
+
+    #[test]
+    fn deliveries_made_during_a_renewal_ride_with_the_next_report() {
+        let mut book = LeaseBook::default();
+        book.install(grant(1), T0);
+        let renewal = book.begin_renewal();
+        let closed = book.close();
+        // A response served from the old lease finishes while the renewal is in flight.
+        book.deliver(5, Vec::new(), 0, 10);
+        assert!(book.orphaned(&charge(), T0).is_none(), "no call of its own while renewing");
+        let (generation, _, _) = book.install(grant(1), T0);
+        book.end_renewal(renewal);
+        let next = book.due(generation);
+        assert_eq!(next.as_ref().unwrap().deliveries.items, 5);
+        assert_eq!(delivered(&[closed, next]), 5);
+    }
+
+    #[test]
+    fn a_settlement_falling_due_during_a_renewal_loses_nothing() {
+        let mut book = LeaseBook::default();
+        let (generation, _, _) = book.install(grant(1), T0);
+        let renewal = book.begin_renewal();
+        let closed = book.close();
+        book.deliver(4, Vec::new(), 0, 10);
+        // The old lease's timer fires before the renewal answers: nothing to settle, and the
+        // deliveries stay in the book.
+        let due = book.due(generation);
+        assert!(due.is_none());
+        // The renewal is refused: no lease, so the deliveries go out on their own.
+        book.end_renewal(renewal);
+        let orphans = book.orphaned(&charge(), T0);
+        assert_eq!(delivered(&[closed, due, orphans]), 4);
+        assert!(book.orphaned(&charge(), T0).is_none(), "sent once");
+    }
+
+    #[test]
+    fn an_older_renewal_ending_does_not_clear_a_newer_ones_mark() {
+        let mut book = LeaseBook::default();
+        let first = book.begin_renewal();
+        let second = book.begin_renewal();
+        book.end_renewal(first);
+        assert!(book.renewing(), "the second is still in flight");
+        book.end_renewal(second);
+        assert!(!book.renewing());
+    }
+
+    #[test]
+    fn a_report_that_could_not_be_sent_is_kept_whole() {
+        let mut book = LeaseBook::default();
+        book.install(grant(3), T0);
+        book.deliver(2, Vec::new(), 0, 10);
+        let report = book.close().unwrap();
+        book.reopen(report);
+        assert!(book.take(T0).is_none(), "a reopened lease is spent");
+        book.deliver(1, Vec::new(), 0, 10);
+        let again = book.close().unwrap();
+        assert_eq!((again.granted, again.used, again.deliveries.items), (3, 1, 3));
+    }
+}
