@@ -47,14 +47,7 @@ impl DurableObject for AccountGuard {
 
 /// The reason a guard verdict refused, as the ledger and the problem type name it.
 fn refusal_reason(verdict: &Verdict) -> Option<&'static str> {
-    match verdict {
-        Verdict::Allow { .. } => None,
-        Verdict::RateLimited { .. } => Some("rate-limit-exceeded"),
-        Verdict::UsageCapped { .. } => Some("usage-capped"),
-        Verdict::RedistributionCapped { .. } => Some("redistribution-capped"),
-        Verdict::Revoked => Some("revoked-token"),
-        Verdict::AccountSuspended => Some("account-suspended"),
-    }
+    verdict.refusal().map(|p| p.ledger_reason())
 }
 
 impl AccountGuard {

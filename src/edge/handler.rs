@@ -136,7 +136,7 @@ fn record_refusal(ctx: &Context, env: Env, known: Known, problem: &Problem) {
         app: known.app.to_string(),
         group: known.group,
         recipient: known.recipient,
-        reason: problem.reason().unwrap_or(problem.slug()).to_owned(),
+        reason: problem.ledger_reason().to_owned(),
     };
     let account = known.account;
     ctx.wait_until(async move {

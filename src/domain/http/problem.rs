@@ -254,6 +254,13 @@ impl Problem {
         }
     }
 
+    /// The reason a ledger counts this refusal under: the `reason` where one status has several
+    /// causes, the type slug otherwise (`rate-limit-exceeded`, `usage-capped`, …).
+    #[must_use]
+    pub fn ledger_reason(&self) -> &'static str {
+        self.reason().unwrap_or(self.slug())
+    }
+
     /// The body, with `type` under the deployment's problem base URI.
     #[must_use]
     pub fn body(&self, type_base: &str) -> ProblemBody {

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::access::id::Id;
+use crate::domain::http::problem::{Forbidden, Problem, Unauthorized};
 use crate::domain::throttle::limit::{Limit, Scope};
 use crate::domain::time::day::Day;
 use crate::domain::time::month::Month;
@@ -129,6 +130,22 @@ pub enum Verdict {
     RedistributionCapped { retry_after: u64 },
     Revoked,
     AccountSuspended,
+}
+
+impl Verdict {
+    /// The problem a refusing verdict is answered with; `None` for `Allow`. The one mapping from
+    /// the guard's answer to what the client and the ledger see.
+    #[must_use]
+    pub fn refusal(&self) -> Option<Problem> {
+        Some(match self {
+            Self::Allow { .. } => return None,
+            Self::RateLimited { retry_after, .. } => Problem::RateLimited { retry_after: *retry_after },
+            Self::UsageCapped { retry_after } => Problem::UsageCapped { retry_after: *retry_after },
+            Self::RedistributionCapped { retry_after } => Problem::RedistributionCapped { retry_after: *retry_after },
+            Self::Revoked => Problem::Unauthorized(Unauthorized::Revoked),
+            Self::AccountSuspended => Problem::Forbidden(Forbidden::AccountSuspended),
+        })
+    }
 }
 
 /// What the guard knows about the account beyond its counters.
@@ -357,6 +374,23 @@ mod tests {
     }
 
     const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
+
+    #[test]
+    fn refusals_map_to_the_problems_and_ledger_reasons_clients_see() {
+        let cases = [
+            (Verdict::RateLimited { quotas: vec![], retry_after: 3 }, 429, "rate-limit-exceeded"),
+            (Verdict::UsageCapped { retry_after: 3 }, 429, "usage-capped"),
+            (Verdict::RedistributionCapped { retry_after: 3 }, 429, "redistribution-capped"),
+            (Verdict::Revoked, 401, "revoked-token"),
+            (Verdict::AccountSuspended, 403, "account-suspended"),
+        ];
+        for (verdict, status, reason) in cases {
+            let problem = verdict.refusal().unwrap();
+            assert_eq!((problem.status(), problem.ledger_reason()), (status, reason));
+        }
+        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None }.refusal(), None);
+        assert_eq!(Verdict::UsageCapped { retry_after: 7 }.refusal().unwrap().retry_after(), Some(7));
+    }
 
     #[test]
     fn counts_up_to_the_limit_then_refuses_until_the_window_resets() {
