@@ -1,5 +1,5 @@
-//! `guard::charge` and `guard::charge_units` (leases), with `guard::return_units` and
-//! `guard::settle`, over `MemoryStore`: an arbitrary plan's limits, then an arbitrary sequence of
+//! `charge::charge` and `charge::charge_units` (leases), with `charge::return_units` and
+//! `charge::settle`, over `MemoryStore`: an arbitrary plan's limits, then an arbitrary sequence of
 //! requests, leases, lease returns, deliveries, settlements and clock steps (never backwards),
 //! from an arbitrary starting time.
 //!
@@ -19,10 +19,12 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use tollgate::domain::time::clock::UnixMillis;
-use tollgate::domain::throttle::charge::{
-    self, counter_key, Allowance, Charge, CounterStore, MemoryStore, Standing, Verdict, IDS_PER_RESPONSE,
-    REDISTRIBUTION_DAYS,
-};
+use tollgate::domain::guard::memory::MemoryStore;
+use tollgate::domain::throttle::charge::{self as guard, Charge, IDS_PER_RESPONSE, REDISTRIBUTION_DAYS};
+use tollgate::domain::throttle::counter_key::CounterKey;
+use tollgate::domain::throttle::store::CounterStore;
+use tollgate::domain::throttle::verdict::{Allowance, Standing, Verdict};
+use tollgate::domain::time::day::Day;
 use tollgate::domain::access::id::Id;
 use tollgate::domain::throttle::limit::{Limit, Scope, MAX_WINDOW_SECONDS};
 use tollgate::domain::time::month::Month;
@@ -116,11 +118,11 @@ impl Run {
     fn entity_used(&self, entity: &str) -> u64 {
         let today = self.now / DAY_MS;
         let from = (today + 1).saturating_sub(REDISTRIBUTION_DAYS);
-        self.store.entity_ids(entity, from, today).unwrap()
+        self.store.entity_ids(&id(entity), Day(from), Day(today)).unwrap()
     }
 
     fn month_items(&self) -> u64 {
-        self.store.month_items(&Month::of(UnixMillis(self.now)).key()).unwrap()
+        self.store.month_items(Month::of(UnixMillis(self.now))).unwrap()
     }
 
     fn charge(&mut self, app: u8, lookup: bool, recipient: Option<u8>, standing: u8, want: Option<u8>) {
@@ -140,10 +142,10 @@ impl Run {
         let now = UnixMillis(self.now);
         let recipient_id = recipient.map(|(r, _)| id(r));
         // (limit, key, window, used) for every limit that applies to this request.
-        let applicable: Vec<(Limit, String, Window, u64)> = own
+        let applicable: Vec<(Limit, CounterKey, Window, u64)> = own
             .iter()
             .filter_map(|l| {
-                let key = counter_key(l, &id(app), recipient_id.as_ref())?;
+                let key = CounterKey::of(l, &id(app), recipient_id.as_ref())?;
                 let window = Window::containing(now, l.window_seconds * 1000);
                 let used = self.store.count(&key, window.start).unwrap();
                 Some((l.clone(), key, window, used))
@@ -180,7 +182,7 @@ impl Run {
             assert!(retry_after <= 31 * 86_400 && (retry_after >= 1 || self.now >= SANE), "retry after {retry_after}");
             return unchanged(&self.store);
         }
-        let full: Vec<&(Limit, String, Window, u64)> = applicable.iter().filter(|(l, _, _, used)| *used >= l.requests).collect();
+        let full: Vec<&(Limit, CounterKey, Window, u64)> = applicable.iter().filter(|(l, _, _, used)| *used >= l.requests).collect();
         if !full.is_empty() {
             let Verdict::RateLimited { quotas, retry_after } = verdict else { panic!("a window is full, answered {verdict:?}") };
             let longest = full.iter().map(|(l, ..)| l.window_seconds).max().unwrap();
@@ -210,11 +212,11 @@ impl Run {
         let mut expected = windows;
         for (l, key, w, used) in &applicable {
             assert_eq!(self.store.count(key, w.start).unwrap(), used + granted);
-            expected.insert(key.clone(), (w.start, used + granted));
-            let admitted = self.admitted.entry((key.clone(), w.start)).or_insert(0);
+            expected.insert(key.text(), (w.start, used + granted));
+            let admitted = self.admitted.entry((key.text(), w.start)).or_insert(0);
             *admitted += granted;
             assert!(*admitted <= l.requests, "{key} granted {admitted} in one window, limit {}", l.requests);
-            assert_eq!(*self.limit_of.entry(key.clone()).or_insert(l.requests), l.requests);
+            assert_eq!(*self.limit_of.entry(key.text()).or_insert(l.requests), l.requests);
         }
         assert_eq!(self.store.windows, expected);
         assert_eq!(quotas.len(), applicable.len());
@@ -254,7 +256,7 @@ impl Run {
         let keys: Vec<(String, u64)> = charge
             .limits
             .iter()
-            .filter_map(|l| Some((counter_key(l, &charge.app, recipient)?, Window::containing(granted_at, l.window_seconds * 1000).start)))
+            .filter_map(|l| Some((CounterKey::of(l, &charge.app, recipient)?.text(), Window::containing(granted_at, l.window_seconds * 1000).start)))
             .collect();
         let windows = self.store.windows.clone();
         guard::return_units(&mut self.store, &charge, granted_at, unused).unwrap();

@@ -9,7 +9,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use tollgate::domain::time::clock::UnixMillis;
-use tollgate::domain::throttle::charge::Quota;
+use tollgate::domain::throttle::verdict::Quota;
 use tollgate::domain::http::rate_headers::{binding, headers};
 
 #[derive(Arbitrary, Debug)]

@@ -14,8 +14,9 @@ use worker::{Env, Method, Request, Response};
 
 use super::clock::EdgeClock;
 use super::entitlements::{self, BINDING};
-use super::guard_client::{self, ADMIN_LOG};
-use super::guard_protocol::{Command, Reply};
+use super::guard::client::{self as guard_client, ADMIN_LOG};
+use crate::domain::guard::command::{Command, Reply};
+use crate::domain::record::audit::AdminChange;
 use super::{log, metrics, random};
 use crate::domain::access::admin_auth::{self, Failures};
 use crate::domain::time::clock::Clock;
@@ -172,8 +173,8 @@ impl Admin<'_> {
             .map_err(|e| unavailable(format!("The account guard did not answer: {e}")))
     }
 
-    async fn audit_change(&self, log_name: &str, kind: &str, detail: Value) -> Result<(), Fail> {
-        self.guard(log_name, &Command::Audit { kind: format!("admin:{kind}"), detail }).await.map(|_| ())
+    async fn audit_change(&self, log_name: &str, change: AdminChange, detail: Value) -> Result<(), Fail> {
+        self.guard(log_name, &Command::Audit { change, detail }).await.map(|_| ())
     }
 
     async fn list(&self, kind: &str) -> Answer {
@@ -196,7 +197,7 @@ impl Admin<'_> {
         }
         let text = serde_json::to_string(&record).unwrap_or_default();
         self.write(&kv_layout::plan_key(&id), text).await?;
-        self.audit_change(ADMIN_LOG, "plan_written", json!({ "plan": id, "record": record })).await?;
+        self.audit_change(ADMIN_LOG, AdminChange::PlanWritten, json!({ "plan": id, "record": record })).await?;
         ok(&json!({ "plan": id, "written": true }))
     }
 
@@ -206,16 +207,16 @@ impl Admin<'_> {
         if record.id != id {
             return Err(bad(format!("Field `id` is `{}` but the path names `{id}`.", record.id)));
         }
-        self.save_account(&record, "account_written").await?;
+        self.save_account(&record, AdminChange::AccountWritten).await?;
         ok(&json!({ "account": id, "written": true }))
     }
 
     /// Writes an account record: the guard learns a suspension first, then KV, then the audit.
-    async fn save_account(&self, record: &AccountRecord, kind: &str) -> Result<(), Fail> {
+    async fn save_account(&self, record: &AccountRecord, change: AdminChange) -> Result<(), Fail> {
         let suspended = record.status == AccountStatus::Suspended;
         self.guard(record.id.as_str(), &Command::SetSuspended { suspended }).await?;
         self.write(&kv_layout::account_key(&record.id), serde_json::to_string(record).unwrap_or_default()).await?;
-        self.audit_change(record.id.as_str(), kind, json!({ "record": record })).await
+        self.audit_change(record.id.as_str(), change, json!({ "record": record })).await
     }
 
     async fn set_suspended(&self, id: &str, suspended: bool) -> Answer {
@@ -223,7 +224,7 @@ impl Admin<'_> {
         let record: AccountRecord = self.load(&kv_layout::account_key(&id)).await?;
         let status = if suspended { AccountStatus::Suspended } else { AccountStatus::Active };
         let updated = AccountRecord { status, ..record };
-        self.save_account(&updated, if suspended { "account_suspended" } else { "account_reinstated" }).await?;
+        self.save_account(&updated, if suspended { AdminChange::AccountSuspended } else { AdminChange::AccountReinstated }).await?;
         ok(&json!({ "account": id, "status": status }))
     }
 
@@ -243,7 +244,7 @@ impl Admin<'_> {
         record.use_cases.retain(|c| c.id != case_id);
         record.use_cases.push(case);
         record.validate().map_err(|e| bad(e.to_string()))?;
-        self.save_account(&record, "use_case_written").await?;
+        self.save_account(&record, AdminChange::UseCaseWritten).await?;
         ok(&json!({ "account": id, "use_case": case_id, "written": true }))
     }
 
@@ -262,7 +263,7 @@ impl Admin<'_> {
         record.redistribution.recipients.retain(|r| r.id != rid);
         record.redistribution.recipients.push(recipient);
         record.validate().map_err(|e| bad(e.to_string()))?;
-        self.save_account(&record, "recipient_written").await?;
+        self.save_account(&record, AdminChange::RecipientWritten).await?;
         ok(&json!({ "account": id, "recipient": rid, "written": true }))
     }
 
@@ -283,21 +284,21 @@ impl Admin<'_> {
         let use_case = body.use_case.as_deref().map(Id::new).transpose().map_err(|e| bad(format!("Field `use_case`: {e}")))?;
         let _: AccountRecord = self.load(&kv_layout::account_key(&account)).await?;
         let record = AppRecord { v: VERSION, account: account.clone(), app: app.clone(), status: AppStatus::Active, expires_at: body.expires_at, use_case };
-        self.create_token(record, "token_issued", None).await
+        self.create_token(record, AdminChange::TokenIssued, None).await
     }
 
-    async fn create_token(&self, record: AppRecord, kind: &str, replaces: Option<&TokenHash>) -> Answer {
+    async fn create_token(&self, record: AppRecord, change: AdminChange, replaces: Option<&TokenHash>) -> Answer {
         let token = random::new_token().ok_or_else(|| unavailable("No randomness available."))?;
         let hash = token.hash();
         let account = record.account.clone();
         self.guard(
             account.as_str(),
-            &Command::RegisterApp { token_hash: hash.to_string(), app: record.app.to_string(), status: "active".into() },
+            &Command::RegisterApp { token_hash: hash.clone(), app: record.app.clone(), status: AppStatus::Active },
         )
         .await?;
         self.write(&kv_layout::token_key(&hash), serde_json::to_string(&record).unwrap_or_default()).await?;
         let detail = json!({ "app": record.app, "token_sha256": hash.as_str(), "replaces": replaces.map(TokenHash::as_str) });
-        self.audit_change(account.as_str(), kind, detail).await?;
+        self.audit_change(account.as_str(), change, detail).await?;
         log::event("info", "token_issued", json!({ "account": account.as_str(), "app": record.app.as_str(), "token_hash": hash.short() }));
         ok(&json!({ "token": token.reveal(), "token_sha256": hash.as_str(), "account": account, "app": record.app,
             "note": "The token is shown once. Only its hash is stored." }))
@@ -319,7 +320,7 @@ impl Admin<'_> {
         }
         // The guard first: from this moment every location refuses a revoked token.
         if status == AppStatus::Revoked {
-            self.guard(account.as_str(), &Command::RevokeToken { token_hash: hash.to_string() }).await?;
+            self.guard(account.as_str(), &Command::RevokeToken { token_hash: hash.clone() }).await?;
         }
         let status_name = match status {
             AppStatus::Active => "active",
@@ -328,7 +329,7 @@ impl Admin<'_> {
         };
         self.guard(
             account.as_str(),
-            &Command::RegisterApp { token_hash: hash.to_string(), app: record.app.to_string(), status: status_name.into() },
+            &Command::RegisterApp { token_hash: hash.clone(), app: record.app.clone(), status },
         )
         .await?;
         let updated = AppRecord { status, ..record.clone() };
@@ -339,11 +340,16 @@ impl Admin<'_> {
             "token_status_changed",
             json!({ "account": account.as_str(), "app": record.app.as_str(), "token_hash": hash.short(), "status": status_name }),
         );
-        self.audit_change(account.as_str(), &format!("token_{status_name}"), json!({ "app": record.app, "token_sha256": hash.as_str() }))
+        let change = match status {
+            AppStatus::Active => AdminChange::TokenActive,
+            AppStatus::Suspended => AdminChange::TokenSuspended,
+            AppStatus::Revoked => AdminChange::TokenRevoked,
+        };
+        self.audit_change(account.as_str(), change, json!({ "app": record.app, "token_sha256": hash.as_str() }))
             .await?;
         if action == "rotate" {
             let fresh = AppRecord { status: AppStatus::Active, ..record };
-            return self.create_token(fresh, "token_rotated", Some(&hash)).await;
+            return self.create_token(fresh, AdminChange::TokenRotated, Some(&hash)).await;
         }
         ok(&json!({ "account": account, "app": updated.app, "token_sha256": hash.as_str(), "status": status_name }))
     }
@@ -355,8 +361,8 @@ impl Admin<'_> {
             Some(m) => parse_month(m).ok_or_else(|| bad("Query `month` must be YYYY-MM."))?,
             None => Month::of(EdgeClock.now()),
         };
-        let from = Day::of(month.start()).0;
-        let to = Day::of(month.next().start()).0 - 1;
+        let from = Day::of(month.start());
+        let to = Day::of(month.next().start()).minus(1);
         let Reply::Usage { rows } = self.guard(id.as_str(), &Command::Usage { from, to }).await? else {
             return Err(unavailable("The account guard gave an unexpected answer."));
         };
@@ -396,7 +402,7 @@ impl Admin<'_> {
     async fn report(&self, id: &str) -> Result<Value, Fail> {
         let id = id_of(id)?;
         match self.guard(id.as_str(), &Command::Report).await? {
-            Reply::Report(report) => Ok(report),
+            Reply::Report(report) => Ok(serde_json::to_value(report).unwrap_or_default()),
             _ => Err(unavailable("The account guard gave an unexpected answer.")),
         }
     }

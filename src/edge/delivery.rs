@@ -7,7 +7,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ResponseInit};
 
 use crate::domain::time::clock::UnixMillis;
-use crate::domain::throttle::charge::Quota;
+use crate::domain::throttle::verdict::Quota;
 use crate::domain::http::problem::Problem;
 use crate::domain::redistribution::recipient::Mode;
 use crate::domain::redistribution::rewrite::{self, Filtered};

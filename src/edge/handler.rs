@@ -12,10 +12,11 @@ use worker::{Context, Delay, Env};
 
 use super::clock::EdgeClock;
 use super::entitlements::{Entitlements, LoadError};
-use super::guard_protocol::{Command, Reply};
+use crate::domain::guard::command::{Command, Reply};
 use super::delivery::{Constraint, Shipment};
 use super::incoming::Incoming;
-use super::{delivery, guard_client, leases, log, origin, respond, settings};
+use super::guard::client as guard_client;
+use super::{delivery, leases, log, origin, respond, settings};
 use crate::domain::access::bearer;
 use crate::domain::time::clock::{Clock, UnixMillis};
 use crate::domain::access::decision::{decide, Call, Decision, Grant};
@@ -23,7 +24,9 @@ use crate::domain::access::entitlement::{Method, Plan};
 use crate::domain::access::id::Id;
 use crate::domain::redistribution::fingerprint::Fingerprint;
 use crate::domain::throttle::lease::{self, Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
-use crate::domain::throttle::charge::{Allowance, Charge, Quota, RecipientCharge, Verdict};
+use crate::domain::throttle::charge::{Charge, RecipientCharge};
+use crate::domain::throttle::lease::Deliveries;
+use crate::domain::throttle::verdict::{Allowance, Quota, Verdict};
 use crate::domain::redistribution::recipient;
 use crate::domain::throttle::limit::GuardFailure;
 use crate::domain::http::problem::{Forbidden, Problem, Unauthorized};
@@ -92,13 +95,10 @@ pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) ->
     }
     let items = shipment.items;
     let command = Command::Delivered {
-        app: grant.app.to_string(),
-        group: grant.group.to_string(),
-        recipient: grant.delivery.as_ref().map(|d| d.recipient.to_string()).unwrap_or_default(),
-        ids: shipment.ids,
-        untracked: shipment.untracked,
-        items,
-        bytes: shipment.bytes,
+        app: grant.app.clone(),
+        group: grant.group.clone(),
+        recipient: grant.delivery.as_ref().map(|d| d.recipient.clone()),
+        delivered: Deliveries { items, ids: shipment.ids, untracked: shipment.untracked, bytes: shipment.bytes },
         allowance,
     };
     let account = grant.account.clone();
@@ -121,7 +121,7 @@ struct Refusal {
 struct Known {
     account: Id,
     app: Id,
-    group: String,
+    group: Option<Id>,
     recipient: String,
 }
 
@@ -133,7 +133,7 @@ impl From<Problem> for Refusal {
 
 fn record_refusal(ctx: &Context, env: Env, known: Known, problem: &Problem) {
     let command = Command::Refused {
-        app: known.app.to_string(),
+        app: known.app,
         group: known.group,
         recipient: known.recipient,
         reason: problem.ledger_reason().to_owned(),
@@ -210,9 +210,7 @@ async fn admit(req: &Incoming, env: &Env, settings: &Settings, now: UnixMillis) 
     match decide(&app, &account, &plan, call, now) {
         Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
         Decision::Deny(problem) => {
-            let group = Method::from_request(method)
-                .and_then(|m| plan.routes.find(m, path))
-                .map_or_else(|| "-".to_owned(), ToString::to_string);
+            let group = Method::from_request(method).and_then(|m| plan.routes.find(m, path)).cloned();
             let known = Known {
                 account: account.id.clone(),
                 app: app.app.clone(),
@@ -237,7 +235,7 @@ async fn guard(
     let plan = &admitted.plan.record;
     let mut charge = Charge {
         app: grant.app.clone(),
-        token_hash: admitted.token_hash.as_str().to_owned(),
+        token_hash: admitted.token_hash.clone(),
         group: grant.group.clone(),
         limits: plan.limits_for(&grant.group),
         monthly_item_cap: plan.monthly_item_cap,

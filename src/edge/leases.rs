@@ -9,7 +9,8 @@ use worker::js_sys::{Function, Promise};
 use worker::wasm_bindgen::JsValue;
 
 use crate::domain::time::clock::UnixMillis;
-use crate::domain::throttle::charge::{Charge, Quota};
+use crate::domain::throttle::charge::Charge;
+use crate::domain::throttle::verdict::Quota;
 use crate::domain::throttle::lease::{Lease, Report};
 use crate::domain::throttle::lease::book::LeaseBook;
 

@@ -1,14 +1,12 @@
 //! The edge: the only code that touches `worker` types. It reads the request, loads records,
 //! asks the core for a decision and carries it out.
 
-mod account_guard;
 mod admin;
 mod clock;
 mod console;
 mod delivery;
 mod entitlements;
-mod guard_client;
-mod guard_protocol;
+mod guard;
 mod handler;
 mod incoming;
 mod leases;
@@ -18,8 +16,6 @@ mod origin;
 mod random;
 mod respond;
 mod settings;
-mod sql_ledger;
-mod sql_store;
 
 use worker::{event, web_sys, Context, Env, Request, Result};
 

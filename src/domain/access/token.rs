@@ -88,8 +88,23 @@ fn checksum(body: &[u8]) -> [u8; CHECK_BYTES] {
 }
 
 /// SHA-256 of the token, lowercase hex: the only form of a token that is stored or logged.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct TokenHash(String);
+
+impl TryFrom<String> for TokenHash {
+    type Error = &'static str;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::from_hex(&text).ok_or("a token hash is 64 lowercase hex digits")
+    }
+}
+
+impl From<TokenHash> for String {
+    fn from(hash: TokenHash) -> Self {
+        hash.0
+    }
+}
 
 impl TokenHash {
     /// Accepts a stored hash (64 lowercase hex digits).

@@ -3,7 +3,7 @@
 //! (draft-ietf-httpapi-ratelimit-headers) for every window.
 
 use crate::domain::time::clock::UnixMillis;
-use crate::domain::throttle::charge::Quota;
+use crate::domain::throttle::verdict::Quota;
 
 /// The window that binds first: least remaining, then the one that resets last.
 #[must_use]

@@ -38,6 +38,69 @@ pub fn next(last: Option<&Entry>, at: u64, kind: &str, detail: String) -> Entry 
     Entry { seq, at, kind: kind.to_owned(), detail, prev_hash, hash }
 }
 
+/// What an entry records. Stored as its text (`refusal`, `admin:plan_written`, …); entries read
+/// back keep whatever text they were written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A request refused, by the edge or the guard.
+    Refusal,
+    /// A pooling event, with its evidence.
+    Pooling,
+    /// A resale event, with its evidence.
+    Resale,
+    /// A change an admin made.
+    Admin(AdminChange),
+}
+
+/// The admin changes the audit trail names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminChange {
+    PlanWritten,
+    AccountWritten,
+    AccountSuspended,
+    AccountReinstated,
+    UseCaseWritten,
+    RecipientWritten,
+    TokenIssued,
+    TokenRotated,
+    TokenActive,
+    TokenSuspended,
+    TokenRevoked,
+}
+
+impl AdminChange {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PlanWritten => "plan_written",
+            Self::AccountWritten => "account_written",
+            Self::AccountSuspended => "account_suspended",
+            Self::AccountReinstated => "account_reinstated",
+            Self::UseCaseWritten => "use_case_written",
+            Self::RecipientWritten => "recipient_written",
+            Self::TokenIssued => "token_issued",
+            Self::TokenRotated => "token_rotated",
+            Self::TokenActive => "token_active",
+            Self::TokenSuspended => "token_suspended",
+            Self::TokenRevoked => "token_revoked",
+        }
+    }
+}
+
+impl AuditKind {
+    /// The text the chain stores and hashes.
+    #[must_use]
+    pub fn text(self) -> String {
+        match self {
+            Self::Refusal => "refusal".to_owned(),
+            Self::Pooling => "pooling".to_owned(),
+            Self::Resale => "resale".to_owned(),
+            Self::Admin(change) => format!("admin:{}", change.as_str()),
+        }
+    }
+}
+
 /// Where the chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Break {
@@ -115,6 +178,15 @@ mod tests {
         // Rehashing the altered entry moves the break to the next one, which no longer follows it.
         c[2].hash = entry_hash(&c[2].prev_hash, 3, c[2].at, &c[2].kind, &c[2].detail);
         assert_eq!(verify(&c).first_break, Some(Break { seq: 4, reason: "does not follow the previous entry" }));
+    }
+
+    #[test]
+    fn kinds_are_stored_as_their_text() {
+        assert_eq!(AuditKind::Refusal.text(), "refusal");
+        assert_eq!(AuditKind::Admin(AdminChange::PlanWritten).text(), "admin:plan_written");
+        assert_eq!(AuditKind::Admin(AdminChange::TokenRevoked).text(), "admin:token_revoked");
+        let change: AdminChange = serde_json::from_str("\"use_case_written\"").unwrap();
+        assert_eq!(AuditKind::Admin(change).text(), "admin:use_case_written");
     }
 
     #[test]

@@ -1,65 +1,25 @@
-//! The account guard: the arithmetic behind the per-account Durable Object.
+//! The charge: what the edge asks the account's guard for one request (or one lease), and the
+//! arithmetic that answers it.
 //!
 //! One guard per account sees every request of that account from every location, so its counts
 //! are global and exact. A request is charged against all of its limits at once: every limit is
 //! checked first, and only if none refuses is any of them charged. Refused requests consume
-//! nothing. The guard's state sits behind [`CounterStore`] (SQLite in the Durable Object, a map in
-//! tests); the caller passes the time.
+//! nothing. The counters sit behind [`CounterStore`]; the caller passes the time.
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::time::clock::UnixMillis;
 use crate::domain::access::id::Id;
-use crate::domain::http::problem::{Forbidden, Problem, Unauthorized};
+use crate::domain::access::token::TokenHash;
+use crate::domain::redistribution::fingerprint::Fingerprint;
+use crate::domain::throttle::counter_key::CounterKey;
 use crate::domain::throttle::limit::{Limit, Scope};
+use crate::domain::throttle::pooling;
+use crate::domain::throttle::store::{CounterStore, StoreError};
+use crate::domain::throttle::verdict::{Allowance, Quota, Standing, Verdict};
+use crate::domain::time::clock::UnixMillis;
 use crate::domain::time::day::Day;
 use crate::domain::time::month::Month;
-use crate::domain::throttle::pooling::{self, PoolingEvidence};
 use crate::domain::time::window::Window;
-
-/// The store failed; the guard then answers nothing and the plan's failure mode applies.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("guard storage failed: {0}")]
-pub struct StoreError(pub String);
-
-/// The guard's state: request counts per window, items per month.
-pub trait CounterStore {
-    /// Requests counted under `key` in the window that starts at `window_start` (0 if none).
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn count(&self, key: &str, window_start: u64) -> Result<u64, StoreError>;
-    /// Adds `n` to the count of `key` in that window, forgetting any older window of that key.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn add(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError>;
-    /// Takes `n` back from the count of `key`, if that window is still the stored one.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn take_back(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError>;
-    /// Counts of every key starting with `prefix` in the window that starts at `window_start`.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Result<Vec<(String, u64)>, StoreError>;
-    /// Items delivered to the account in a month (`YYYY-MM`).
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn month_items(&self, month: &str) -> Result<u64, StoreError>;
-    /// IDs delivered (or reserved) to an entity on the days `from_day..=to_day` (days since epoch).
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn entity_ids(&self, entity: &str, from_day: u64, to_day: u64) -> Result<u64, StoreError>;
-    /// Adds (or, negative, returns) IDs to an entity's count for one day.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn add_entity_ids(&mut self, entity: &str, day: u64, delta: i64) -> Result<(), StoreError>;
-}
 
 /// Days in the rolling redistribution window.
 pub const REDISTRIBUTION_DAYS: u64 = 30;
@@ -74,21 +34,12 @@ pub struct RecipientCharge {
     pub ids_cap_30d: u64,
 }
 
-/// IDs reserved for one response; what the response does not use is returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Allowance {
-    pub entity: Id,
-    /// Day (since the epoch) the reservation was counted on.
-    pub day: u64,
-    pub ids: u64,
-}
-
 /// What the edge asks the guard for one admitted request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Charge {
     pub app: Id,
     /// Hash of the token, checked against the guard's revocation list.
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     pub group: Id,
     /// The plan's limits for this group.
     pub limits: Vec<Limit>,
@@ -97,78 +48,7 @@ pub struct Charge {
     pub recipient: Option<RecipientCharge>,
     /// Who sent the request, for the resale count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fingerprint: Option<crate::domain::redistribution::fingerprint::Fingerprint>,
-}
-
-/// A window's state as clients see it in rate-limit headers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quota {
-    pub name: String,
-    pub limit: u64,
-    pub remaining: u64,
-    /// Unix seconds at which the window resets.
-    pub reset: u64,
-    pub window_seconds: u64,
-}
-
-/// The guard's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Verdict {
-    Allow {
-        /// Units charged: 1 for a request, the lease size for a lease.
-        #[serde(default = "one")]
-        granted: u64,
-        quotas: Vec<Quota>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pooling: Option<PoolingEvidence>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        allowance: Option<Allowance>,
-    },
-    RateLimited { quotas: Vec<Quota>, retry_after: u64 },
-    UsageCapped { retry_after: u64 },
-    RedistributionCapped { retry_after: u64 },
-    Revoked,
-    AccountSuspended,
-}
-
-impl Verdict {
-    /// The problem a refusing verdict is answered with; `None` for `Allow`. The one mapping from
-    /// the guard's answer to what the client and the ledger see.
-    #[must_use]
-    pub fn refusal(&self) -> Option<Problem> {
-        Some(match self {
-            Self::Allow { .. } => return None,
-            Self::RateLimited { retry_after, .. } => Problem::RateLimited { retry_after: *retry_after },
-            Self::UsageCapped { retry_after } => Problem::UsageCapped { retry_after: *retry_after },
-            Self::RedistributionCapped { retry_after } => Problem::RedistributionCapped { retry_after: *retry_after },
-            Self::Revoked => Problem::Unauthorized(Unauthorized::Revoked),
-            Self::AccountSuspended => Problem::Forbidden(Forbidden::AccountSuspended),
-        })
-    }
-}
-
-/// What the guard knows about the account beyond its counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Standing {
-    pub token_revoked: bool,
-    pub account_suspended: bool,
-}
-
-fn one() -> u64 {
-    1
-}
-
-/// The counter key of one limit: scope, group, window length and subject; `None` for a
-/// recipient-scope limit on a request that names no recipient.
-#[must_use]
-pub fn counter_key(limit: &Limit, app: &Id, recipient: Option<&Id>) -> Option<String> {
-    let subject = match limit.scope {
-        Scope::App => app.as_str(),
-        Scope::Account => "*",
-        Scope::Recipient => recipient?.as_str(),
-    };
-    Some(format!("{}:{}:{}:{}", limit.scope.as_str(), limit.group, limit.window_seconds, subject))
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// Checks every limit, then charges all of them or none.
@@ -200,16 +80,16 @@ pub fn charge_units(
     }
     if let Some(cap) = charge.monthly_item_cap {
         let month = Month::of(now);
-        if store.month_items(&month.key())? >= cap {
+        if store.month_items(month)? >= cap {
             let retry_after = month.next().start().0.saturating_sub(now.0).div_ceil(1000);
             return Ok(Verdict::UsageCapped { retry_after });
         }
     }
 
     let recipient = charge.recipient.as_ref();
-    let mut checked: Vec<(&Limit, String, Window, u64)> = Vec::with_capacity(charge.limits.len());
+    let mut checked: Vec<(&Limit, CounterKey, Window, u64)> = Vec::with_capacity(charge.limits.len());
     for limit in &charge.limits {
-        let Some(key) = counter_key(limit, &charge.app, recipient.map(|r| &r.recipient)) else { continue };
+        let Some(key) = CounterKey::of(limit, &charge.app, recipient.map(|r| &r.recipient)) else { continue };
         let window = Window::containing(now, limit.window_seconds * 1000);
         let used = store.count(&key, window.start)?;
         checked.push((limit, key, window, used));
@@ -225,18 +105,17 @@ pub fn charge_units(
     // The entity's rolling 30 days: reserve what one response can hold, within the cap.
     let mut reservation = None;
     if let Some(r) = recipient {
-        let today = Day::of(now).0;
-        let used = store.entity_ids(r.entity.as_str(), (today + 1).saturating_sub(REDISTRIBUTION_DAYS), today)?;
+        let today = Day::of(now);
+        let used = store.entity_ids(&r.entity, today.minus(REDISTRIBUTION_DAYS - 1), today)?;
         let left = r.ids_cap_30d.saturating_sub(used);
         if left == 0 {
             // Until the next UTC day, when the oldest day leaves the window.
-            let retry_after = Day::seconds_to_next(now);
-            return Ok(Verdict::RedistributionCapped { retry_after });
+            return Ok(Verdict::RedistributionCapped { retry_after: Day::seconds_to_next(now) });
         }
         reservation = Some(Allowance { entity: r.entity.clone(), day: today, ids: left.min(IDS_PER_RESPONSE) });
     }
     if let Some(a) = &reservation {
-        store.add_entity_ids(a.entity.as_str(), a.day, i64::try_from(a.ids).unwrap_or(i64::MAX))?;
+        store.add_entity_ids(&a.entity, a.day, i64::try_from(a.ids).unwrap_or(i64::MAX))?;
     }
 
     let granted = checked.iter().map(|(limit, _, _, used)| limit.requests - used).min().unwrap_or(want).min(want.max(1));
@@ -245,8 +124,7 @@ pub fn charge_units(
         store.add(key, window.start, granted)?;
         // Pooling is looked at only when a token has just reached its own limit.
         if limit.scope == Scope::App && used + granted >= limit.requests {
-            let prefix = format!("app:{}:{}:", limit.group, limit.window_seconds);
-            let counts = store.counts_with_prefix(&prefix, window.start)?;
+            let counts = store.family_counts(key, window.start)?;
             pooling = pooling::assess(&limit.group, *window, limit.requests, &counts);
         }
     }
@@ -263,7 +141,7 @@ pub fn return_units(store: &mut impl CounterStore, charge: &Charge, granted_at: 
         return Ok(());
     }
     for limit in &charge.limits {
-        let Some(key) = counter_key(limit, &charge.app, charge.recipient.as_ref().map(|r| &r.recipient)) else { continue };
+        let Some(key) = CounterKey::of(limit, &charge.app, charge.recipient.as_ref().map(|r| &r.recipient)) else { continue };
         let window = Window::containing(granted_at, limit.window_seconds * 1000);
         store.take_back(&key, window.start, unused)?;
     }
@@ -277,7 +155,7 @@ pub fn return_units(store: &mut impl CounterStore, charge: &Charge, granted_at: 
 pub fn settle(store: &mut impl CounterStore, allowance: &Allowance, delivered: u64) -> Result<(), StoreError> {
     let unused = allowance.ids.saturating_sub(delivered);
     if unused > 0 {
-        store.add_entity_ids(allowance.entity.as_str(), allowance.day, -i64::try_from(unused).unwrap_or(i64::MAX))?;
+        store.add_entity_ids(&allowance.entity, allowance.day, -i64::try_from(unused).unwrap_or(i64::MAX))?;
     }
     Ok(())
 }
@@ -292,69 +170,10 @@ fn quota(limit: &Limit, window: Window, used: u64) -> Quota {
     }
 }
 
-/// An in-memory [`CounterStore`], the double the host tests use.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    pub windows: std::collections::HashMap<String, (u64, u64)>,
-    pub months: std::collections::HashMap<String, u64>,
-    pub entity_days: std::collections::HashMap<(String, u64), i64>,
-}
-
-impl CounterStore for MemoryStore {
-    fn count(&self, key: &str, window_start: u64) -> Result<u64, StoreError> {
-        Ok(match self.windows.get(key) {
-            Some(&(start, n)) if start == window_start => n,
-            _ => 0,
-        })
-    }
-
-    fn add(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError> {
-        let entry = self.windows.entry(key.to_owned()).or_insert((window_start, 0));
-        if entry.0 != window_start {
-            *entry = (window_start, 0);
-        }
-        entry.1 += n;
-        Ok(())
-    }
-
-    fn take_back(&mut self, key: &str, window_start: u64, n: u64) -> Result<(), StoreError> {
-        if let Some(entry) = self.windows.get_mut(key) {
-            if entry.0 == window_start {
-                entry.1 = entry.1.saturating_sub(n);
-            }
-        }
-        Ok(())
-    }
-
-    fn counts_with_prefix(&self, prefix: &str, window_start: u64) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut out: Vec<_> = self
-            .windows
-            .iter()
-            .filter(|(k, (start, _))| k.starts_with(prefix) && *start == window_start)
-            .map(|(k, (_, n))| (k.clone(), *n))
-            .collect();
-        out.sort();
-        Ok(out)
-    }
-
-    fn month_items(&self, month: &str) -> Result<u64, StoreError> {
-        Ok(self.months.get(month).copied().unwrap_or(0))
-    }
-
-    fn entity_ids(&self, entity: &str, from_day: u64, to_day: u64) -> Result<u64, StoreError> {
-        let sum: i64 = (from_day..=to_day).map(|d| self.entity_days.get(&(entity.to_owned(), d)).copied().unwrap_or(0)).sum();
-        Ok(u64::try_from(sum).unwrap_or(0))
-    }
-
-    fn add_entity_ids(&mut self, entity: &str, day: u64, delta: i64) -> Result<(), StoreError> {
-        *self.entity_days.entry((entity.to_owned(), day)).or_insert(0) += delta;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::guard::memory::MemoryStore;
     use crate::domain::time::day::DAY_MS;
 
     fn charge(store: &mut MemoryStore, standing: Standing, c: &Charge, now: UnixMillis) -> Verdict {
@@ -370,7 +189,7 @@ mod tests {
     }
 
     fn request(app: &str, limits: Vec<Limit>) -> Charge {
-        Charge { app: id(app), token_hash: "h".into(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None }
+        Charge { app: id(app), token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None }
     }
 
     const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
@@ -439,7 +258,7 @@ mod tests {
         for _ in 0..5 {
             assert!(matches!(charge(&mut store, Standing::default(), &c, T0), Verdict::RateLimited { .. }));
         }
-        let account_key = counter_key(&limits[1], &id("a1"), None).unwrap();
+        let account_key = CounterKey::of(&limits[1], &id("a1"), None).unwrap();
         assert_eq!(store.count(&account_key, T0.0).unwrap(), 2, "refused requests were charged to the account");
     }
 
@@ -512,7 +331,7 @@ mod tests {
         assert_eq!(a.ids, 100);
         super::settle(&mut store, &a, 60).unwrap();
         let day = T0.0 / DAY_MS;
-        assert_eq!(store.entity_ids("org", day - 29, day).unwrap(), 60);
+        assert_eq!(store.entity_ids(&id("org"), Day(day - 29), Day(day)).unwrap(), 60);
         // Another recipient of the same entity draws on the same 250.
         let c2 = for_recipient("a1", "r2", "org", 250);
         let Verdict::Allow { allowance: Some(b), .. } = charge(&mut store, Standing::default(), &c2, T0) else { panic!() };
@@ -569,7 +388,7 @@ mod tests {
         super::return_units(&mut store, &c, T0, 5).unwrap();
         let later = T0.plus_millis(900_000);
         super::return_units(&mut store, &c, later, 5).unwrap();
-        let key = counter_key(&c.limits[1], &id("a1"), None).unwrap();
+        let key = CounterKey::of(&c.limits[1], &id("a1"), None).unwrap();
         assert_eq!(store.count(&key, T0.0).unwrap(), 25);
     }
 }

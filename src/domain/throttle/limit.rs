@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::id::Id;
 
 /// Whose requests a window counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// One app (one token).

@@ -1,7 +1,11 @@
-//! How much: the plan's limits, their counters and the charge against them (checked all at once,
-//! charged all or none), the pooling rule, and lease mode's pre-charged slices.
+//! How much: the plan's limits and the counters they are kept in, the charge against them (checked
+//! all at once, charged all or none) and the guard's verdict, the pooling rule, and lease mode's
+//! pre-charged slices.
 
 pub mod charge;
+pub mod counter_key;
 pub mod lease;
 pub mod limit;
 pub mod pooling;
+pub mod store;
+pub mod verdict;

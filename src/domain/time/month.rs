@@ -5,7 +5,7 @@ use crate::domain::time::clock::UnixMillis;
 use super::day::DAY_MS;
 
 /// A calendar month, e.g. `2026-11`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Month {
     pub year: i64,
     pub month: u32,

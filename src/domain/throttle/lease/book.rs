@@ -6,7 +6,8 @@
 //! renewal is in flight wait for the next report; a renewal that ends can clear only its own mark.
 
 use crate::domain::time::clock::UnixMillis;
-use crate::domain::throttle::charge::{Charge, Quota};
+use crate::domain::throttle::charge::Charge;
+use crate::domain::throttle::verdict::Quota;
 use crate::domain::throttle::lease::{Deliveries, Lease, Report};
 
 #[derive(Debug, Default)]
@@ -116,7 +117,7 @@ mod tests {
         let limit = Limit { group: Id::new("lookup").unwrap(), scope: Scope::Account, requests: 100, window_seconds: 900, mode: LimitMode::Lease };
         Charge {
             app: Id::new("a").unwrap(),
-            token_hash: "h".into(),
+            token_hash: crate::domain::access::token::TokenHash::from_hex(&"0".repeat(64)).unwrap(),
             group: Id::new("lookup").unwrap(),
             limits: vec![limit],
             monthly_item_cap: None,

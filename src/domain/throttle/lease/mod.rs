@@ -16,7 +16,8 @@ pub mod book;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::time::clock::UnixMillis;
-use crate::domain::throttle::charge::{Charge, Quota};
+use crate::domain::throttle::charge::Charge;
+use crate::domain::throttle::verdict::Quota;
 use crate::domain::throttle::limit::{Limit, LimitMode};
 use crate::domain::time::window::Window;
 
@@ -140,7 +141,7 @@ mod tests {
     fn charge() -> Charge {
         Charge {
             app: Id::new("a").unwrap(),
-            token_hash: "h".into(),
+            token_hash: crate::domain::access::token::TokenHash::from_hex(&"0".repeat(64)).unwrap(),
             group: Id::new("lookup").unwrap(),
             limits: vec![limit(LimitMode::Lease)],
             monthly_item_cap: None,

@@ -2,8 +2,8 @@
 
 use worker::{Env, Headers, Method, Request, RequestInit};
 
-use super::guard_protocol::{Command, Reply};
 use crate::domain::access::id::Id;
+use crate::domain::guard::command::{Command, Reply};
 
 pub const BINDING: &str = "ACCOUNT_GUARD";
 
@@ -36,7 +36,7 @@ pub async fn call_named(env: &Env, name: &str, command: &Command) -> Result<Repl
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
     let request = Request::new_with_init("https://account-guard/", &init).map_err(unreachable)?;
-    super::metrics::guard_call();
+    crate::edge::metrics::guard_call();
     let mut response = stub.fetch_with_request(request).await.map_err(unreachable)?;
     let status = response.status_code();
     let text = response.text().await.map_err(unreachable)?;

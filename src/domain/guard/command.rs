@@ -1,0 +1,107 @@
+//! What the edge and the admin API say to an account's guard, and what it answers: JSON over the
+//! Durable Object's fetch, typed on both sides.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::access::entitlement::AppStatus;
+use crate::domain::access::id::Id;
+use crate::domain::access::token::TokenHash;
+use crate::domain::guard::ports::{AppEntry, EventRow};
+use crate::domain::record::audit::{AdminChange, Entry};
+use crate::domain::record::ledger::Row;
+use crate::domain::throttle::charge::Charge;
+use crate::domain::throttle::lease::{Deliveries, Report};
+use crate::domain::throttle::verdict::{Allowance, Verdict};
+use crate::domain::time::day::Day;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Check and charge one request; the ledger counts it forwarded or refused.
+    Charge(Charge),
+    /// Grant a lease of up to `want` units, after settling the report of the previous one.
+    Lease {
+        charge: Charge,
+        want: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<Report>,
+    },
+    /// Settle what a lease did: requests served, items delivered, unused units returned.
+    Settle { report: Report },
+    /// What an admitted request delivered, and the part of its recipient reservation it did not
+    /// use.
+    Delivered {
+        app: Id,
+        group: Id,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient: Option<Id>,
+        delivered: Deliveries,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        allowance: Option<Allowance>,
+    },
+    /// A refusal the edge made before the guard (use case, recipient, plan, token status).
+    Refused {
+        app: Id,
+        /// The endpoint group; `None` when the request matched no endpoint of the plan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<Id>,
+        /// The recipient header as sent (cut to 64 characters), which may not be a valid id.
+        #[serde(default)]
+        recipient: String,
+        /// The problem's ledger reason (`Problem::ledger_reason`).
+        reason: String,
+    },
+    /// Refuse this token from now on, everywhere.
+    RevokeToken { token_hash: TokenHash },
+    /// Suspend or reinstate the whole account.
+    SetSuspended { suspended: bool },
+    /// Note a token of this account in its index (status as in KV).
+    RegisterApp { token_hash: TokenHash, app: Id, status: AppStatus },
+    /// Append an admin change to the audit chain.
+    Audit { change: AdminChange, detail: serde_json::Value },
+    /// Ledger rows of the days `from..=to`.
+    Usage { from: Day, to: Day },
+    AuditExport,
+    AuditVerify,
+    /// The account's month so far, its tokens and its detection events.
+    Report,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Verdict(Verdict),
+    Done,
+    Usage { rows: Vec<Row> },
+    Audit { entries: Vec<Entry> },
+    /// The verification as the admin API returns it (`record::audit::Verification`).
+    Verified(serde_json::Value),
+    Report(AccountReport),
+}
+
+/// The guard's report on its account, as the admin API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountReport {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub month_distinct_items: u64,
+    pub suspended: bool,
+    pub apps: Vec<AppEntry>,
+    pub audit_entries: u64,
+    pub events: Vec<ReportedEvent>,
+}
+
+/// A detection event with its evidence as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportedEvent {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub evidence: serde_json::Value,
+}
+
+impl From<EventRow> for ReportedEvent {
+    fn from(e: EventRow) -> Self {
+        Self { id: e.id, at: e.at, kind: e.kind, evidence: serde_json::from_str(&e.evidence).unwrap_or_default() }
+    }
+}

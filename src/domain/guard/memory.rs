@@ -1,0 +1,284 @@
+//! The guard's storage in memory: the double the host tests (and the fuzz targets, through the
+//! `test-doubles` feature) run the guard against. It can be told to fail, to show that a storage
+//! failure reaches the caller as a typed error.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::domain::access::entitlement::AppStatus;
+use crate::domain::access::id::Id;
+use crate::domain::access::token::TokenHash;
+use crate::domain::guard::ports::{AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, SeenClient, Tokens};
+use crate::domain::record::audit::{self, AuditKind, Entry};
+use crate::domain::record::ledger::Row;
+use crate::domain::redistribution::fingerprint::Fingerprint;
+use crate::domain::throttle::counter_key::CounterKey;
+use crate::domain::throttle::lease::Deliveries;
+use crate::domain::throttle::store::{CounterStore, StoreError};
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::time::day::Day;
+use crate::domain::time::month::Month;
+
+type LineKey = (u64, String, String, String);
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    /// Counter text → (window start, count).
+    pub windows: HashMap<String, (u64, u64)>,
+    /// `YYYY-MM` → distinct items.
+    pub months: HashMap<String, u64>,
+    /// (entity, day) → ids.
+    pub entity_days: HashMap<(String, u64), i64>,
+    pub revoked: BTreeSet<String>,
+    pub suspended: bool,
+    pub apps: BTreeMap<String, AppEntry>,
+    /// Ledger lines: forwarded, items, distinct items, bytes.
+    pub ledger: BTreeMap<LineKey, [u64; 4]>,
+    pub refusals: BTreeMap<(LineKey, String), u64>,
+    pub seen: HashSet<(u64, String)>,
+    pub audit: Vec<Entry>,
+    pub events: Vec<EventRow>,
+    pub event_keys: HashSet<String>,
+    pub fingerprints: BTreeMap<(String, u64, String), SeenClient>,
+    /// When set, every call fails with this message.
+    pub failing: Option<String>,
+}
+
+impl MemoryStore {
+    fn check(&self) -> Result<(), StoreError> {
+        match &self.failing {
+            Some(why) => Err(StoreError(why.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+fn line_key(line: &Line<'_>) -> LineKey {
+    (line.day.0, line.app.to_owned(), line.group.to_owned(), line.recipient.to_owned())
+}
+
+impl CounterStore for MemoryStore {
+    fn count(&self, key: &CounterKey, window_start: u64) -> Result<u64, StoreError> {
+        self.check()?;
+        Ok(match self.windows.get(&key.text()) {
+            Some(&(start, n)) if start == window_start => n,
+            _ => 0,
+        })
+    }
+
+    fn add(&mut self, key: &CounterKey, window_start: u64, n: u64) -> Result<(), StoreError> {
+        self.check()?;
+        let entry = self.windows.entry(key.text()).or_insert((window_start, 0));
+        if entry.0 != window_start {
+            *entry = (window_start, 0);
+        }
+        entry.1 += n;
+        Ok(())
+    }
+
+    fn take_back(&mut self, key: &CounterKey, window_start: u64, n: u64) -> Result<(), StoreError> {
+        self.check()?;
+        if let Some(entry) = self.windows.get_mut(&key.text()) {
+            if entry.0 == window_start {
+                entry.1 = entry.1.saturating_sub(n);
+            }
+        }
+        Ok(())
+    }
+
+    fn family_counts(&self, key: &CounterKey, window_start: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        self.check()?;
+        let family = key.family();
+        let mut out: Vec<_> = self
+            .windows
+            .iter()
+            .filter(|(k, (start, _))| k.starts_with(&family) && *start == window_start)
+            .map(|(k, (_, n))| (k[family.len()..].to_owned(), *n))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    fn month_items(&self, month: Month) -> Result<u64, StoreError> {
+        self.check()?;
+        Ok(self.months.get(&month.key()).copied().unwrap_or(0))
+    }
+
+    fn add_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
+        self.check()?;
+        *self.months.entry(month.key()).or_insert(0) += items;
+        Ok(())
+    }
+
+    fn entity_ids(&self, entity: &Id, from: Day, to: Day) -> Result<u64, StoreError> {
+        self.check()?;
+        let sum: i64 = (from.0..=to.0).map(|d| self.entity_days.get(&(entity.to_string(), d)).copied().unwrap_or(0)).sum();
+        Ok(u64::try_from(sum).unwrap_or(0))
+    }
+
+    fn add_entity_ids(&mut self, entity: &Id, day: Day, delta: i64) -> Result<(), StoreError> {
+        self.check()?;
+        *self.entity_days.entry((entity.to_string(), day.0)).or_insert(0) += delta;
+        Ok(())
+    }
+}
+
+impl Tokens for MemoryStore {
+    fn is_revoked(&self, token: &TokenHash) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(self.revoked.contains(token.as_str()))
+    }
+
+    fn is_suspended(&self) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(self.suspended)
+    }
+
+    fn revoke(&mut self, token: &TokenHash, _now: UnixMillis) -> Result<(), StoreError> {
+        self.check()?;
+        self.revoked.insert(token.as_str().to_owned());
+        Ok(())
+    }
+
+    fn set_suspended(&mut self, suspended: bool) -> Result<(), StoreError> {
+        self.check()?;
+        self.suspended = suspended;
+        Ok(())
+    }
+
+    fn register_app(&mut self, token: &TokenHash, app: &Id, status: AppStatus, now: UnixMillis) -> Result<(), StoreError> {
+        self.check()?;
+        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let entry = AppEntry { token_sha256: token.as_str().to_owned(), app: app.to_string(), status, updated_at: i64::try_from(now.0).unwrap_or(i64::MAX) };
+        self.apps.insert(token.as_str().to_owned(), entry);
+        Ok(())
+    }
+
+    fn apps(&self) -> Result<Vec<AppEntry>, StoreError> {
+        self.check()?;
+        let mut out: Vec<AppEntry> = self.apps.values().cloned().collect();
+        out.sort_by(|a, b| (&a.app, a.updated_at).cmp(&(&b.app, b.updated_at)));
+        Ok(out)
+    }
+}
+
+impl Ledger for MemoryStore {
+    fn count_forwarded(&mut self, line: &Line<'_>, n: u64) -> Result<(), StoreError> {
+        self.check()?;
+        if n > 0 {
+            self.ledger.entry(line_key(line)).or_default()[0] += n;
+        }
+        Ok(())
+    }
+
+    fn count_refused(&mut self, line: &Line<'_>, reason: &str) -> Result<(), StoreError> {
+        self.check()?;
+        *self.refusals.entry((line_key(line), reason.to_owned())).or_insert(0) += 1;
+        Ok(())
+    }
+
+    fn count_delivered(&mut self, line: &Line<'_>, delivered: &Deliveries) -> Result<u64, StoreError> {
+        self.check()?;
+        // Only today and yesterday are kept, as in the Durable Object.
+        let keep_from = line.day.0.saturating_sub(1);
+        self.seen.retain(|(day, _)| *day >= keep_from);
+        let new = delivered.ids.iter().filter(|id| self.seen.insert((line.day.0, (*id).clone()))).count() as u64;
+        let distinct = new + delivered.untracked;
+        let row = self.ledger.entry(line_key(line)).or_default();
+        row[1] += delivered.items;
+        row[2] += distinct;
+        row[3] += delivered.bytes;
+        Ok(distinct)
+    }
+
+    fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError> {
+        self.check()?;
+        let mut out: BTreeMap<LineKey, Row> = BTreeMap::new();
+        let blank = |k: &LineKey| Row {
+            day: Day(k.0).label(),
+            app: k.1.clone(),
+            group: k.2.clone(),
+            recipient: k.3.clone(),
+            forwarded: 0,
+            refused: BTreeMap::new(),
+            items: 0,
+            distinct_items: 0,
+            bytes: 0,
+        };
+        for (k, [forwarded, items, distinct, bytes]) in self.ledger.range((from.0, String::new(), String::new(), String::new())..) {
+            if k.0 > to.0 {
+                break;
+            }
+            let row = out.entry(k.clone()).or_insert_with(|| blank(k));
+            row.forwarded = *forwarded;
+            row.items = *items;
+            row.distinct_items = *distinct;
+            row.bytes = *bytes;
+        }
+        for ((k, reason), n) in &self.refusals {
+            if (from.0..=to.0).contains(&k.0) {
+                out.entry(k.clone()).or_insert_with(|| blank(k)).refused.insert(reason.clone(), *n);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}
+
+impl AuditLog for MemoryStore {
+    fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str) -> Result<Entry, StoreError> {
+        self.check()?;
+        let entry = audit::next(self.audit.last(), now.0, &kind.text(), detail.to_owned());
+        self.audit.push(entry.clone());
+        Ok(entry)
+    }
+
+    fn audit_entries(&self) -> Result<Vec<Entry>, StoreError> {
+        self.check()?;
+        Ok(self.audit.clone())
+    }
+
+    fn audit_len(&self) -> Result<u64, StoreError> {
+        self.check()?;
+        Ok(self.audit.len() as u64)
+    }
+}
+
+impl Events for MemoryStore {
+    fn record_event(&mut self, now: UnixMillis, kind: EventKind, dedupe: &str, evidence: &str) -> Result<(), StoreError> {
+        self.check()?;
+        if self.event_keys.insert(dedupe.to_owned()) {
+            let id = self.events.len() as i64 + 1;
+            let at = i64::try_from(now.0).unwrap_or(i64::MAX);
+            self.events.push(EventRow { id, at, kind: kind.as_str().to_owned(), evidence: evidence.to_owned() });
+        }
+        Ok(())
+    }
+
+    fn events(&self) -> Result<Vec<EventRow>, StoreError> {
+        self.check()?;
+        Ok(self.events.iter().rev().take(100).cloned().collect())
+    }
+}
+
+impl Fingerprints for MemoryStore {
+    fn record_fingerprint(&mut self, app: &Id, day: Day, fp: &Fingerprint) -> Result<Option<u64>, StoreError> {
+        self.check()?;
+        let key = (app.to_string(), day.0, fp.key.clone());
+        if self.fingerprints.contains_key(&key) {
+            return Ok(None);
+        }
+        let client = SeenClient { prefix: fp.prefix.clone(), asn: fp.asn.map(i64::from), agent: fp.agent.clone() };
+        self.fingerprints.insert(key, client);
+        Ok(Some(self.fingerprints.keys().filter(|(a, d, _)| a == app.as_str() && *d == day.0).count() as u64))
+    }
+
+    fn clients(&self, app: &Id, day: Day) -> Result<Vec<SeenClient>, StoreError> {
+        self.check()?;
+        Ok(self
+            .fingerprints
+            .iter()
+            .filter(|((a, d, _), _)| a == app.as_str() && *d == day.0)
+            .take(50)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+}

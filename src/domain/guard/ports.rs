@@ -1,0 +1,157 @@
+//! What the guard keeps, as small storage ports. The Durable Object implements them on its
+//! SQLite (`edge/guard/sql`); the host tests use `guard::memory`. Every port answers
+//! [`StoreError`] when its storage fails.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::access::entitlement::AppStatus;
+use crate::domain::access::id::Id;
+use crate::domain::access::token::TokenHash;
+use crate::domain::record::audit::{AuditKind, Entry};
+use crate::domain::record::ledger::Row;
+use crate::domain::redistribution::fingerprint::Fingerprint;
+use crate::domain::throttle::lease::Deliveries;
+pub use crate::domain::throttle::store::{CounterStore, StoreError};
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::time::day::Day;
+
+/// Where a ledger count goes: one day, app, endpoint group and recipient. `group` is `-` for a
+/// request that matched no endpoint; `recipient` is empty when none was named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub day: Day,
+    pub app: &'a str,
+    pub group: &'a str,
+    pub recipient: &'a str,
+}
+
+/// A token in the account's index, as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppEntry {
+    pub token_sha256: String,
+    pub app: String,
+    pub status: String,
+    pub updated_at: i64,
+}
+
+/// A detection event: `pooling` or `resale`, with its evidence as JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub evidence: String,
+}
+
+/// The detection events the guard records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Pooling,
+    Resale,
+}
+
+impl EventKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pooling => "pooling",
+            Self::Resale => "resale",
+        }
+    }
+}
+
+/// A client seen using a token on a day (no full address is kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenClient {
+    pub prefix: String,
+    pub asn: Option<i64>,
+    pub agent: String,
+}
+
+/// Revocations, the account's suspension, and the index of its tokens.
+pub trait Tokens {
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn is_revoked(&self, token: &TokenHash) -> Result<bool, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn is_suspended(&self) -> Result<bool, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn revoke(&mut self, token: &TokenHash, now: UnixMillis) -> Result<(), StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn set_suspended(&mut self, suspended: bool) -> Result<(), StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn register_app(&mut self, token: &TokenHash, app: &Id, status: AppStatus, now: UnixMillis) -> Result<(), StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn apps(&self) -> Result<Vec<AppEntry>, StoreError>;
+}
+
+/// The usage ledger.
+pub trait Ledger {
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn count_forwarded(&mut self, line: &Line<'_>, n: u64) -> Result<(), StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn count_refused(&mut self, line: &Line<'_>, reason: &str) -> Result<(), StoreError>;
+    /// Records what was delivered; returns how many of its items are new to the account that
+    /// day (ids not sent count as new: usage is never undercounted).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn count_delivered(&mut self, line: &Line<'_>, delivered: &Deliveries) -> Result<u64, StoreError>;
+    /// The rows of the days `from..=to`, in order of day, app, group and recipient.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError>;
+}
+
+/// The audit hash chain.
+pub trait AuditLog {
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str) -> Result<Entry, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn audit_entries(&self) -> Result<Vec<Entry>, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn audit_len(&self) -> Result<u64, StoreError>;
+}
+
+/// Detection events, each recorded once under its dedupe key.
+pub trait Events {
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn record_event(&mut self, now: UnixMillis, kind: EventKind, dedupe: &str, evidence: &str) -> Result<(), StoreError>;
+    /// The newest 100, newest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn events(&self) -> Result<Vec<EventRow>, StoreError>;
+}
+
+/// The distinct clients of each token per day.
+pub trait Fingerprints {
+    /// Notes a client of an app on a day; the day's distinct clients when it is new, `None`
+    /// when it was known.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn record_fingerprint(&mut self, app: &Id, day: Day, fp: &Fingerprint) -> Result<Option<u64>, StoreError>;
+    /// Up to 50 of the day's clients.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn clients(&self, app: &Id, day: Day) -> Result<Vec<SeenClient>, StoreError>;
+}
+
+/// Everything a guard keeps.
+pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints {}
+
+impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints> GuardStore for T {}

@@ -1,0 +1,443 @@
+//! The guard as a pure service: one command in, one reply out, with the account's state behind
+//! [`GuardStore`]. The Durable Object runs each command to completion without yielding, so a
+//! charge and its ledger line are written together, atomically.
+//!
+//! The bookkeeping that several commands share is written once here: a refusal is counted and
+//! appended to the audit chain (`refuse`); a delivery is counted and its distinct items added
+//! to the month (`deliver`); a lease's report is settled (`settle`).
+
+use serde_json::json;
+
+use crate::domain::access::id::Id;
+use crate::domain::guard::command::{AccountReport, Command, Reply};
+use crate::domain::guard::ports::{EventKind, GuardStore, Line, StoreError};
+use crate::domain::record::audit::{self, AuditKind};
+use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
+use crate::domain::throttle::charge::{self, Charge};
+use crate::domain::throttle::lease::{Deliveries, Report};
+use crate::domain::throttle::pooling::PoolingEvidence;
+use crate::domain::throttle::verdict::{Standing, Verdict};
+use crate::domain::time::clock::UnixMillis;
+use crate::domain::time::day::Day;
+use crate::domain::time::month::Month;
+
+/// Something the guard saw that the edge should log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A token reached the day's distinct-client threshold.
+    ResaleDetected { app: Id, day: Day },
+}
+
+/// The reply, and what to log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub reply: Reply,
+    pub notices: Vec<Notice>,
+}
+
+/// Runs one command against the account's state at `now`.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails; the Durable Object's transaction then keeps nothing of
+/// the command, and the edge applies the plan's failure mode.
+pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) -> Result<Outcome, StoreError> {
+    let day = Day::of(now);
+    let mut notices = Vec::new();
+    let reply = match command {
+        Command::Charge(charge) => {
+            let standing = standing(store, &charge)?;
+            let verdict = charge::charge(store, standing, &charge, now)?;
+            let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
+            let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient };
+            if let Some(problem) = verdict.refusal() {
+                refuse(store, &line, problem.ledger_reason(), now, true)?;
+            } else {
+                store.count_forwarded(&line, 1)?;
+            }
+            if let Verdict::Allow { pooling, .. } = &verdict {
+                if let Some(evidence) = pooling {
+                    record_pooling(store, evidence, now)?;
+                }
+                if let Some(fp) = &charge.fingerprint {
+                    notices.extend(watch_resale(store, &charge.app, fp, now)?);
+                }
+            }
+            Reply::Verdict(verdict)
+        }
+        Command::Lease { charge, want, report } => {
+            if let Some(report) = report {
+                settle(store, &report, now)?;
+            }
+            let standing = standing(store, &charge)?;
+            let verdict = charge::charge_units(store, standing, &charge, want, now)?;
+            if let Some(problem) = verdict.refusal() {
+                let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient: "" };
+                refuse(store, &line, problem.ledger_reason(), now, false)?;
+            }
+            Reply::Verdict(verdict)
+        }
+        Command::Settle { report } => {
+            settle(store, &report, now)?;
+            Reply::Done
+        }
+        Command::Delivered { app, group, recipient, delivered, allowance } => {
+            let recipient = recipient.as_ref().map_or("", Id::as_str);
+            let line = Line { day, app: app.as_str(), group: group.as_str(), recipient };
+            deliver(store, &line, &delivered, now)?;
+            if let Some(allowance) = allowance {
+                charge::settle(store, &allowance, delivered.items)?;
+            }
+            Reply::Done
+        }
+        Command::Refused { app, group, recipient, reason } => {
+            let group = group.as_ref().map_or("-", Id::as_str);
+            let line = Line { day, app: app.as_str(), group, recipient: &recipient };
+            refuse(store, &line, &reason, now, true)?;
+            Reply::Done
+        }
+        Command::RevokeToken { token_hash } => {
+            store.revoke(&token_hash, now)?;
+            Reply::Done
+        }
+        Command::SetSuspended { suspended } => {
+            store.set_suspended(suspended)?;
+            Reply::Done
+        }
+        Command::RegisterApp { token_hash, app, status } => {
+            store.register_app(&token_hash, &app, status, now)?;
+            Reply::Done
+        }
+        Command::Audit { change, detail } => {
+            store.append_audit(now, AuditKind::Admin(change), &detail.to_string())?;
+            Reply::Done
+        }
+        Command::Usage { from, to } => Reply::Usage { rows: store.usage(from, to)? },
+        Command::AuditExport => Reply::Audit { entries: store.audit_entries()? },
+        Command::AuditVerify => {
+            let verification = audit::verify(&store.audit_entries()?);
+            Reply::Verified(serde_json::to_value(verification).unwrap_or_default())
+        }
+        Command::Report => Reply::Report(report(store, now)?),
+    };
+    Ok(Outcome { reply, notices })
+}
+
+fn standing(store: &impl GuardStore, charge: &Charge) -> Result<Standing, StoreError> {
+    Ok(Standing { token_revoked: store.is_revoked(&charge.token_hash)?, account_suspended: store.is_suspended()? })
+}
+
+/// A refusal: counted in the ledger under its reason, and appended to the audit chain. A lease
+/// serves no recipient, so a lease's refusal names none in its audit entry.
+fn refuse(store: &mut impl GuardStore, line: &Line<'_>, reason: &str, now: UnixMillis, names_recipient: bool) -> Result<(), StoreError> {
+    store.count_refused(line, reason)?;
+    let detail = if names_recipient {
+        json!({ "app": line.app, "group": line.group, "recipient": line.recipient, "reason": reason })
+    } else {
+        json!({ "app": line.app, "group": line.group, "reason": reason })
+    };
+    store.append_audit(now, AuditKind::Refusal, &detail.to_string())?;
+    Ok(())
+}
+
+/// A delivery: counted in the ledger, and its distinct items added to the month (monthly caps
+/// count distinct items, as the API bills them).
+fn deliver(store: &mut impl GuardStore, line: &Line<'_>, delivered: &Deliveries, now: UnixMillis) -> Result<(), StoreError> {
+    let distinct = store.count_delivered(line, delivered)?;
+    if distinct > 0 {
+        store.add_month_items(Month::of(now), distinct)?;
+    }
+    Ok(())
+}
+
+/// A lease's report: its requests go to the ledger as forwarded, its deliveries as items, and
+/// its unused units back to the windows they came from.
+fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Result<(), StoreError> {
+    let line = Line { day: Day::of(now), app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient: "" };
+    if report.used > 0 {
+        store.count_forwarded(&line, report.used)?;
+    }
+    if !report.deliveries.is_empty() {
+        deliver(store, &line, &report.deliveries, now)?;
+    }
+    charge::return_units(store, &report.charge, report.granted_at, report.granted.saturating_sub(report.used))
+}
+
+/// A pooling event: recorded once per group and window, and appended to the audit chain.
+fn record_pooling(store: &mut impl GuardStore, evidence: &PoolingEvidence, now: UnixMillis) -> Result<(), StoreError> {
+    let dedupe = format!("pooling:{}:{}", evidence.group, evidence.window_start);
+    let text = serde_json::to_string(evidence).unwrap_or_default();
+    store.record_event(now, EventKind::Pooling, &dedupe, &text)?;
+    store.append_audit(now, AuditKind::Pooling, &text)?;
+    Ok(())
+}
+
+/// Counts the token's distinct clients today; the count reaching the threshold is an event.
+fn watch_resale(store: &mut impl GuardStore, app: &Id, fp: &Fingerprint, now: UnixMillis) -> Result<Option<Notice>, StoreError> {
+    let day = Day::of(now);
+    if store.record_fingerprint(app, day, fp)? != Some(RESALE_FINGERPRINTS_PER_DAY) {
+        return Ok(None);
+    }
+    let evidence = json!({
+        "app": app,
+        "day": day,
+        "distinct_clients": RESALE_FINGERPRINTS_PER_DAY,
+        "threshold": RESALE_FINGERPRINTS_PER_DAY,
+        "clients": store.clients(app, day)?,
+    });
+    let text = evidence.to_string();
+    store.record_event(now, EventKind::Resale, &format!("resale:{app}:{}", day.0), &text)?;
+    store.append_audit(now, AuditKind::Resale, &text)?;
+    Ok(Some(Notice::ResaleDetected { app: app.clone(), day }))
+}
+
+fn report(store: &impl GuardStore, now: UnixMillis) -> Result<AccountReport, StoreError> {
+    let month = Month::of(now);
+    Ok(AccountReport {
+        month: month.key(),
+        month_distinct_items: store.month_items(month)?,
+        suspended: store.is_suspended()?,
+        apps: store.apps()?,
+        audit_entries: store.audit_len()?,
+        events: store.events()?.into_iter().map(Into::into).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::entitlement::AppStatus;
+    use crate::domain::access::token::TokenHash;
+    use crate::domain::guard::memory::MemoryStore;
+    use crate::domain::record::audit::AdminChange;
+    use crate::domain::record::ledger::Row;
+    use crate::domain::throttle::charge::RecipientCharge;
+    use crate::domain::throttle::limit::{Limit, LimitMode, Scope};
+    use crate::domain::throttle::store::CounterStore;
+    use crate::domain::throttle::verdict::Allowance;
+
+    const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
+    const DAY: u64 = 86_400_000;
+
+    fn id(s: &str) -> Id {
+        Id::new(s).unwrap()
+    }
+
+    fn hash(n: u8) -> TokenHash {
+        TokenHash::from_hex(&format!("{n:02x}").repeat(32)).unwrap()
+    }
+
+    fn limit(scope: Scope, requests: u64) -> Limit {
+        Limit { group: id("search"), scope, requests, window_seconds: 900, mode: LimitMode::Strict }
+    }
+
+    fn charge(app: &str, token: u8, limits: Vec<Limit>) -> Charge {
+        Charge { app: id(app), token_hash: hash(token), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None }
+    }
+
+    fn run(store: &mut MemoryStore, command: Command, now: UnixMillis) -> Reply {
+        handle(store, command, now).unwrap().reply
+    }
+
+    fn verdict(store: &mut MemoryStore, c: &Charge, now: UnixMillis) -> Verdict {
+        match run(store, Command::Charge(c.clone()), now) {
+            Reply::Verdict(v) => v,
+            other => panic!("not a verdict: {other:?}"),
+        }
+    }
+
+    fn usage(store: &mut MemoryStore, now: UnixMillis) -> Vec<Row> {
+        match run(store, Command::Usage { from: Day::of(now), to: Day::of(now) }, now) {
+            Reply::Usage { rows } => rows,
+            other => panic!("not usage: {other:?}"),
+        }
+    }
+
+    fn delivered(app: &str, ids: &[&str], untracked: u64) -> Command {
+        let items = ids.len() as u64 + untracked;
+        Command::Delivered {
+            app: id(app),
+            group: id("search"),
+            recipient: None,
+            delivered: Deliveries { items, ids: ids.iter().map(|s| (*s).to_owned()).collect(), untracked, bytes: 10 * items },
+            allowance: None,
+        }
+    }
+
+    #[test]
+    fn a_charge_is_ledgered_as_forwarded_or_refused_with_its_reason_and_audited() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 2)]);
+        for _ in 0..3 {
+            verdict(&mut store, &c, T0);
+        }
+        let rows = usage(&mut store, T0);
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].app.as_str(), rows[0].group.as_str(), rows[0].forwarded), ("a1", "search", 2));
+        assert_eq!(rows[0].refused.get("rate-limit-exceeded"), Some(&1));
+        let Reply::Audit { entries } = run(&mut store, Command::AuditExport, T0) else { panic!() };
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].kind, "refusal");
+        assert_eq!(entries[0].detail, r#"{"app":"a1","group":"search","reason":"rate-limit-exceeded","recipient":""}"#);
+    }
+
+    #[test]
+    fn revocation_and_suspension_bind_on_the_next_charge() {
+        let mut store = MemoryStore::default();
+        let (c1, c2) = (charge("a1", 1, vec![]), charge("a2", 2, vec![]));
+        run(&mut store, Command::RevokeToken { token_hash: hash(1) }, T0);
+        assert_eq!(verdict(&mut store, &c1, T0), Verdict::Revoked);
+        assert!(matches!(verdict(&mut store, &c2, T0), Verdict::Allow { .. }), "another token was refused");
+        run(&mut store, Command::SetSuspended { suspended: true }, T0);
+        assert_eq!(verdict(&mut store, &c2, T0), Verdict::AccountSuspended);
+        run(&mut store, Command::SetSuspended { suspended: false }, T0);
+        assert!(matches!(verdict(&mut store, &c2, T0), Verdict::Allow { .. }));
+        let rows = usage(&mut store, T0);
+        let a1 = rows.iter().find(|r| r.app == "a1").unwrap();
+        assert_eq!((a1.forwarded, a1.refused.get("revoked-token")), (0, Some(&1)));
+        let a2 = rows.iter().find(|r| r.app == "a2").unwrap();
+        assert_eq!((a2.forwarded, a2.refused.get("account-suspended")), (2, Some(&1)));
+    }
+
+    #[test]
+    fn deliveries_count_items_and_distinct_items_per_day_and_feed_the_monthly_cap() {
+        let mut store = MemoryStore::default();
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        run(&mut store, delivered("a1", &["2", "3"], 0), T0);
+        // Ids not sent are counted as distinct: usage is never undercounted.
+        run(&mut store, delivered("a1", &["3"], 2), T0);
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.items, row.distinct_items, row.bytes), (7, 5, 70));
+        // The next day, the same ids are new again.
+        let next_day = T0.plus_millis(DAY);
+        run(&mut store, delivered("a1", &["1", "2"], 0), next_day);
+        assert_eq!(usage(&mut store, next_day)[0].distinct_items, 2);
+        assert_eq!(store.month_items(Month::of(T0)).unwrap(), 7);
+        // The cap counts distinct items: at 7 of a cap of 7, the next charge is refused.
+        let mut capped = charge("a1", 1, vec![]);
+        capped.monthly_item_cap = Some(7);
+        assert!(matches!(verdict(&mut store, &capped, next_day), Verdict::UsageCapped { .. }));
+        assert_eq!(usage(&mut store, next_day)[0].refused.get("usage-capped"), Some(&1));
+    }
+
+    #[test]
+    fn a_delivery_gives_back_the_unused_part_of_its_reservation() {
+        let mut store = MemoryStore::default();
+        let mut c = charge("relay", 1, vec![]);
+        c.recipient = Some(RecipientCharge { recipient: id("nw-east"), entity: id("northwind"), ids_cap_30d: 150 });
+        let Verdict::Allow { allowance: Some(allowance), .. } = verdict(&mut store, &c, T0) else { panic!() };
+        assert_eq!(allowance, Allowance { entity: id("northwind"), day: Day::of(T0), ids: 100 });
+        let Command::Delivered { app, group, delivered, .. } = delivered("relay", &["1", "2", "3"], 37) else { panic!() };
+        let command = Command::Delivered { app, group, recipient: Some(id("nw-east")), delivered, allowance: Some(allowance) };
+        run(&mut store, command, T0);
+        assert_eq!(store.entity_ids(&id("northwind"), Day::of(T0).minus(29), Day::of(T0)).unwrap(), 40);
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.recipient.as_str(), row.forwarded, row.items), ("nw-east", 1, 40));
+    }
+
+    #[test]
+    fn a_lease_report_is_settled_before_the_next_grant_and_returns_its_unused_units() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 100)]);
+        let Reply::Verdict(Verdict::Allow { granted, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, report: None }, T0) else {
+            panic!()
+        };
+        assert_eq!(granted, 50);
+        let report = Report {
+            charge: c.clone(),
+            granted_at: T0,
+            granted: 50,
+            used: 10,
+            deliveries: Deliveries { items: 10, ids: (0..10).map(|i| i.to_string()).collect(), untracked: 0, bytes: 100 },
+        };
+        let Reply::Verdict(Verdict::Allow { granted, quotas, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, report: Some(report) }, T0) else {
+            panic!()
+        };
+        // 10 used and 40 returned, then 50 more granted: 60 of 100 charged.
+        assert_eq!((granted, quotas[0].remaining), (50, 40));
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.forwarded, row.items, row.distinct_items), (10, 10, 10));
+        let last = Report { charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default() };
+        assert_eq!(run(&mut store, Command::Settle { report: last }, T0), Reply::Done);
+        assert_eq!(usage(&mut store, T0)[0].forwarded, 10);
+        let key = crate::domain::throttle::counter_key::CounterKey::of(&limit(Scope::App, 100), &id("a1"), None).unwrap();
+        assert_eq!(store.count(&key, T0.0).unwrap(), 10);
+    }
+
+    #[test]
+    fn a_lease_refusal_is_ledgered_and_audited_without_a_recipient() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 1)]);
+        verdict(&mut store, &c, T0);
+        let Reply::Verdict(v) = run(&mut store, Command::Lease { charge: c, want: 50, report: None }, T0) else { panic!() };
+        assert!(matches!(v, Verdict::RateLimited { .. }));
+        let Reply::Audit { entries } = run(&mut store, Command::AuditExport, T0) else { panic!() };
+        assert_eq!(entries[0].detail, r#"{"app":"a1","group":"search","reason":"rate-limit-exceeded"}"#);
+    }
+
+    #[test]
+    fn two_tokens_at_their_own_limit_record_one_pooling_event() {
+        let mut store = MemoryStore::default();
+        let limits = vec![limit(Scope::App, 2), limit(Scope::Account, 5)];
+        for (app, token) in [("a1", 1), ("a1", 1), ("a2", 2), ("a2", 2), ("a1", 1)] {
+            verdict(&mut store, &charge(app, token, limits.clone()), T0);
+        }
+        let Reply::Report(report) = run(&mut store, Command::Report, T0) else { panic!() };
+        assert_eq!(report.events.len(), 1, "{:?}", report.events);
+        assert_eq!(report.events[0].kind, "pooling");
+        assert_eq!(report.events[0].evidence["tokens_at_limit"], 2);
+        assert_eq!(report.events[0].evidence["by_app"], serde_json::json!([["a1", 2], ["a2", 2]]));
+        let Reply::Audit { entries } = run(&mut store, Command::AuditExport, T0) else { panic!() };
+        assert_eq!(entries.iter().filter(|e| e.kind == "pooling").count(), 1);
+    }
+
+    #[test]
+    fn ten_clients_of_one_token_in_a_day_are_one_resale_event() {
+        let mut store = MemoryStore::default();
+        let mut noticed = Vec::new();
+        for i in 0..12 {
+            let mut c = charge("a1", 1, vec![]);
+            c.fingerprint = Some(Fingerprint::new(Some(&format!("203.0.{i}.7")), Some(64_500), Some("client/1.0")));
+            noticed.extend(handle(&mut store, Command::Charge(c), T0).unwrap().notices);
+        }
+        assert_eq!(noticed, vec![Notice::ResaleDetected { app: id("a1"), day: Day::of(T0) }]);
+        let Reply::Report(report) = run(&mut store, Command::Report, T0) else { panic!() };
+        assert_eq!(report.events[0].kind, "resale");
+        assert_eq!(report.events[0].evidence["distinct_clients"], 10);
+        assert_eq!(report.events[0].evidence["clients"].as_array().unwrap().len(), 10);
+    }
+
+    #[test]
+    fn edge_refusals_are_ledgered_under_their_group_or_a_dash() {
+        let mut store = MemoryStore::default();
+        let refused = |group: Option<Id>, reason: &str| Command::Refused { app: id("a1"), group, recipient: "x".repeat(3), reason: reason.into() };
+        run(&mut store, refused(Some(id("search")), "recipient-unknown"), T0);
+        run(&mut store, refused(None, "endpoint-not-in-plan"), T0);
+        let rows = usage(&mut store, T0);
+        assert_eq!(rows.iter().map(|r| (r.group.as_str(), r.recipient.as_str())).collect::<Vec<_>>(), [("-", "xxx"), ("search", "xxx")]);
+        assert_eq!(rows[0].refused.get("endpoint-not-in-plan"), Some(&1));
+    }
+
+    #[test]
+    fn admin_changes_are_chained_and_a_changed_entry_is_found() {
+        let mut store = MemoryStore::default();
+        for change in [AdminChange::PlanWritten, AdminChange::TokenIssued, AdminChange::AccountSuspended] {
+            run(&mut store, Command::Audit { change, detail: serde_json::json!({ "by": "test" }) }, T0);
+        }
+        run(&mut store, Command::RegisterApp { token_hash: hash(1), app: id("a1"), status: AppStatus::Active }, T0);
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify, T0) else { panic!() };
+        assert_eq!((v["ok"].as_bool(), v["entries"].as_u64()), (Some(true), Some(3)));
+        store.audit[1].detail = r#"{"by":"someone else"}"#.into();
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify, T0) else { panic!() };
+        assert_eq!((v["ok"].as_bool(), v["first_break"]["seq"].as_u64()), (Some(false), Some(2)));
+        let Reply::Report(report) = run(&mut store, Command::Report, T0) else { panic!() };
+        assert_eq!((report.apps.len(), report.apps[0].status.as_str(), report.audit_entries), (1, "active", 3));
+    }
+
+    #[test]
+    fn a_failing_store_is_a_typed_error() {
+        let mut store = MemoryStore { failing: Some("disk full".into()), ..MemoryStore::default() };
+        for command in [Command::Charge(charge("a1", 1, vec![limit(Scope::App, 2)])), delivered("a1", &["1"], 0), Command::Report] {
+            assert_eq!(handle(&mut store, command, T0), Err(StoreError("disk full".into())));
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The guard's answer to a charge, and what it carries: the windows as clients see them, the
+//! recipient's reservation, and the one mapping from a refusal to the problem clients get.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::access::id::Id;
+use crate::domain::http::problem::{Forbidden, Problem, Unauthorized};
+use crate::domain::throttle::pooling::PoolingEvidence;
+use crate::domain::time::day::Day;
+
+/// IDs reserved for one response; what the response does not use is returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allowance {
+    pub entity: Id,
+    /// The day the reservation was counted on.
+    pub day: Day,
+    pub ids: u64,
+}
+
+/// A window's state as clients see it in rate-limit headers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub name: String,
+    pub limit: u64,
+    pub remaining: u64,
+    /// Unix seconds at which the window resets.
+    pub reset: u64,
+    pub window_seconds: u64,
+}
+
+/// The guard's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Verdict {
+    Allow {
+        /// Units charged: 1 for a request, the lease size for a lease.
+        #[serde(default = "one")]
+        granted: u64,
+        quotas: Vec<Quota>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pooling: Option<PoolingEvidence>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        allowance: Option<Allowance>,
+    },
+    RateLimited { quotas: Vec<Quota>, retry_after: u64 },
+    UsageCapped { retry_after: u64 },
+    RedistributionCapped { retry_after: u64 },
+    Revoked,
+    AccountSuspended,
+}
+
+impl Verdict {
+    /// The problem a refusing verdict is answered with; `None` for `Allow`. The one mapping from
+    /// the guard's answer to what the client and the ledger see.
+    #[must_use]
+    pub fn refusal(&self) -> Option<Problem> {
+        Some(match self {
+            Self::Allow { .. } => return None,
+            Self::RateLimited { retry_after, .. } => Problem::RateLimited { retry_after: *retry_after },
+            Self::UsageCapped { retry_after } => Problem::UsageCapped { retry_after: *retry_after },
+            Self::RedistributionCapped { retry_after } => Problem::RedistributionCapped { retry_after: *retry_after },
+            Self::Revoked => Problem::Unauthorized(Unauthorized::Revoked),
+            Self::AccountSuspended => Problem::Forbidden(Forbidden::AccountSuspended),
+        })
+    }
+}
+
+/// What the guard knows about the account beyond its counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub token_revoked: bool,
+    pub account_suspended: bool,
+}
+
+fn one() -> u64 {
+    1
+}
