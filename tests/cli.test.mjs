@@ -195,7 +195,20 @@ test('audit: export and verify, per account and for the admin log', async () => 
   assert.equal((await parsed(['audit', 'export', '--account', 'cli-co'])).entries[0].seq, 1);
   assert.match(await ok(['audit', 'verify', '--account', 'cli-co']), /^verified: \d+ entries; head [0-9a-f]{64}$/m);
   assert.equal((await parsed(['audit', 'verify'])).ok, true);
+  assert.match(await ok(['audit', 'verify', '--account', 'cli-co', '--full']), /^walked \d+ entries after entry 0$/m);
   assert.match(await ok(['audit', 'export']), /admin:plan_written/);
+  // Pages: two at a time, followed to the end with --all.
+  const page = await parsed(['audit', 'export', '--account', 'cli-co', '--limit', '2']);
+  assert.deepEqual(page.entries.map((e) => e.seq), [1, 2]);
+  assert.equal(page.next, 2);
+  const every = (await ok(['audit', 'export', '--account', 'cli-co', '--limit', '2', '--all'])).trim().split('\n');
+  assert.deepEqual(every.map((l) => Number(l.split('\t')[0])), Array.from({ length: every.length }, (_, i) => i + 1));
+  assert.ok(every.length > 2);
+});
+
+test('accounts housekeep seals and prunes at once', async () => {
+  assert.match(await ok(['accounts', 'housekeep', 'cli-co']), /^sealed (nothing|\d{4}-\d\d-\d\d.*); pruned \d+ rows/m);
+  assert.deepEqual(Object.keys(await parsed(['accounts', 'housekeep', 'cli-co'])).sort(), ['more', 'pruned', 'sealed']);
 });
 
 test('shell completions', async () => {

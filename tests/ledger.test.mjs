@@ -158,12 +158,14 @@ describe('load', () => {
 });
 
 describe('audit trail', () => {
-  test('changes, refusals and revocations are in the chain, and it verifies', async () => {
+  test('changes and revocations are in the chain, refusals in the ledger only, and it verifies', async () => {
     const audit = await admin('GET', 'accounts/ledgerco/audit');
     const kinds = audit.json.entries.map((e) => e.kind);
-    for (const kind of ['admin:account_written', 'admin:token_issued', 'refusal', 'admin:token_revoked']) {
+    for (const kind of ['admin:account_written', 'admin:token_issued', 'admin:token_revoked']) {
       assert.ok(kinds.includes(kind), `${kind} missing from ${kinds}`);
     }
+    // Refusals are ledger counts: a flood of them cannot grow the chain.
+    assert.ok(!kinds.includes('refusal'), `refusals in the chain: ${kinds}`);
     assert.ok(!audit.text.includes(token), 'a token reached the audit trail');
     const verify = await admin('GET', 'accounts/ledgerco/audit/verify');
     assert.equal(verify.json.ok, true);
@@ -172,14 +174,92 @@ describe('audit trail', () => {
     assert.ok(plans.json.entries.some((e) => e.kind === 'admin:plan_written'));
   });
 
+  test('a refusal flood leaves the chain as it was', async () => {
+    const issued = await admin('POST', 'accounts/ledgerco/tokens', { app: 'ledger-flood', use_case: 'analytics' });
+    const tokenOfFlood = issued.json.token;
+    stack.secret(tokenOfFlood);
+    const before = (await admin('GET', 'accounts/ledgerco/report')).json.audit_entries;
+    for (let i = 0; i < 60; i++) {
+      const res = await stack.call('/2/users/1/tweets', { token: tokenOfFlood });
+      assert.equal(res.status, 403);
+      await res.arrayBuffer();
+    }
+    await sleep(500);
+    assert.equal((await admin('GET', 'accounts/ledgerco/report')).json.audit_entries, before);
+    const usage = await admin('GET', 'accounts/ledgerco/usage');
+    const refused = usage.json.rows.filter((r) => r.app === 'ledger-flood').reduce((n, r) => n + (r.refused['endpoint-not-in-plan'] ?? 0), 0);
+    assert.equal(refused, 60);
+  });
+
+  test('export is paged with a cursor, and verify goes on from its checkpoint', async () => {
+    const all = (await admin('GET', 'accounts/ledgerco/audit')).json.entries;
+    assert.ok(all.length >= 4, `${all.length} entries`);
+    const first = await admin('GET', 'accounts/ledgerco/audit?limit=2');
+    assert.deepEqual(first.json.entries.map((e) => e.seq), [1, 2]);
+    assert.equal(first.json.next, 2);
+    const second = await admin('GET', `accounts/ledgerco/audit?after=${first.json.next}&limit=2`);
+    assert.deepEqual(second.json.entries.map((e) => e.seq), [3, 4]);
+    const last = await admin('GET', `accounts/ledgerco/audit?after=${all.length - 1}&limit=2`);
+    assert.equal(last.json.entries.length, 1);
+    assert.equal(last.json.next, null);
+    assert.equal((await admin('GET', 'accounts/ledgerco/audit?limit=0')).status, 400);
+    assert.equal((await admin('GET', 'accounts/ledgerco/audit?limit=10001')).status, 400);
+    // An earlier test verified the chain; since then one token was issued: only it is walked.
+    const again = await admin('GET', 'accounts/ledgerco/audit/verify');
+    assert.equal(again.json.ok, true);
+    assert.equal(again.json.from_seq, all.length - 1);
+    assert.equal(again.json.checked, 1);
+    assert.equal((await admin('GET', 'accounts/ledgerco/audit/verify')).json.checked, 0);
+    const full = await admin('GET', 'accounts/ledgerco/audit/verify?full=true');
+    assert.equal(full.json.checked, all.length);
+  });
+
+  test("a finished day is sealed, and a changed ledger row no longer matches the day's seal", async () => {
+    // Yesterday's traffic, made by moving today's rows back a day behind the guard's back.
+    sqliteOfLedgerco([
+      'db.execute("UPDATE ledger SET day = day - 1")',
+      'db.execute("UPDATE refusals SET day = day - 1")',
+      // The guard marked yesterday done at today's first command, when it had no rows.
+      'db.execute("DELETE FROM marks WHERE k = \'sealed_through\'")',
+    ]);
+    const sealed = await admin('POST', 'accounts/ledgerco/housekeep');
+    assert.equal(sealed.status, 200, sealed.text);
+    assert.equal(sealed.json.sealed.length, 1);
+    const seals = (await admin('GET', 'accounts/ledgerco/audit')).json.entries.filter((e) => e.kind === 'seal');
+    assert.equal(seals.length, 1);
+    assert.equal(JSON.parse(seals[0].detail).day, sealed.json.sealed[0]);
+    assert.equal((await admin('POST', 'accounts/ledgerco/housekeep')).json.sealed.length, 0, 'a day was sealed twice');
+    assert.equal((await admin('GET', 'accounts/ledgerco/audit/verify?full=true')).json.ok, true);
+    sqliteOfLedgerco(['db.execute("UPDATE ledger SET forwarded = forwarded - 1 WHERE forwarded > 0")']);
+    const verify = await admin('GET', 'accounts/ledgerco/audit/verify?full=true');
+    assert.equal(verify.json.ok, false, verify.text);
+    assert.equal(verify.json.first_break.reason, "the day's ledger rows do not match their seal");
+    assert.equal(verify.json.first_break.seq, seals[0].seq);
+    assert.equal(verify.json.first_break.day, sealed.json.sealed[0]);
+  });
+
   test('altering one stored entry is reported at that entry', () => {
-    // Find the account's Durable Object database and change entry 2 behind the guard's back.
-    const walk = (dir) => readdirSync(dir).flatMap((n) => {
-      const p = join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-    const dbs = walk(stack.persist).filter((p) => p.endsWith('.sqlite'));
-    const script = `
+    // Change entry 1 behind the guard's back.
+    const out = sqliteOfLedgerco(['db.execute("UPDATE audit SET detail = replace(detail, \'Ledger Co\', \'Someone Else\') WHERE seq = 1")']);
+    assert.equal(out.length, 1, `tampered with: ${out}`);
+  });
+
+  test('verify reports the first break', async () => {
+    // Entry 1 was verified before the change: only a full walk reads it again.
+    const verify = await admin('GET', 'accounts/ledgerco/audit/verify?full=true');
+    assert.equal(verify.json.ok, false, verify.text);
+    assert.deepEqual(verify.json.first_break, { seq: 1, reason: 'content does not match its hash' });
+  });
+});
+
+/** Runs Python statements (on `db`) against the ledgerco guard's database; returns the paths changed. */
+function sqliteOfLedgerco(lines) {
+  const walk = (dir) => readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+  const dbs = walk(stack.persist).filter((p) => p.endsWith('.sqlite'));
+  const script = `
 import sqlite3, sys
 for path in sys.argv[1:]:
     db = sqlite3.connect(path, timeout=10)
@@ -188,20 +268,12 @@ for path in sys.argv[1:]:
     except sqlite3.Error:
         continue
     if rows and '"ledgerco"' in rows[0][0]:
-        db.execute("UPDATE audit SET detail = replace(detail, 'Ledger Co', 'Someone Else') WHERE seq = 1")
+${lines.map((l) => `        ${l}`).join('\n')}
         db.commit()
         print(path)
 `;
-    const out = execFileSync('python3', ['-c', script, ...dbs], { encoding: 'utf8', timeout: 30_000 });
-    assert.equal(out.trim().split('\n').filter(Boolean).length, 1, `tampered with: ${out}`);
-  });
-
-  test('verify reports the first break', async () => {
-    const verify = await admin('GET', 'accounts/ledgerco/audit/verify');
-    assert.equal(verify.json.ok, false, verify.text);
-    assert.deepEqual(verify.json.first_break, { seq: 1, reason: 'content does not match its hash' });
-  });
-});
+  return execFileSync('python3', ['-c', script, ...dbs], { encoding: 'utf8', timeout: 30_000 }).trim().split('\n').filter(Boolean);
+}
 
 describe('bad admin input', () => {
   test('each kind of bad input is a 400 naming what is wrong, and nothing is written', async () => {

@@ -16,6 +16,7 @@ use super::clock::EdgeClock;
 use super::entitlements::{self, BINDING};
 use super::guard::client::{self as guard_client, ADMIN_LOG};
 use crate::domain::guard::command::{Command, Reply};
+use crate::domain::guard::service::MAX_PAGE;
 use crate::domain::record::audit::AdminChange;
 use super::{log, metrics, random};
 use crate::domain::access::admin_auth::{self, Failures};
@@ -123,6 +124,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
         (Method::Post, ["accounts", id, "tokens"]) => admin.issue(id).await,
         (Method::Get, ["accounts", id, "usage"]) => admin.usage(id).await,
         (Method::Get, ["accounts", id, "audit"]) => admin.audit(id, false).await,
+        (Method::Post, ["accounts", id, "housekeep"]) => admin.housekeep(id).await,
         (Method::Get, ["accounts", id, "audit", "verify"]) => admin.audit(id, true).await,
         (Method::Get, ["accounts", id, "report"]) => admin.report(id).await.and_then(|r| ok(&r)),
         (Method::Get, ["audit"]) => admin.audit(ADMIN_LOG, false).await,
@@ -132,6 +134,9 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
     };
     answer.unwrap_or_else(problem)
 }
+
+/// Audit entries an export page returns when the query names no `limit`.
+const DEFAULT_PAGE: u64 = 1_000;
 
 fn id_of(text: &str) -> Result<Id, Fail> {
     Id::new(text).map_err(|e| bad(e.to_string()))
@@ -387,14 +392,46 @@ impl Admin<'_> {
         }
     }
 
+    /// The audit chain: a page of it (`after`, `limit`), or its verification (`full` to walk it
+    /// from the start instead of from the last checkpoint).
     async fn audit(&self, name: &str, verify: bool) -> Answer {
         if name != ADMIN_LOG {
             id_of(name)?;
         }
-        let command = if verify { Command::AuditVerify } else { Command::AuditExport };
+        let param = |name: &str| self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let number = |name: &str, default: u64, max: u64| -> Result<u64, Fail> {
+            match param(name) {
+                None => Ok(default),
+                Some(v) => v.parse().ok().filter(|n| *n <= max).ok_or_else(|| bad(format!("Query `{name}` must be a number up to {max}."))),
+            }
+        };
+        let command = if verify {
+            let full = match param("full") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(_) => return Err(bad("Query `full` must be true or false.")),
+            };
+            Command::AuditVerify { full }
+        } else {
+            let limit = number("limit", DEFAULT_PAGE, MAX_PAGE)?;
+            if limit == 0 {
+                return Err(bad(format!("Query `limit` must be from 1 to {MAX_PAGE}.")));
+            }
+            Command::AuditExport { after: number("after", 0, u64::MAX)?, limit }
+        };
         match self.guard(name, &command).await? {
             Reply::Verified(v) => ok(&v),
-            Reply::Audit { entries } => ok(&json!({ "entries": entries })),
+            Reply::Audit { entries, next } => ok(&json!({ "entries": entries, "next": next })),
+            _ => Err(unavailable("The account guard gave an unexpected answer.")),
+        }
+    }
+
+    /// Seals the account's finished days not sealed yet and prunes what is past its retention,
+    /// now instead of at the guard's next daily pass.
+    async fn housekeep(&self, id: &str) -> Answer {
+        let id = id_of(id)?;
+        match self.guard(id.as_str(), &Command::Housekeep).await? {
+            Reply::Housekept(done) => ok(&serde_json::to_value(done).unwrap_or_default()),
             _ => Err(unavailable("The account guard gave an unexpected answer.")),
         }
     }

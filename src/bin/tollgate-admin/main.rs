@@ -95,6 +95,8 @@ enum AccountsCommand {
     Reinstate { id: String },
     /// The guard's report: month's items, apps, detection events.
     Report { id: String },
+    /// Seal the account's finished days and prune what is past its retention, now.
+    Housekeep { id: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -205,15 +207,27 @@ struct UsageArgs {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Every entry of an account's chain (or of the admin log, without --account).
+    /// A page of an account's chain (or of the admin log, without --account).
     Export {
         #[arg(long)]
         account: Option<String>,
+        /// Entries after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Entries a page (1 to 10000).
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        /// Follow the pages to the end of the chain.
+        #[arg(long)]
+        all: bool,
     },
-    /// Walk the chain; exits 1 if an entry does not match.
+    /// Walk the chain from the last checkpoint (or from the start with --full); exits 1 if an
+    /// entry or a day's seal does not match.
     Verify {
         #[arg(long)]
         account: Option<String>,
+        #[arg(long)]
+        full: bool,
     },
 }
 
@@ -331,6 +345,12 @@ fn accounts(api: &Api, command: AccountsCommand, json: bool) -> Result<(), Failu
             output::done(&answer, json, &format!("account `{id}` reinstated"));
         }
         AccountsCommand::Report { id } => output::report(&api.get(&format!("accounts/{}/report", segment(&id)?))?, json),
+        AccountsCommand::Housekeep { id } => {
+            let answer = api.post(&format!("accounts/{}/housekeep", segment(&id)?), None)?;
+            let v = answer.json();
+            let sealed: Vec<&str> = v["sealed"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            output::done(&answer, json, &format!("sealed {}; pruned {} rows{}", if sealed.is_empty() { "nothing".to_owned() } else { sealed.join(", ") }, v["pruned"], if v["more"].as_bool() == Some(true) { "; more to do" } else { "" }));
+        }
     }
     Ok(())
 }
@@ -408,12 +428,19 @@ fn audit(api: &Api, command: AuditCommand, json: bool) -> Result<(), Failure> {
         })
     };
     match command {
-        AuditCommand::Export { account } => {
-            output::audit_entries(&api.get(&base(&account)?)?, json);
-            Ok(())
+        AuditCommand::Export { account, after, limit, all } => {
+            let mut after = after;
+            loop {
+                let answer = api.get(&format!("{}?after={after}&limit={limit}", base(&account)?))?;
+                output::audit_entries(&answer, json);
+                match answer.json()["next"].as_u64() {
+                    Some(next) if all => after = next,
+                    _ => return Ok(()),
+                }
+            }
         }
-        AuditCommand::Verify { account } => {
-            let answer = api.get(&format!("{}/verify", base(&account)?))?;
+        AuditCommand::Verify { account, full } => {
+            let answer = api.get(&format!("{}/verify?full={full}", base(&account)?))?;
             let v = answer.json();
             output::verification(&answer, json);
             if v["ok"].as_bool() == Some(true) {

@@ -138,9 +138,11 @@ pub fn verification(answer: &Answer, json: bool) {
     let v = answer.json();
     if v["ok"].as_bool() == Some(true) {
         println!("verified: {} entries; head {}", v["entries"], v["head"].as_str().unwrap_or_default());
+        println!("walked {} entries after entry {}", v["checked"], v["from_seq"]);
     } else {
+        let day = v["first_break"]["day"].as_str().map(|d| format!(" (the seal of {d})")).unwrap_or_default();
         println!(
-            "BROKEN at entry {}: {} ({} entries)",
+            "BROKEN at entry {}{day}: {} ({} entries)",
             v["first_break"]["seq"],
             v["first_break"]["reason"].as_str().unwrap_or("?"),
             v["entries"]

@@ -15,7 +15,7 @@ use crate::domain::throttle::verdict::{Allowance, Verdict};
 use crate::domain::time::day::Day;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Check and charge one request; the ledger counts it forwarded or refused.
     Charge(Charge),
@@ -61,22 +61,51 @@ pub enum Command {
     Audit { change: AdminChange, detail: serde_json::Value },
     /// Ledger rows of the days `from..=to`.
     Usage { from: Day, to: Day },
-    AuditExport,
-    AuditVerify,
+    /// Up to `limit` audit entries after `seq` `after`.
+    AuditExport {
+        #[serde(default)]
+        after: u64,
+        limit: u64,
+    },
+    /// Walk the chain from the last checkpoint (or, `full`, from the start), checking each day's
+    /// seal against the ledger rows still kept.
+    AuditVerify {
+        #[serde(default)]
+        full: bool,
+    },
+    /// Seal the finished days not sealed yet and prune what has outlived its retention.
+    Housekeep,
     /// The account's month so far, its tokens and its detection events.
     Report,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     Verdict(Verdict),
     Done,
     Usage { rows: Vec<Row> },
-    Audit { entries: Vec<Entry> },
+    Audit {
+        entries: Vec<Entry>,
+        /// The `after` of the next page, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<u64>,
+    },
+    Housekept(Housekeeping),
     /// The verification as the admin API returns it (`record::audit::Verification`).
     Verified(serde_json::Value),
     Report(AccountReport),
+}
+
+/// What one housekeeping pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Housekeeping {
+    /// The days sealed, `YYYY-MM-DD`.
+    pub sealed: Vec<String>,
+    /// Rows deleted for retention.
+    pub pruned: u64,
+    /// Whether work is left for another pass.
+    pub more: bool,
 }
 
 /// The guard's report on its account, as the admin API returns it.

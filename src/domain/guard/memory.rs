@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
-use crate::domain::guard::ports::{AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, SeenClient, Tokens};
+use crate::domain::guard::ports::{AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Tokens};
+use crate::domain::record::retention::Kept;
 use crate::domain::record::audit::{self, AuditKind, Entry};
 use crate::domain::record::ledger::Row;
 use crate::domain::redistribution::fingerprint::Fingerprint;
@@ -39,6 +40,8 @@ pub struct MemoryStore {
     pub events: Vec<EventRow>,
     pub event_keys: HashSet<String>,
     pub fingerprints: BTreeMap<(String, u64, String), SeenClient>,
+    pub sealed_through: Option<Day>,
+    pub verified: Option<(u64, String)>,
     /// When set, every call fails with this message.
     pub failing: Option<String>,
 }
@@ -190,6 +193,14 @@ impl Ledger for MemoryStore {
         Ok(distinct)
     }
 
+    fn days_with_rows(&self, after: Option<Day>, before: Day, limit: u64) -> Result<Vec<Day>, StoreError> {
+        self.check()?;
+        let after = after.map_or(0, |d| d.0 + 1);
+        let days: BTreeSet<u64> =
+            self.ledger.keys().map(|k| k.0).chain(self.refusals.keys().map(|(k, _)| k.0)).filter(|d| (after..before.0).contains(d)).collect();
+        Ok(days.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)).map(Day).collect())
+    }
+
     fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError> {
         self.check()?;
         let mut out: BTreeMap<LineKey, Row> = BTreeMap::new();
@@ -223,6 +234,87 @@ impl Ledger for MemoryStore {
     }
 }
 
+impl Marks for MemoryStore {
+    fn sealed_through(&self) -> Result<Option<Day>, StoreError> {
+        self.check()?;
+        Ok(self.sealed_through)
+    }
+
+    fn set_sealed_through(&mut self, day: Day) -> Result<(), StoreError> {
+        self.check()?;
+        self.sealed_through = Some(day);
+        Ok(())
+    }
+
+    fn verified(&self) -> Result<Option<(u64, String)>, StoreError> {
+        self.check()?;
+        Ok(self.verified.clone())
+    }
+
+    fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.verified = Some((seq, hash.to_owned()));
+        Ok(())
+    }
+}
+
+impl Retention for MemoryStore {
+    fn prune(&mut self, what: Kept, before: u64, limit: u64) -> Result<u64, StoreError> {
+        self.check()?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let n = match what {
+            Kept::SeenItems => {
+                let gone: Vec<_> = self.seen.iter().filter(|(d, _)| *d < before).take(limit).cloned().collect();
+                gone.iter().for_each(|k| {
+                    self.seen.remove(k);
+                });
+                gone.len()
+            }
+            Kept::Fingerprints => {
+                let gone: Vec<_> = self.fingerprints.keys().filter(|(_, d, _)| *d < before).take(limit).cloned().collect();
+                gone.iter().for_each(|k| {
+                    self.fingerprints.remove(k);
+                });
+                gone.len()
+            }
+            Kept::EntityDays => {
+                let gone: Vec<_> = self.entity_days.keys().filter(|(_, d)| *d < before).take(limit).cloned().collect();
+                gone.iter().for_each(|k| {
+                    self.entity_days.remove(k);
+                });
+                gone.len()
+            }
+            Kept::Ledger => {
+                let gone: Vec<_> = self.ledger.keys().filter(|k| k.0 < before).take(limit).cloned().collect();
+                gone.iter().for_each(|k| {
+                    self.ledger.remove(k);
+                });
+                let refusals: Vec<_> = self.refusals.keys().filter(|(k, _)| k.0 < before).take(limit - gone.len()).cloned().collect();
+                refusals.iter().for_each(|k| {
+                    self.refusals.remove(k);
+                });
+                gone.len() + refusals.len()
+            }
+            Kept::Events => {
+                let before = i64::try_from(before).unwrap_or(i64::MAX);
+                let old = self.events.iter().filter(|e| e.at < before).take(limit).count();
+                self.events.retain(|e| e.at >= before);
+                old
+            }
+            Kept::Counters => {
+                // The double keeps no write time: a counter whose window started before the
+                // cutoff is old enough.
+                let gone: Vec<_> = self.windows.iter().filter(|(_, (start, _))| *start < before).map(|(k, _)| k.clone()).take(limit).collect();
+                gone.iter().for_each(|k| {
+                    self.windows.remove(k);
+                });
+                gone.len()
+            }
+        };
+        Ok(n as u64)
+    }
+}
+
 impl AuditLog for MemoryStore {
     fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str) -> Result<Entry, StoreError> {
         self.check()?;
@@ -231,9 +323,9 @@ impl AuditLog for MemoryStore {
         Ok(entry)
     }
 
-    fn audit_entries(&self) -> Result<Vec<Entry>, StoreError> {
+    fn audit_page(&self, after: u64, limit: u64) -> Result<Vec<Entry>, StoreError> {
         self.check()?;
-        Ok(self.audit.clone())
+        Ok(self.audit.iter().filter(|e| e.seq > after).take(usize::try_from(limit).unwrap_or(usize::MAX)).cloned().collect())
     }
 
     fn audit_len(&self) -> Result<u64, StoreError> {

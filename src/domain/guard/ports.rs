@@ -9,6 +9,7 @@ use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::record::audit::{AuditKind, Entry};
 use crate::domain::record::ledger::Row;
+use crate::domain::record::retention::Kept;
 use crate::domain::redistribution::fingerprint::Fingerprint;
 use crate::domain::throttle::lease::Deliveries;
 pub use crate::domain::throttle::store::{CounterStore, StoreError};
@@ -109,6 +110,12 @@ pub trait Ledger {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError>;
+    /// Up to `limit` days after `after` (all, for `None`) and before `before` that have ledger
+    /// rows, in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn days_with_rows(&self, after: Option<Day>, before: Day, limit: u64) -> Result<Vec<Day>, StoreError>;
 }
 
 /// The audit hash chain.
@@ -116,9 +123,11 @@ pub trait AuditLog {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str) -> Result<Entry, StoreError>;
+    /// Up to `limit` entries after `seq` `after`, in order.
+    ///
     /// # Errors
     /// [`StoreError`] when the storage fails.
-    fn audit_entries(&self) -> Result<Vec<Entry>, StoreError>;
+    fn audit_page(&self, after: u64, limit: u64) -> Result<Vec<Entry>, StoreError>;
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn audit_len(&self) -> Result<u64, StoreError>;
@@ -151,7 +160,34 @@ pub trait Fingerprints {
     fn clients(&self, app: &Id, day: Day) -> Result<Vec<SeenClient>, StoreError>;
 }
 
-/// Everything a guard keeps.
-pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints {}
+/// The guard's own bookkeeping: the last day sealed, and the last entry verified.
+pub trait Marks {
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn sealed_through(&self) -> Result<Option<Day>, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn set_sealed_through(&mut self, day: Day) -> Result<(), StoreError>;
+    /// The `seq` and hash of the last entry a verification accepted.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn verified(&self) -> Result<Option<(u64, String)>, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError>;
+}
 
-impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints> GuardStore for T {}
+/// Deleting what has outlived its retention (`record::retention`), a bounded batch at a time.
+pub trait Retention {
+    /// Deletes up to `limit` rows of `what` from before `before`; returns how many went.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn prune(&mut self, what: Kept, before: u64, limit: u64) -> Result<u64, StoreError>;
+}
+
+/// Everything a guard keeps.
+pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Retention {}
+
+impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Retention> GuardStore for T {}

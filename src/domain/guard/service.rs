@@ -9,9 +9,11 @@
 use serde_json::json;
 
 use crate::domain::access::id::Id;
-use crate::domain::guard::command::{AccountReport, Command, Reply};
+use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
 use crate::domain::guard::ports::{EventKind, GuardStore, Line, StoreError};
-use crate::domain::record::audit::{self, AuditKind};
+use crate::domain::record::audit::{AuditKind, Verifier};
+use crate::domain::record::retention::{self, Kept, PRUNE_BATCH};
+use crate::domain::record::seal::{self, Seal};
 use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
 use crate::domain::throttle::charge::{self, Charge};
 use crate::domain::throttle::lease::{Deliveries, Report};
@@ -50,7 +52,7 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
             let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
             let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient };
             if let Some(problem) = verdict.refusal() {
-                refuse(store, &line, problem.ledger_reason(), now, true)?;
+                refuse(store, &line, problem.ledger_reason())?;
             } else {
                 store.count_forwarded(&line, 1)?;
             }
@@ -72,7 +74,7 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
             let verdict = charge::charge_units(store, standing, &charge, want, now)?;
             if let Some(problem) = verdict.refusal() {
                 let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient: "" };
-                refuse(store, &line, problem.ledger_reason(), now, false)?;
+                refuse(store, &line, problem.ledger_reason())?;
             }
             Reply::Verdict(verdict)
         }
@@ -92,7 +94,7 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
         Command::Refused { app, group, recipient, reason } => {
             let group = group.as_ref().map_or("-", Id::as_str);
             let line = Line { day, app: app.as_str(), group, recipient: &recipient };
-            refuse(store, &line, &reason, now, true)?;
+            refuse(store, &line, &reason)?;
             Reply::Done
         }
         Command::RevokeToken { token_hash } => {
@@ -112,11 +114,14 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
             Reply::Done
         }
         Command::Usage { from, to } => Reply::Usage { rows: store.usage(from, to)? },
-        Command::AuditExport => Reply::Audit { entries: store.audit_entries()? },
-        Command::AuditVerify => {
-            let verification = audit::verify(&store.audit_entries()?);
-            Reply::Verified(serde_json::to_value(verification).unwrap_or_default())
+        Command::AuditExport { after, limit } => {
+            let limit = limit.clamp(1, MAX_PAGE);
+            let entries = store.audit_page(after, limit)?;
+            let next = (entries.len() as u64 == limit).then(|| entries.last().map_or(after, |e| e.seq));
+            Reply::Audit { entries, next }
         }
+        Command::AuditVerify { full } => Reply::Verified(verify(store, full, now)?),
+        Command::Housekeep => Reply::Housekept(housekeep(store, now)?),
         Command::Report => Reply::Report(report(store, now)?),
     };
     Ok(Outcome { reply, notices })
@@ -126,17 +131,10 @@ fn standing(store: &impl GuardStore, charge: &Charge) -> Result<Standing, StoreE
     Ok(Standing { token_revoked: store.is_revoked(&charge.token_hash)?, account_suspended: store.is_suspended()? })
 }
 
-/// A refusal: counted in the ledger under its reason, and appended to the audit chain. A lease
-/// serves no recipient, so a lease's refusal names none in its audit entry.
-fn refuse(store: &mut impl GuardStore, line: &Line<'_>, reason: &str, now: UnixMillis, names_recipient: bool) -> Result<(), StoreError> {
-    store.count_refused(line, reason)?;
-    let detail = if names_recipient {
-        json!({ "app": line.app, "group": line.group, "recipient": line.recipient, "reason": reason })
-    } else {
-        json!({ "app": line.app, "group": line.group, "reason": reason })
-    };
-    store.append_audit(now, AuditKind::Refusal, &detail.to_string())?;
-    Ok(())
+/// A refusal: a count in the ledger under its reason. Refusals are not audit entries: a flood
+/// of them costs one counter update each, and the day's seal makes the counts tamper-evident.
+fn refuse(store: &mut impl GuardStore, line: &Line<'_>, reason: &str) -> Result<(), StoreError> {
+    store.count_refused(line, reason)
 }
 
 /// A delivery: counted in the ledger, and its distinct items added to the month (monthly caps
@@ -190,6 +188,98 @@ fn watch_resale(store: &mut impl GuardStore, app: &Id, fp: &Fingerprint, now: Un
     Ok(Some(Notice::ResaleDetected { app: app.clone(), day }))
 }
 
+/// Most audit entries one export page returns.
+pub const MAX_PAGE: u64 = 10_000;
+/// Days sealed in one housekeeping pass; more wait for the next.
+const SEALS_PER_PASS: u64 = 3;
+
+/// Seals the finished days not sealed yet (a few a pass) and prunes what has outlived its
+/// retention (a bounded batch a table). Idempotent: the Durable Object runs it once a day, and
+/// again while it reports more to do.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn housekeep(store: &mut impl GuardStore, now: UnixMillis) -> Result<Housekeeping, StoreError> {
+    let today = Day::of(now);
+    let mut done = Housekeeping::default();
+    let days = store.days_with_rows(store.sealed_through()?, today, SEALS_PER_PASS)?;
+    for day in &days {
+        let rows = store.usage(*day, *day)?;
+        let seal = seal::seal(day.label(), day.0, &rows);
+        store.append_audit(now, AuditKind::Seal, &serde_json::to_string(&seal).unwrap_or_default())?;
+        store.set_sealed_through(*day)?;
+        done.sealed.push(seal.day);
+    }
+    if (days.len() as u64) < SEALS_PER_PASS {
+        // Nothing else is waiting: days without rows need no seal.
+        store.set_sealed_through(today.minus(1))?;
+    } else {
+        done.more = true;
+    }
+    for cutoff in retention::cutoffs(now) {
+        let n = store.prune(cutoff.what, cutoff.before, PRUNE_BATCH)?;
+        done.pruned += n;
+        done.more |= n == PRUNE_BATCH;
+    }
+    Ok(done)
+}
+
+/// Walks the chain from the last checkpoint (or from the start), a page at a time, and checks
+/// each seal it meets against the day's ledger rows, while they are kept.
+fn verify(store: &mut impl GuardStore, full: bool, now: UnixMillis) -> Result<serde_json::Value, StoreError> {
+    let checkpoint = if full { None } else { store.verified()? };
+    let mut walk = match &checkpoint {
+        Some((seq, hash)) => Verifier::from_checkpoint(*seq, hash.clone()),
+        None => Verifier::default(),
+    };
+    let from_seq = walk.checkpoint().0;
+    let oldest_kept = retention::cutoffs(now).iter().find(|c| c.what == Kept::Ledger).map_or(0, |c| c.before);
+    let mut checked = 0u64;
+    let mut first_break = None;
+    'walk: loop {
+        let page = store.audit_page(walk.checkpoint().0, 1_000)?;
+        if page.is_empty() {
+            break;
+        }
+        for e in &page {
+            if let Err(b) = walk.feed(e) {
+                first_break = Some(json!({ "seq": b.seq, "reason": b.reason }));
+                break 'walk;
+            }
+            checked += 1;
+            if e.kind == "seal" {
+                let Ok(seal) = serde_json::from_str::<Seal>(&e.detail) else {
+                    first_break = Some(json!({ "seq": e.seq, "reason": "the seal cannot be read" }));
+                    break 'walk;
+                };
+                if seal.day_number >= oldest_kept {
+                    let rows = store.usage(Day(seal.day_number), Day(seal.day_number))?;
+                    if seal::ledger_digest(&rows) != seal.ledger_sha256 {
+                        first_break = Some(json!({ "seq": e.seq, "reason": "the day's ledger rows do not match their seal", "day": seal.day }));
+                        break 'walk;
+                    }
+                }
+            }
+        }
+    }
+    let (seq, head) = walk.checkpoint();
+    let head = head.to_owned();
+    if first_break.is_none() {
+        store.set_verified(seq, &head)?;
+    }
+    let mut out = json!({
+        "entries": store.audit_len()?,
+        "checked": checked,
+        "from_seq": from_seq,
+        "ok": first_break.is_none(),
+        "head": head,
+    });
+    if let Some(b) = first_break {
+        out["first_break"] = b;
+    }
+    Ok(out)
+}
+
 fn report(store: &impl GuardStore, now: UnixMillis) -> Result<AccountReport, StoreError> {
     let month = Month::of(now);
     Ok(AccountReport {
@@ -212,6 +302,7 @@ mod tests {
     use crate::domain::record::ledger::Row;
     use crate::domain::throttle::charge::RecipientCharge;
     use crate::domain::throttle::limit::{Limit, LimitMode, Scope};
+    use crate::domain::guard::ports::AuditLog;
     use crate::domain::throttle::store::CounterStore;
     use crate::domain::throttle::verdict::Allowance;
 
@@ -274,10 +365,21 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].app.as_str(), rows[0].group.as_str(), rows[0].forwarded), ("a1", "search", 2));
         assert_eq!(rows[0].refused.get("rate-limit-exceeded"), Some(&1));
-        let Reply::Audit { entries } = run(&mut store, Command::AuditExport, T0) else { panic!() };
-        assert_eq!(entries.len(), 1);
-        assert_eq!(entries[0].kind, "refusal");
-        assert_eq!(entries[0].detail, r#"{"app":"a1","group":"search","reason":"rate-limit-exceeded","recipient":""}"#);
+        // Refusals are ledger counts, not audit entries.
+        assert_eq!(store.audit_len().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_refusal_flood_costs_counts_not_chain_entries() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 5)]);
+        for _ in 0..2_000 {
+            verdict(&mut store, &c, T0);
+        }
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.forwarded, row.refused.get("rate-limit-exceeded")), (5, Some(&1_995)));
+        assert_eq!(store.audit_len().unwrap(), 0);
+        assert_eq!(store.refusals.len(), 1, "one counter row, whatever the number of refusals");
     }
 
     #[test]
@@ -370,8 +472,7 @@ mod tests {
         verdict(&mut store, &c, T0);
         let Reply::Verdict(v) = run(&mut store, Command::Lease { charge: c, want: 50, report: None }, T0) else { panic!() };
         assert!(matches!(v, Verdict::RateLimited { .. }));
-        let Reply::Audit { entries } = run(&mut store, Command::AuditExport, T0) else { panic!() };
-        assert_eq!(entries[0].detail, r#"{"app":"a1","group":"search","reason":"rate-limit-exceeded"}"#);
+        assert_eq!(usage(&mut store, T0)[0].refused.get("rate-limit-exceeded"), Some(&1));
     }
 
     #[test]
@@ -386,8 +487,8 @@ mod tests {
         assert_eq!(report.events[0].kind, "pooling");
         assert_eq!(report.events[0].evidence["tokens_at_limit"], 2);
         assert_eq!(report.events[0].evidence["by_app"], serde_json::json!([["a1", 2], ["a2", 2]]));
-        let Reply::Audit { entries } = run(&mut store, Command::AuditExport, T0) else { panic!() };
-        assert_eq!(entries.iter().filter(|e| e.kind == "pooling").count(), 1);
+        let Reply::Audit { entries, next } = run(&mut store, Command::AuditExport { after: 0, limit: 100 }, T0) else { panic!() };
+        assert_eq!((entries.iter().filter(|e| e.kind == "pooling").count(), next), (1, None));
     }
 
     #[test]
@@ -424,13 +525,106 @@ mod tests {
             run(&mut store, Command::Audit { change, detail: serde_json::json!({ "by": "test" }) }, T0);
         }
         run(&mut store, Command::RegisterApp { token_hash: hash(1), app: id("a1"), status: AppStatus::Active }, T0);
-        let Reply::Verified(v) = run(&mut store, Command::AuditVerify, T0) else { panic!() };
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: false }, T0) else { panic!() };
         assert_eq!((v["ok"].as_bool(), v["entries"].as_u64()), (Some(true), Some(3)));
         store.audit[1].detail = r#"{"by":"someone else"}"#.into();
-        let Reply::Verified(v) = run(&mut store, Command::AuditVerify, T0) else { panic!() };
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: true }, T0) else { panic!() };
         assert_eq!((v["ok"].as_bool(), v["first_break"]["seq"].as_u64()), (Some(false), Some(2)));
         let Reply::Report(report) = run(&mut store, Command::Report, T0) else { panic!() };
         assert_eq!((report.apps.len(), report.apps[0].status.as_str(), report.audit_entries), (1, "active", 3));
+    }
+
+    #[test]
+    fn verification_continues_from_its_checkpoint() {
+        let mut store = MemoryStore::default();
+        let audit = |change| Command::Audit { change, detail: serde_json::json!({}) };
+        for _ in 0..3 {
+            run(&mut store, audit(AdminChange::PlanWritten), T0);
+        }
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: false }, T0) else { panic!() };
+        assert_eq!((v["checked"].as_u64(), v["from_seq"].as_u64()), (Some(3), Some(0)));
+        run(&mut store, audit(AdminChange::AccountWritten), T0);
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: false }, T0) else { panic!() };
+        assert_eq!((v["ok"].as_bool(), v["checked"].as_u64(), v["from_seq"].as_u64(), v["entries"].as_u64()), (Some(true), Some(1), Some(3), Some(4)));
+        // A new entry that does not follow the checkpoint is caught without walking the rest.
+        run(&mut store, audit(AdminChange::AccountWritten), T0);
+        store.audit[4].prev_hash = "0".repeat(64);
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: false }, T0) else { panic!() };
+        assert_eq!((v["ok"].as_bool(), v["first_break"]["seq"].as_u64(), v["checked"].as_u64()), (Some(false), Some(5), Some(0)));
+    }
+
+    #[test]
+    fn export_is_paged() {
+        let mut store = MemoryStore::default();
+        for _ in 0..5 {
+            run(&mut store, Command::Audit { change: AdminChange::PlanWritten, detail: serde_json::json!({}) }, T0);
+        }
+        let page = |after| match run(&mut store_clone(&store), Command::AuditExport { after, limit: 2 }, T0) {
+            Reply::Audit { entries, next } => (entries.iter().map(|e| e.seq).collect::<Vec<_>>(), next),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(page(0), (vec![1, 2], Some(2)));
+        assert_eq!(page(2), (vec![3, 4], Some(4)));
+        assert_eq!(page(4), (vec![5], None));
+    }
+
+    fn store_clone(store: &MemoryStore) -> MemoryStore {
+        MemoryStore { audit: store.audit.clone(), ..MemoryStore::default() }
+    }
+
+    #[test]
+    fn a_finished_day_is_sealed_once_and_a_changed_row_breaks_its_seal() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 2)]);
+        for _ in 0..3 {
+            verdict(&mut store, &c, T0);
+        }
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        // The same day: nothing to seal yet.
+        assert_eq!(housekeep(&mut store, T0).unwrap().sealed, Vec::<String>::new());
+        let tomorrow = T0.plus_millis(DAY);
+        let done = housekeep(&mut store, tomorrow).unwrap();
+        assert_eq!(done.sealed, vec![Day::of(T0).label()]);
+        assert_eq!(housekeep(&mut store, tomorrow).unwrap().sealed, Vec::<String>::new(), "sealed twice");
+        let Reply::Audit { entries, .. } = run(&mut store, Command::AuditExport { after: 0, limit: 10 }, tomorrow) else { panic!() };
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].kind, "seal");
+        let sealed: Seal = serde_json::from_str(&entries[0].detail).unwrap();
+        assert_eq!((sealed.day_number, sealed.rows), (Day::of(T0).0, 1));
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: true }, tomorrow) else { panic!() };
+        assert_eq!(v["ok"].as_bool(), Some(true), "{v}");
+        // Someone lowers yesterday's forwarded count behind the guard's back.
+        store.ledger.values_mut().next().unwrap()[0] = 1;
+        let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: true }, tomorrow) else { panic!() };
+        assert_eq!(v["first_break"]["reason"].as_str(), Some("the day's ledger rows do not match their seal"));
+        assert_eq!(v["first_break"]["day"].as_str(), Some(Day::of(T0).label().as_str()));
+    }
+
+    #[test]
+    fn housekeeping_prunes_by_retention_in_bounded_batches() {
+        let mut store = MemoryStore::default();
+        let old = T0;
+        run(&mut store, delivered("a1", &["1", "2", "3"], 0), old);
+        let mut c = charge("a1", 1, vec![]);
+        c.fingerprint = Some(Fingerprint::new(Some("203.0.113.7"), None, None));
+        verdict(&mut store, &c, old);
+        for i in 0..(PRUNE_BATCH + 10) {
+            store.seen.insert((Day::of(old).0, format!("x{i}")));
+        }
+        // Three days on: yesterday's and older ids go, fingerprints (7 days) stay.
+        let later = old.plus_millis(3 * DAY);
+        let first = housekeep(&mut store, later).unwrap();
+        assert!(first.more, "a full batch leaves more to do");
+        let second = housekeep(&mut store, later).unwrap();
+        assert!(!second.more);
+        assert!(store.seen.is_empty());
+        assert_eq!(store.fingerprints.len(), 1);
+        // Eight days on, the fingerprint goes; the ledger (two years) stays.
+        housekeep(&mut store, old.plus_millis(8 * DAY)).unwrap();
+        assert!(store.fingerprints.is_empty());
+        assert_eq!(usage(&mut store, old).len(), 1);
+        housekeep(&mut store, old.plus_millis((retention::LEDGER_DAYS + 1) * DAY)).unwrap();
+        assert!(usage(&mut store, old).is_empty());
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum AuditKind {
     Refusal,
     /// A pooling event, with its evidence.
     Pooling,
+    /// The seal of one UTC day's ledger rows (`record::seal`).
+    Seal,
     /// A resale event, with its evidence.
     Resale,
     /// A change an admin made.
@@ -95,6 +97,7 @@ impl AuditKind {
         match self {
             Self::Refusal => "refusal".to_owned(),
             Self::Pooling => "pooling".to_owned(),
+            Self::Seal => "seal".to_owned(),
             Self::Resale => "resale".to_owned(),
             Self::Admin(change) => format!("admin:{}", change.as_str()),
         }
@@ -119,15 +122,37 @@ pub struct Verification {
     pub head: String,
 }
 
-/// Checks a chain given in `seq` order.
-#[must_use]
-pub fn verify(entries: &[Entry]) -> Verification {
-    let mut prev = GENESIS.to_owned();
-    for (i, e) in entries.iter().enumerate() {
-        let expected_seq = i as u64 + 1;
+/// A walk along the chain that can start from a checkpoint: the `seq` and hash of an entry
+/// verified before. Fed entries in `seq` order, it stops at the first that does not belong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verifier {
+    /// The last entry accepted: its `seq` (0 before the first) and hash.
+    seq: u64,
+    head: String,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self { seq: 0, head: GENESIS.to_owned() }
+    }
+}
+
+impl Verifier {
+    /// Continues from an entry verified before.
+    #[must_use]
+    pub fn from_checkpoint(seq: u64, hash: String) -> Self {
+        Self { seq, head: hash }
+    }
+
+    /// Checks the next entry.
+    ///
+    /// # Errors
+    /// The [`Break`] at this entry.
+    pub fn feed(&mut self, e: &Entry) -> Result<(), Break> {
+        let expected_seq = self.seq + 1;
         let reason = if e.seq != expected_seq {
             Some("sequence gap")
-        } else if e.prev_hash != prev {
+        } else if e.prev_hash != self.head {
             Some("does not follow the previous entry")
         } else if entry_hash(&e.prev_hash, e.seq, e.at, &e.kind, &e.detail) != e.hash {
             Some("content does not match its hash")
@@ -135,16 +160,30 @@ pub fn verify(entries: &[Entry]) -> Verification {
             None
         };
         if let Some(reason) = reason {
-            return Verification {
-                entries: entries.len() as u64,
-                ok: false,
-                first_break: Some(Break { seq: expected_seq, reason }),
-                head: prev,
-            };
+            return Err(Break { seq: expected_seq, reason });
         }
-        prev = e.hash.clone();
+        self.seq = e.seq;
+        self.head.clone_from(&e.hash);
+        Ok(())
     }
-    Verification { entries: entries.len() as u64, ok: true, first_break: None, head: prev }
+
+    /// The last entry accepted: `seq` and hash.
+    #[must_use]
+    pub fn checkpoint(&self) -> (u64, &str) {
+        (self.seq, &self.head)
+    }
+}
+
+/// Checks a whole chain given in `seq` order.
+#[must_use]
+pub fn verify(entries: &[Entry]) -> Verification {
+    let mut walk = Verifier::default();
+    for e in entries {
+        if let Err(b) = walk.feed(e) {
+            return Verification { entries: entries.len() as u64, ok: false, first_break: Some(b), head: walk.head };
+        }
+    }
+    Verification { entries: entries.len() as u64, ok: true, first_break: None, head: walk.head }
 }
 
 #[cfg(test)]
@@ -178,6 +217,27 @@ mod tests {
         // Rehashing the altered entry moves the break to the next one, which no longer follows it.
         c[2].hash = entry_hash(&c[2].prev_hash, 3, c[2].at, &c[2].kind, &c[2].detail);
         assert_eq!(verify(&c).first_break, Some(Break { seq: 4, reason: "does not follow the previous entry" }));
+    }
+
+    #[test]
+    fn a_walk_continues_from_a_checkpoint() {
+        let c = chain(6);
+        let mut first = Verifier::default();
+        for e in &c[..4] {
+            first.feed(e).unwrap();
+        }
+        let (seq, head) = first.checkpoint();
+        assert_eq!((seq, head), (4, c[3].hash.as_str()));
+        let mut rest = Verifier::from_checkpoint(seq, head.to_owned());
+        for e in &c[4..] {
+            rest.feed(e).unwrap();
+        }
+        assert_eq!(rest.checkpoint(), (6, c[5].hash.as_str()));
+        // A chain rewritten from the checkpoint on does not follow it.
+        let mut other = chain(6);
+        other[4].prev_hash = "f".repeat(64);
+        let mut again = Verifier::from_checkpoint(4, c[3].hash.clone());
+        assert_eq!(again.feed(&other[4]), Err(Break { seq: 5, reason: "does not follow the previous entry" }));
     }
 
     #[test]

@@ -2,3 +2,5 @@
 
 pub mod audit;
 pub mod ledger;
+pub mod retention;
+pub mod seal;

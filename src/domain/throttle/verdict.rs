@@ -30,7 +30,7 @@ pub struct Quota {
 
 /// The guard's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Allow {
         /// Units charged: 1 for a request, the lease size for a lease.

@@ -2,6 +2,8 @@
 //! service on the object's own SQLite, and encodes the reply. Every call runs to completion
 //! without an `await`, so each charge is atomic and its ledger line is written with it.
 
+use std::cell::Cell;
+
 use serde_json::json;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
@@ -9,7 +11,8 @@ use super::sql::SqlStore;
 use crate::domain::guard::command::Command;
 use crate::domain::guard::ports::StoreError;
 use crate::domain::guard::service::{self, Notice};
-use crate::domain::time::clock::Clock;
+use crate::domain::time::clock::{Clock, UnixMillis};
+use crate::domain::time::day::Day;
 use crate::edge::clock::EdgeClock;
 use crate::edge::log;
 
@@ -18,12 +21,15 @@ pub struct AccountGuard {
     state: State,
     /// Set up once per instance; a failure here is answered on every call until it restarts.
     schema: std::result::Result<(), StoreError>,
+    /// The day housekeeping (seals, retention) last finished on; it runs before the first
+    /// command of each day, and again while it has more to do.
+    housekept: Cell<Option<Day>>,
 }
 
 impl DurableObject for AccountGuard {
     fn new(state: State, _env: Env) -> Self {
         let schema = SqlStore::new(state.storage().sql()).ensure_schema();
-        Self { state, schema }
+        Self { state, schema, housekept: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -35,7 +41,11 @@ impl DurableObject for AccountGuard {
             return Response::error(e.to_string(), 500);
         }
         let mut store = SqlStore::new(self.state.storage().sql());
-        match service::handle(&mut store, command, EdgeClock.now()) {
+        let now = EdgeClock.now();
+        if self.housekept.get() != Some(Day::of(now)) {
+            self.housekeep(&mut store, now);
+        }
+        match service::handle(&mut store, command, now) {
             Ok(outcome) => {
                 for notice in outcome.notices {
                     let Notice::ResaleDetected { app, day } = notice;
@@ -44,6 +54,23 @@ impl DurableObject for AccountGuard {
                 Response::from_json(&outcome.reply)
             }
             Err(e) => Response::error(e.to_string(), 500),
+        }
+    }
+}
+
+impl AccountGuard {
+    /// One housekeeping pass; a failure is logged and the command still runs.
+    fn housekeep(&self, store: &mut SqlStore, now: UnixMillis) {
+        match service::housekeep(store, now) {
+            Ok(done) => {
+                if !done.more {
+                    self.housekept.set(Some(Day::of(now)));
+                }
+                if !done.sealed.is_empty() || done.pruned > 0 {
+                    log::event("info", "guard_housekeeping", json!({ "sealed": done.sealed, "pruned": done.pruned, "more": done.more }));
+                }
+            }
+            Err(e) => log::event("error", "guard_housekeeping_failed", json!({ "error": e.to_string() })),
         }
     }
 }

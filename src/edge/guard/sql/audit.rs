@@ -43,8 +43,11 @@ impl AuditLog for SqlStore {
         Ok(entry)
     }
 
-    fn audit_entries(&self) -> Result<Vec<Entry>, StoreError> {
-        let rows: Vec<AuditRow> = self.query("SELECT seq, at, kind, detail, prev_hash, hash FROM audit ORDER BY seq", vec![])?;
+    fn audit_page(&self, after: u64, limit: u64) -> Result<Vec<Entry>, StoreError> {
+        let rows: Vec<AuditRow> = self.query(
+            "SELECT seq, at, kind, detail, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+            vec![int(after), int(limit)],
+        )?;
         Ok(rows.into_iter().map(Entry::from).collect())
     }
 

@@ -47,10 +47,13 @@ impl CounterStore for SqlStore {
     }
 
     fn family_counts(&self, key: &CounterKey, window_start: u64) -> Result<Vec<(String, u64)>, StoreError> {
+        // The family as a key range (`app:search:900:` up to `app:search:900;`), served by the
+        // primary key's index.
         let family = key.family();
+        let end = format!("{};", &family[..family.len() - 1]);
         let rows: Vec<KeyCount> = self.query(
-            "SELECT key, count FROM counters WHERE substr(key, 1, ?) = ? AND window_start = ?",
-            vec![int(family.len() as u64), family.as_str().into(), int(window_start)],
+            "SELECT key, count FROM counters WHERE key > ? AND key < ? AND window_start = ?",
+            vec![family.as_str().into(), end.into(), int(window_start)],
         )?;
         Ok(rows.into_iter().map(|r| (r.key[family.len().min(r.key.len())..].to_owned(), unsigned(r.count))).collect())
     }

@@ -63,14 +63,20 @@ impl Ledger for SqlStore {
     }
 
     fn count_delivered(&mut self, line: &Line<'_>, delivered: &Deliveries) -> Result<u64, StoreError> {
-        self.exec("DELETE FROM seen_items WHERE day < ?", vec![int(line.day.minus(1).0)])?;
-        // Counted before and after: the number of rows SQLite reports written includes index rows.
-        let seen_today = |store: &Self| store.number("SELECT COUNT(*) AS n FROM seen_items WHERE day = ?", vec![int(line.day.0)]);
-        let before = seen_today(self)?;
-        for id in &delivered.ids {
-            self.exec("INSERT OR IGNORE INTO seen_items (day, id) VALUES (?, ?)", vec![int(line.day.0), id.as_str().into()])?;
+        // One statement for the whole delivery: the ids that were not seen today come back, and
+        // only those. Its cost is the delivery's ids (one index lookup each), never the size of
+        // the day's set. Old days are pruned by housekeeping, not here.
+        let mut new = 0;
+        if !delivered.ids.is_empty() {
+            let ids = serde_json::to_string(&delivered.ids).unwrap_or_else(|_| "[]".into());
+            let inserted: Vec<serde_json::Value> = self.query(
+                "INSERT INTO seen_items (day, id) SELECT ?, value FROM json_each(?) WHERE true
+                 ON CONFLICT (day, id) DO NOTHING RETURNING 1 AS n",
+                vec![int(line.day.0), ids.into()],
+            )?;
+            new = inserted.len() as u64;
         }
-        let distinct = seen_today(self)? - before + delivered.untracked;
+        let distinct = new + delivered.untracked;
         let mut values = key(line);
         values.extend([int(delivered.items), int(distinct), int(delivered.bytes)]);
         self.exec(
@@ -80,6 +86,21 @@ impl Ledger for SqlStore {
             values,
         )?;
         Ok(distinct)
+    }
+
+    fn days_with_rows(&self, after: Option<Day>, before: Day, limit: u64) -> Result<Vec<Day>, StoreError> {
+        #[derive(Deserialize)]
+        struct D {
+            day: i64,
+        }
+        let after = after.map_or(-1, |d| i64::try_from(d.0).unwrap_or(i64::MAX));
+        let days: Vec<D> = self.query(
+            "SELECT day FROM (SELECT DISTINCT day FROM ledger WHERE day > ?1 AND day < ?2
+                              UNION SELECT DISTINCT day FROM refusals WHERE day > ?1 AND day < ?2)
+             ORDER BY day LIMIT ?3",
+            vec![SqlStorageValue::Integer(after), int(before.0), int(limit)],
+        )?;
+        Ok(days.into_iter().map(|d| Day(unsigned(d.day))).collect())
     }
 
     fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError> {

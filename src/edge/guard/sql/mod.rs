@@ -6,6 +6,8 @@ mod counters;
 mod events;
 mod fingerprints;
 mod ledger;
+mod marks;
+mod retention;
 mod schema;
 mod tokens;
 

@@ -17,4 +17,9 @@ CREATE TABLE IF NOT EXISTS seen_items (day INTEGER NOT NULL, id TEXT NOT NULL, P
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (token_hash TEXT PRIMARY KEY, app TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS marks (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fingerprints_by_day ON fingerprints (day);
+CREATE INDEX IF NOT EXISTS entity_days_by_day ON entity_days (day);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
+CREATE INDEX IF NOT EXISTS counters_by_window ON counters (window_start);
 ";
