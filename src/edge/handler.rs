@@ -22,6 +22,7 @@ use crate::domain::access::decision::{decide, Call, Decision, Grant};
 use crate::domain::access::entitlement::{Method, Plan};
 use crate::domain::access::id::Id;
 use crate::domain::redistribution::fingerprint::Fingerprint;
+use crate::domain::throttle::lease::key::LeaseKey;
 use crate::domain::throttle::lease::{self, Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
 use crate::domain::throttle::charge::{Allowance, Charge, Quota, RecipientCharge, Verdict};
 use crate::domain::redistribution::recipient;
@@ -151,7 +152,7 @@ fn record_refusal(ctx: &Context, env: Env, known: Known, problem: &Problem) {
 struct Passed {
     quotas: Vec<Quota>,
     allowance: Option<Allowance>,
-    lease: Option<(String, Charge)>,
+    lease: Option<(LeaseKey, Charge)>,
 }
 
 /// Sends a lease's settlement after `delay_ms`, off the client's path.
@@ -167,7 +168,7 @@ fn settle_later(ctx: &Context, env: Env, account: Id, report: Report, delay_ms: 
 }
 
 /// Settles the lease of `generation` when it expires, unless a newer one replaced it.
-fn settle_when_due(ctx: &Context, env: Env, account: Id, key: String, generation: u64) {
+fn settle_when_due(ctx: &Context, env: Env, account: Id, key: LeaseKey, generation: u64) {
     ctx.wait_until(async move {
         Delay::from(Duration::from_millis(LEASE_TTL_MS)).await;
         let Some(report) = leases::due(&key, generation) else { return };
@@ -250,7 +251,7 @@ async fn guard(
     };
     let refuse = |p: Problem, extra: &[(&'static str, String)]| Err(Box::new(respond::problem_with(&p, base, extra)));
     let leased = lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some());
-    let key = format!("{}|{}|{}", grant.account, grant.app, grant.group);
+    let key = LeaseKey::new(grant.account.clone(), grant.app.clone(), grant.group.clone());
     let mut returned = None;
     // Set while this request renews the lease; cleared once the guard has answered (below).
     let mut _renewing = None;
