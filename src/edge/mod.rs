@@ -3,20 +3,15 @@
 
 mod account_guard;
 mod admin;
+mod api;
 mod clock;
 mod console;
-mod delivery;
 mod entitlements;
 mod guard_client;
 mod guard_protocol;
-mod handler;
-mod incoming;
-mod leases;
 mod log;
 mod metrics;
-mod origin;
 mod random;
-mod respond;
 mod settings;
 mod sql_ledger;
 mod sql_store;
@@ -38,5 +33,5 @@ pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_
         return Ok(console::serve(req, &env).await);
     }
     metrics::request();
-    Ok(handler::handle(req, &url, env, ctx).await)
+    Ok(api::handle(req, &url, env, ctx).await)
 }

@@ -1,6 +1,12 @@
 //! The fetch handler: token → entitlement → decision → account guard → origin → delivery,
 //! in one direction.
 
+mod delivery;
+mod leases;
+mod origin;
+mod request;
+mod respond;
+
 use std::rc::Rc;
 
 use serde_json::json;
@@ -10,12 +16,12 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::{Context, Delay, Env};
 
+use self::delivery::{Constraint, Shipment};
+use self::request::Incoming;
 use super::clock::EdgeClock;
 use super::entitlements::{Entitlements, LoadError};
 use super::guard_protocol::{Command, Reply};
-use super::delivery::{Constraint, Shipment};
-use super::incoming::Incoming;
-use super::{delivery, guard_client, leases, log, origin, respond, settings};
+use super::{guard_client, log, settings};
 use crate::domain::access::bearer;
 use crate::domain::time::clock::{Clock, UnixMillis};
 use crate::domain::access::decision::{decide, Call, Decision, Grant};
