@@ -1,13 +1,12 @@
 //! The fetch handler: token → entitlement → decision → account guard → origin → delivery,
 //! in one direction.
 
+mod admit;
 mod delivery;
 mod leases;
 mod origin;
 mod request;
 mod respond;
-
-use std::rc::Rc;
 
 use serde_json::json;
 use std::time::Duration;
@@ -16,37 +15,24 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 use worker::{Context, Delay, Env};
 
+use self::admit::{admit, Admitted, Known, Refusal};
 use self::delivery::{Constraint, Shipment};
 use self::request::Incoming;
 use super::clock::EdgeClock;
-use super::entitlements::{Entitlements, LoadError};
 use super::guard_protocol::{Command, Reply};
 use super::{guard_client, log, settings};
-use crate::domain::access::bearer;
 use crate::domain::time::clock::{Clock, UnixMillis};
-use crate::domain::access::decision::{decide, Call, Decision, Grant};
-use crate::domain::access::entitlement::{Method, Plan};
 use crate::domain::access::id::Id;
 use crate::domain::redistribution::fingerprint::Fingerprint;
 use crate::domain::throttle::lease::key::LeaseKey;
 use crate::domain::throttle::lease::{self, Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
 use crate::domain::throttle::charge::{Allowance, Charge, Quota, RecipientCharge, Verdict};
-use crate::domain::redistribution::recipient;
 use crate::domain::throttle::limit::GuardFailure;
 use crate::domain::http::problem::{Forbidden, Problem, Unauthorized};
 use crate::domain::http::rate_headers;
-use crate::domain::settings::Settings;
-use crate::domain::access::token::TokenHash;
 
 /// Fallback problem base when even the settings cannot be read.
 const FALLBACK_TYPE_BASE: &str = "https://api.example.com/2/problems/";
-
-/// A request that passed the entitlement check.
-struct Admitted {
-    grant: Grant,
-    plan: Rc<Plan>,
-    token_hash: TokenHash,
-}
 
 pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) -> web_sys::Response {
     let now = EdgeClock.now();
@@ -118,26 +104,6 @@ pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) ->
     response
 }
 
-/// A refusal before the guard, and whose it is when the token was known.
-struct Refusal {
-    problem: Problem,
-    known: Option<Known>,
-}
-
-/// The account and app of a refused request, for its ledger line.
-struct Known {
-    account: Id,
-    app: Id,
-    group: String,
-    recipient: String,
-}
-
-impl From<Problem> for Refusal {
-    fn from(problem: Problem) -> Self {
-        Self { problem, known: None }
-    }
-}
-
 fn record_refusal(ctx: &Context, env: Env, known: Known, problem: &Problem) {
     let command = Command::Refused {
         app: known.app.to_string(),
@@ -183,52 +149,6 @@ fn settle_when_due(ctx: &Context, env: Env, account: Id, key: LeaseKey, generati
             log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "error": e.to_string() }));
         }
     });
-}
-
-/// Everything before the guard: the token, its records, the decision.
-/// (The request's shape, sizes and one canonical path, was checked when it was read.)
-async fn admit(req: &Incoming, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Refusal> {
-    // The format is checked before any KV read: garbage costs nothing.
-    let token = bearer::token_from_header(req.header("authorization")).map_err(Problem::from)?;
-    let hash = token.hash();
-    let table = Entitlements::new(env, settings.cache_ttl_ms, now);
-
-    let app = table
-        .app(&hash)
-        .await
-        .map_err(|e| unavailable("token", &hash, &e))?
-        .ok_or(Problem::Unauthorized(Unauthorized::Unknown))?;
-    // An app whose account or plan is missing is a broken table, not a bad token: fail closed.
-    let account = table
-        .account(&app.account)
-        .await
-        .map_err(|e| unavailable("account", &hash, &e))?
-        .ok_or_else(|| unavailable("account", &hash, &LoadError::Kv("account record missing".into())))?;
-    let plan = table
-        .plan(&account.plan)
-        .await
-        .map_err(|e| unavailable("plan", &hash, &e))?
-        .ok_or_else(|| unavailable("plan", &hash, &LoadError::Kv("plan record missing".into())))?;
-
-    let method = req.method.as_str();
-    let path = req.path.as_str();
-    let recipient = req.header(recipient::HEADER);
-    let call = Call { method, path, recipient };
-    match decide(&app, &account, &plan, call, now) {
-        Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
-        Decision::Deny(problem) => {
-            let group = Method::from_request(method)
-                .and_then(|m| plan.routes.find(m, path))
-                .map_or_else(|| "-".to_owned(), ToString::to_string);
-            let known = Known {
-                account: account.id.clone(),
-                app: app.app.clone(),
-                group,
-                recipient: recipient.map(|r| r.chars().take(64).collect()).unwrap_or_default(),
-            };
-            Err(Refusal { problem, known: Some(known) })
-        }
-    }
 }
 
 /// The account guard: revocation, suspension, windows and caps, exact across locations.
@@ -342,19 +262,6 @@ async fn guard(
         }
     }
     result
-}
-
-fn unavailable(kind: &str, hash: &TokenHash, error: &LoadError) -> Problem {
-    let (class, detail) = match error {
-        LoadError::Kv(e) => ("kv", e.clone()),
-        LoadError::Record(e) => ("record", e.to_string()),
-    };
-    log::event(
-        "error",
-        "entitlement_unavailable",
-        json!({ "record": kind, "token_hash": hash.short(), "class": class, "error": detail }),
-    );
-    Problem::EntitlementUnavailable
 }
 
 /// Who is calling, for the guard's pooling evidence: read only when the guard is called, since
