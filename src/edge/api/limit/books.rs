@@ -1,6 +1,6 @@
-//! This isolate's leases, per account, app and endpoint group: one `LeaseBook` per key (the pure
-//! bookkeeping, in `domain::lease_book`), and the promise that requests wait on while a renewal is
-//! in flight. See `domain::lease` for what lease mode promises.
+//! This isolate's leases, one `LeaseBook` per lease key (the pure bookkeeping, in
+//! `domain::throttle::lease::book`), and the promise that requests wait on while a renewal is in
+//! flight. See `domain::throttle::lease` for what lease mode promises.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
