@@ -2,19 +2,14 @@
 //! asks the core for a decision and carries it out.
 
 mod admin;
+mod api;
 mod clock;
 mod console;
-mod delivery;
 mod entitlements;
 mod guard;
-mod handler;
-mod incoming;
-mod leases;
 mod log;
 mod metrics;
-mod origin;
 mod random;
-mod respond;
 mod settings;
 
 use worker::{event, web_sys, Context, Env, Request, Result};
@@ -34,5 +29,5 @@ pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_
         return Ok(console::serve(req, &env).await);
     }
     metrics::request();
-    Ok(handler::handle(req, &url, env, ctx).await)
+    Ok(api::handle(req, &url, env, ctx).await)
 }

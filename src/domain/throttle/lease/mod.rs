@@ -12,6 +12,7 @@
 //! restarts.
 
 pub mod book;
+pub mod key;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
-//! This isolate's leases, per account, app and endpoint group: one `LeaseBook` per key (the pure
-//! bookkeeping, in `domain::lease_book`), and the promise that requests wait on while a renewal is
-//! in flight. See `domain::lease` for what lease mode promises.
+//! This isolate's leases, one `LeaseBook` per lease key (the pure bookkeeping, in
+//! `domain::throttle::lease::book`), and the promise that requests wait on while a renewal is in
+//! flight. See `domain::throttle::lease` for what lease mode promises.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,6 +13,7 @@ use crate::domain::throttle::charge::Charge;
 use crate::domain::throttle::verdict::Quota;
 use crate::domain::throttle::lease::{Lease, Report};
 use crate::domain::throttle::lease::book::LeaseBook;
+use crate::domain::throttle::lease::key::LeaseKey;
 
 #[derive(Default)]
 struct Entry {
@@ -22,68 +23,68 @@ struct Entry {
 }
 
 thread_local! {
-    static BOOKS: RefCell<HashMap<String, Entry>> = RefCell::new(HashMap::new());
+    static BOOKS: RefCell<HashMap<LeaseKey, Entry>> = RefCell::new(HashMap::new());
 }
 
-fn with<R>(key: &str, f: impl FnOnce(&mut Entry) -> R) -> R {
+fn with<R>(key: &LeaseKey, f: impl FnOnce(&mut Entry) -> R) -> R {
     BOOKS.with(|books| {
         let mut books = books.borrow_mut();
         match books.get_mut(key) {
             Some(entry) => f(entry),
-            None => f(books.entry(key.to_owned()).or_default()),
+            None => f(books.entry(key.clone()).or_default()),
         }
     })
 }
 
-pub fn take(key: &str, now: UnixMillis) -> Option<Vec<Quota>> {
+pub fn take(key: &LeaseKey, now: UnixMillis) -> Option<Vec<Quota>> {
     with(key, |e| e.book.take(now))
 }
 
-pub fn close(key: &str) -> Option<Report> {
+pub fn close(key: &LeaseKey) -> Option<Report> {
     with(key, |e| e.book.close())
 }
 
-pub fn orphaned(key: &str, charge: &Charge, now: UnixMillis) -> Option<Report> {
+pub fn orphaned(key: &LeaseKey, charge: &Charge, now: UnixMillis) -> Option<Report> {
     with(key, |e| e.book.orphaned(charge, now))
 }
 
-pub fn reopen(key: &str, report: Report) {
+pub fn reopen(key: &LeaseKey, report: Report) {
     with(key, |e| e.book.reopen(report));
 }
 
-pub fn install(key: &str, lease: Lease, now: UnixMillis) -> (u64, Option<Vec<Quota>>, Option<Report>) {
+pub fn install(key: &LeaseKey, lease: Lease, now: UnixMillis) -> (u64, Option<Vec<Quota>>, Option<Report>) {
     with(key, |e| e.book.install(lease, now))
 }
 
-pub fn deliver(key: &str, items: u64, ids: Vec<String>, untracked: u64, bytes: u64) {
+pub fn deliver(key: &LeaseKey, items: u64, ids: Vec<String>, untracked: u64, bytes: u64) {
     with(key, |e| e.book.deliver(items, ids, untracked, bytes));
 }
 
-pub fn due(key: &str, generation: u64) -> Option<Report> {
+pub fn due(key: &LeaseKey, generation: u64) -> Option<Report> {
     with(key, |e| e.book.due(generation))
 }
 
 /// The renewal in flight for the key, if one is: a request that finds the lease spent waits for
 /// it instead of asking the guard itself, so concurrent requests make one guard call, not one
 /// each, and the isolate holds one lease's units, not one per waiting request.
-pub fn renewal_in_flight(key: &str) -> Option<Promise> {
+pub fn renewal_in_flight(key: &LeaseKey) -> Option<Promise> {
     with(key, |e| if e.book.renewing() { e.renewal.clone() } else { None })
 }
 
 /// Marks a renewal of the key's lease as in flight until the returned handle is dropped, which
 /// releases whoever waits for it, whatever became of the renewal.
-pub fn begin_renewal(key: &str) -> Renewal {
+pub fn begin_renewal(key: &LeaseKey) -> Renewal {
     let mut resolve = None;
     let promise = Promise::new(&mut |res: Function, _rej: Function| resolve = Some(res));
     let number = with(key, |e| {
         e.renewal = Some(promise);
         e.book.begin_renewal()
     });
-    Renewal { key: key.to_owned(), number, resolve }
+    Renewal { key: key.clone(), number, resolve }
 }
 
 pub struct Renewal {
-    key: String,
+    key: LeaseKey,
     number: u64,
     resolve: Option<Function>,
 }

@@ -6,8 +6,9 @@ use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ResponseInit};
 
+use crate::domain::access::decision::Grant;
 use crate::domain::time::clock::UnixMillis;
-use crate::domain::throttle::verdict::Quota;
+use crate::domain::throttle::verdict::{Allowance, Quota};
 use crate::domain::http::problem::Problem;
 use crate::domain::redistribution::recipient::Mode;
 use crate::domain::redistribution::rewrite::{self, Filtered};
@@ -18,6 +19,17 @@ use crate::domain::redistribution::items;
 pub struct Constraint {
     pub mode: Mode,
     pub allowance: u64,
+}
+
+impl Constraint {
+    /// The constraint on a response to a recipient, with the reservation the guard made for it.
+    pub fn of(grant: &Grant, allowance: Option<&Allowance>) -> Option<Self> {
+        grant.delivery.as_ref().map(|d| Self {
+            mode: d.mode,
+            // With the guard bypassed (fail open) there is no reservation: nothing may pass.
+            allowance: allowance.map_or(0, |a| a.ids),
+        })
+    }
 }
 
 /// Ids of one response the ledger tracks for its distinct count. A page of the API holds at most

@@ -8,6 +8,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::web_sys;
 
 use crate::domain::http::client_address::{self, ClientAddress};
+use crate::domain::redistribution::fingerprint::Fingerprint;
 use crate::domain::http::overrides;
 use crate::domain::http::problem::Problem;
 use crate::domain::http::request_shape::{self, ShapeError};
@@ -64,6 +65,12 @@ impl Incoming {
         }
         let asn = Reflect::get(&cf, &JsValue::from_str("asn")).ok()?.as_f64()?;
         (asn >= 0.0 && asn <= f64::from(u32::MAX) && asn.fract() == 0.0).then_some(asn as u32)
+    }
+
+    /// Who is calling, for the guard's pooling evidence: read only when the guard is called, since
+    /// `request.cf` costs a parse on every access.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::new(self.client().ip().map(|ip| ip.to_string()).as_deref(), self.asn(), self.header("user-agent"))
     }
 
     /// The headers as the runtime holds them, for copying without crossing into wasm.

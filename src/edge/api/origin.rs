@@ -9,8 +9,8 @@ use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, AbortController, RequestInit, RequestRedirect, WorkerGlobalScope};
 
-use super::incoming::Incoming;
-use super::log;
+use super::request::Incoming;
+use crate::edge::log;
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::http::context::{self, Signed};
 use crate::domain::access::decision::Grant;

@@ -1,0 +1,118 @@
+//! Leased limiting: requests spend the lease this isolate holds for their key, and no guard call
+//! is made until it is spent or expired. Then one request renews it, handing back the old
+//! lease's report, while the others wait for that renewal instead of each asking the guard.
+//! Every lease is settled when it falls due, and deliveries left with no lease to carry them
+//! are settled on their own.
+
+use std::time::Duration;
+
+use serde_json::json;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::Delay;
+
+use super::{books, read, Allowed, Answer, Granted};
+use crate::domain::throttle::charge::Charge;
+use crate::domain::throttle::verdict::Quota;
+use crate::domain::throttle::lease::key::LeaseKey;
+use crate::domain::throttle::lease::{Lease, LEASE_SIZE, LEASE_TTL_MS};
+use crate::domain::time::clock::UnixMillis;
+use crate::edge::api::delivery::Shipment;
+use crate::edge::api::guard::Guard;
+use crate::edge::api::record;
+use crate::edge::api::request::Incoming;
+use crate::edge::guard::client as guard_client;
+use crate::domain::guard::command::Command;
+use crate::edge::log;
+
+pub struct Leased {
+    pub key: LeaseKey,
+    pub charge: Charge,
+}
+
+/// The lease a request was served from: what the response delivers rides with its settlement.
+pub struct Held {
+    key: LeaseKey,
+    charge: Charge,
+}
+
+impl Leased {
+    pub(super) async fn ask(self, req: &Incoming, guard: &Guard<'_>, now: UnixMillis) -> Answer<Granted> {
+        let Self { key, mut charge } = self;
+        if let Some(quotas) = books::take(&key, now) {
+            return Answer::Granted(served(key, charge, quotas));
+        }
+        // Another request is renewing this lease: wait for it once, then try the fresh lease.
+        if let Some(renewal) = books::renewal_in_flight(&key) {
+            let _ = JsFuture::from(renewal).await;
+            if let Some(quotas) = books::take(&key, now) {
+                return Answer::Granted(served(key, charge, quotas));
+            }
+        }
+        // This request renews. The mark stays until `renewing` is dropped, below, once the guard
+        // has answered (or not) and any new lease is installed; that releases the waiters.
+        let renewing = books::begin_renewal(&key);
+        charge.fingerprint = Some(req.fingerprint());
+        let returned = books::close(&key);
+        let command = Command::Lease { charge: charge.clone(), want: LEASE_SIZE, report: returned.clone() };
+        let answer = match read(guard.call(&command).await, guard.account()) {
+            Answer::Granted(allowed) => Answer::Granted(install(guard, key.clone(), charge.clone(), allowed, now)),
+            Answer::Refused(refused) => Answer::Refused(refused),
+            Answer::Unanswered(why) => {
+                if let Some(report) = returned {
+                    // The guard did not take the report: keep it for the next attempt.
+                    books::reopen(&key, report);
+                }
+                Answer::Unanswered(why)
+            }
+        };
+        drop(renewing);
+        // A renewal that ended without a lease leaves the deliveries made meanwhile with nobody
+        // to carry them: send them now.
+        if !matches!(answer, Answer::Granted(_)) {
+            if let Some(report) = books::orphaned(&key, &charge, now) {
+                record::settle(guard, report);
+            }
+        }
+        answer
+    }
+}
+
+impl Held {
+    /// Adds what the response delivered to the lease's next report; if no lease is left to
+    /// carry it, it is settled on its own.
+    pub fn delivered(self, guard: &Guard<'_>, shipment: Shipment, now: UnixMillis) {
+        books::deliver(&self.key, shipment.items, shipment.ids, shipment.untracked, shipment.bytes);
+        if let Some(report) = books::orphaned(&self.key, &self.charge, now) {
+            record::settle(guard, report);
+        }
+    }
+}
+
+fn served(key: LeaseKey, charge: Charge, quotas: Vec<Quota>) -> Granted {
+    Granted { quotas, allowance: None, lease: Some(Held { key, charge }) }
+}
+
+/// Installs the lease the guard granted, spends its first unit on this request, and schedules
+/// its settlement (and that of a lease it could not merge with, at once).
+fn install(guard: &Guard<'_>, key: LeaseKey, charge: Charge, allowed: Allowed, now: UnixMillis) -> Granted {
+    let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas);
+    let (generation, taken, displaced) = books::install(&key, fresh, now);
+    if let Some(report) = displaced {
+        record::settle(guard, report);
+    }
+    settle_when_due(guard, key.clone(), generation);
+    served(key, charge, taken.unwrap_or_default())
+}
+
+/// Settles the lease of `generation` when it expires, unless a newer one replaced it. A
+/// settlement the guard did not take is reopened, so the next report carries it.
+fn settle_when_due(guard: &Guard<'_>, key: LeaseKey, generation: u64) {
+    guard.later(move |env, account| async move {
+        Delay::from(Duration::from_millis(LEASE_TTL_MS)).await;
+        let Some(report) = books::due(&key, generation) else { return };
+        if let Err(e) = guard_client::call(&env, &account, &Command::Settle { report: report.clone() }).await {
+            books::reopen(&key, report);
+            log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "error": e.to_string() }));
+        }
+    });
+}

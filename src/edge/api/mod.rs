@@ -1,0 +1,68 @@
+//! The API pipeline: one request, in one direction, as the README draws it.
+//!
+//! read the request → admit (token, entitlements, decision) → limit (strict or leased) →
+//! forward to the origin → deliver (count, filter) → record (off the client's path)
+
+mod admit;
+mod delivery;
+mod guard;
+mod limit;
+mod origin;
+mod record;
+mod request;
+mod respond;
+
+use serde_json::json;
+use worker::{web_sys, Context, Env};
+
+use self::delivery::{Constraint, Shipment};
+use self::guard::Guard;
+use self::request::Incoming;
+use super::clock::EdgeClock;
+use super::{log, settings};
+use crate::domain::http::problem::Problem;
+use crate::domain::time::clock::Clock;
+
+/// Fallback problem base when even the settings cannot be read.
+const FALLBACK_TYPE_BASE: &str = "https://api.example.com/2/problems/";
+
+pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) -> web_sys::Response {
+    let now = EdgeClock.now();
+    let settings = match settings::read(&env) {
+        Ok(settings) => settings,
+        Err(why) => {
+            log::event("error", "settings_invalid", json!({ "error": why }));
+            return respond::problem(&Problem::EntitlementUnavailable, FALLBACK_TYPE_BASE);
+        }
+    };
+    let base = settings.problem_type_base.as_str();
+    // Read the request, once.
+    let incoming = match Incoming::read(req, url) {
+        Ok(incoming) => incoming,
+        Err(problem) => return respond::problem(&problem, base),
+    };
+    // Admit: the token, its entitlements, the decision.
+    let admitted = match admit::admit(&incoming, &env, &settings, now).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            record::refused(&env, &ctx, &refusal);
+            return respond::problem(&refusal.problem, base);
+        }
+    };
+    // Limit: strict or leased, chosen from the plan's limits.
+    let guard = Guard::new(&env, &ctx, &admitted.grant.account);
+    let granted = match limit::limit(&admitted, &incoming, &guard, now).await {
+        Ok(granted) => granted,
+        Err(refused) => return respond::refused(&refused.problem, &refused.quotas, base, now),
+    };
+    // Forward to the origin, and deliver its response: counted, and filtered for a recipient.
+    let constraint = Constraint::of(&admitted.grant, granted.allowance.as_ref());
+    let delivered = match origin::forward(&incoming, &admitted.grant, &settings, now).await {
+        Ok(response) => delivery::deliver(response, &granted.quotas, constraint, now).await,
+        Err(problem) => Err(problem),
+    };
+    let (response, shipment) = delivered.unwrap_or_else(|problem| (respond::problem(&problem, base), Shipment::default()));
+    // Record what was delivered, off the client's path.
+    record::delivered(&guard, &admitted.grant, granted, shipment, now);
+    response
+}
