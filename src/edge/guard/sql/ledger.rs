@@ -70,7 +70,7 @@ impl Ledger for SqlStore {
         if !delivered.ids.is_empty() {
             let ids = serde_json::to_string(&delivered.ids).unwrap_or_else(|_| "[]".into());
             let inserted: Vec<serde_json::Value> = self.query(
-                "INSERT INTO seen_items (day, id) SELECT ?, value FROM json_each(?) WHERE true
+                "INSERT INTO seen_ids (day, id) SELECT ?, value FROM json_each(?) WHERE true
                  ON CONFLICT (day, id) DO NOTHING RETURNING 1 AS n",
                 vec![int(line.day.0), ids.into()],
             )?;

@@ -1,4 +1,10 @@
 //! Every table of the guard, created if missing when the object starts.
+//!
+//! `seen_ids`, the day's de-dup set, is the one table that grows with traffic: it has no rowid
+//! (one B-tree, keyed by day and id) and keeps two days. It replaced `seen_items` (a rowid table
+//! with a second index, about twice the bytes per id); an object that still has the old table
+//! drops it, losing at most the current day's set, so that day's repeats count as distinct once
+//! more (usage errs high, never low).
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL);
@@ -13,7 +19,8 @@ CREATE TABLE IF NOT EXISTS ledger (day INTEGER NOT NULL, app TEXT NOT NULL, grp 
   bytes INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (day, app, grp, recipient));
 CREATE TABLE IF NOT EXISTS refusals (day INTEGER NOT NULL, app TEXT NOT NULL, grp TEXT NOT NULL, recipient TEXT NOT NULL,
   reason TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, app, grp, recipient, reason));
-CREATE TABLE IF NOT EXISTS seen_items (day INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (day, id));
+CREATE TABLE IF NOT EXISTS seen_ids (day INTEGER NOT NULL, id TEXT NOT NULL, PRIMARY KEY (day, id)) WITHOUT ROWID;
+DROP TABLE IF EXISTS seen_items;
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (token_hash TEXT PRIMARY KEY, app TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL);

@@ -1,0 +1,178 @@
+// `make scale`: the account guard at the largest customer's scale, in the local runtime. One
+// account's real AccountGuard (the enforcer's own class, in `wrangler dev`) is driven by a worker
+// beside it (bench/scale) with the enforcer's own commands: SCALE_ITEMS distinct items in one day
+// (default 5,000,000: a charge and a delivery of 100 new ids per request) and SCALE_REFUSALS
+// refusals (default 1,000,000). It prints the guard's time per request at the start and at the
+// end of each phase, the object's storage, and the projection to the largest customer's two
+// years; writes bench/scale.json. A measurement, not a test.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { ROOT, freePort } from '../tests/harness.mjs';
+
+const ITEMS = Number(process.env.SCALE_ITEMS ?? 5_000_000);
+const REFUSALS = Number(process.env.SCALE_REFUSALS ?? 1_000_000);
+const IDS_PER_REQUEST = 100;
+const BATCH_REQUESTS = Number(process.env.SCALE_BATCH ?? 2_500);
+const BATCH_REFUSALS = Number(process.env.SCALE_REFUSAL_BATCH ?? 20_000);
+const CONCURRENCY = Number(process.env.SCALE_CONCURRENCY ?? 8);
+// The customer this product is modelled on: a year of 780 million calls and 26 billion items.
+const CUSTOMER = { calls_per_year: 780e6, items_per_year: 26e9, items_per_day: 26e9 / 365, peak_factor: 10 };
+const OBJECT_LIMIT_BYTES = 10e9;
+
+const say = (m) => process.stdout.write(`scale: ${m}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const hex64 = () => randomBytes(32).toString('hex');
+
+const WINDOW = 2_678_400;
+const roomy = (app) => ({
+  app,
+  token_hash: hex64(),
+  group: 'search',
+  limits: [
+    { group: 'search', scope: 'app', requests: 1e15, window_seconds: WINDOW },
+    { group: 'search', scope: 'account', requests: 1e15, window_seconds: WINDOW },
+  ],
+  monthly_item_cap: 1e15,
+});
+const full = { ...roomy('scale-flood'), limits: [{ group: 'flood', scope: 'app', requests: 1, window_seconds: WINDOW }], group: 'flood' };
+
+function dbBytes(persist) {
+  const walk = (dir) => readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+  const files = walk(persist).filter((p) => /AccountGuard/.test(p) && /\.sqlite(-wal)?$/.test(p));
+  return files.reduce((n, p) => n + statSync(p).size, 0);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-scale-'));
+const persist = join(dir, 'state');
+let dev;
+const stop = async () => {
+  if (dev && dev.exitCode === null) {
+    const exited = new Promise((r) => dev.once('exit', r));
+    try { process.kill(-dev.pid, 'SIGTERM'); } catch { /* gone */ }
+    await Promise.race([exited, sleep(8000)]);
+    try { process.kill(-dev.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  rmSync(dir, { recursive: true, force: true });
+};
+process.on('SIGINT', () => { stop().then(() => process.exit(130)); });
+
+try {
+  const port = await freePort();
+  const inspector = await freePort();
+  const logs = [];
+  dev = spawn(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '-c', 'bench/scale/wrangler.toml', '-c', 'wrangler.toml', '--ip', '127.0.0.1',
+    '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist, '--show-interactive-dev-session=false',
+    '--var', `CONTEXT_SIGNING_KEY:${hex64()}`, '--var', `ADMIN_SECRET:${hex64()}`], {
+    cwd: ROOT,
+    env: { ...process.env, TOLLGATE_PREBUILT: '1', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  dev.stdout.on('data', (d) => logs.push(String(d)));
+  dev.stderr.on('data', (d) => logs.push(String(d)));
+  const base = `http://127.0.0.1:${port}`;
+  const post = async (path, body) => {
+    const res = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(1_800_000) });
+    const out = await res.json();
+    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(out)}`);
+    return out;
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (dev.exitCode !== null) throw new Error(`wrangler dev exited:\n${logs.join('')}`);
+    try { await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) }); break; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`wrangler dev did not start:\n${logs.join('')}`);
+    await sleep(250);
+  }
+  const account = `scale-${Date.now()}`;
+  const charge = roomy('scale-app');
+  const day = new Date().toISOString().slice(0, 10);
+
+  // Phase 1: distinct items.
+  const requests = Math.ceil(ITEMS / IDS_PER_REQUEST);
+  const batches = [];
+  const bytes0 = 0;
+  say(`phase 1: ${requests.toLocaleString()} requests of ${IDS_PER_REQUEST} new items (${(requests * IDS_PER_REQUEST).toLocaleString()} distinct items), batches of ${BATCH_REQUESTS}, ${CONCURRENCY} in flight`);
+  for (let done = 0; done < requests; done += BATCH_REQUESTS) {
+    const count = Math.min(BATCH_REQUESTS, requests - done);
+    const r = await post('/drive', { account, charge, kind: 'request', count, ids: IDS_PER_REQUEST, first_id: 1e12 + done * IDS_PER_REQUEST, concurrency: CONCURRENCY });
+    const perRequest = r.ms / count;
+    batches.push({ after_items: (done + count) * IDS_PER_REQUEST, guard_ms_per_request: perRequest, p50_ms: r.per_request_ms.p50 });
+    if (batches.length === 1 || batches.length % 4 === 0 || done + count >= requests) {
+      say(`  ${((done + count) * IDS_PER_REQUEST).toLocaleString()} items: ${perRequest.toFixed(3)} ms of guard time per request (charge + delivery)`);
+    }
+  }
+  const bytesAfterItems = dbBytes(persist);
+  const usage = await post('/command', { account, command: { usage: { from: Math.floor(Date.now() / 86_400_000), to: Math.floor(Date.now() / 86_400_000) } } });
+  const distinct = usage.usage.rows.reduce((n, r) => n + r.distinct_items, 0);
+
+  // Phase 2: refusals.
+  await post('/drive', { account, charge: full, kind: 'request', count: 1, ids: 1, first_id: 1 });
+  const refusalBatches = [];
+  say(`phase 2: ${REFUSALS.toLocaleString()} refusals, batches of ${BATCH_REFUSALS}`);
+  const auditBefore = (await post('/command', { account, command: 'report' })).report.audit_entries;
+  for (let done = 0; done < REFUSALS; done += BATCH_REFUSALS) {
+    const count = Math.min(BATCH_REFUSALS, REFUSALS - done);
+    const r = await post('/drive', { account, refused_charge: full, kind: 'refusal', count, concurrency: CONCURRENCY });
+    refusalBatches.push({ after: done + count, guard_ms_per_refusal: r.ms / count });
+    if (refusalBatches.length === 1 || refusalBatches.length % 10 === 0 || done + count >= REFUSALS) {
+      say(`  ${(done + count).toLocaleString()} refusals: ${(r.ms / count).toFixed(3)} ms of guard time per refusal`);
+    }
+  }
+  const report = (await post('/command', { account, command: 'report' })).report;
+  const bytesEnd = dbBytes(persist);
+
+  // The first batch warms the object up (module compiled, SQLite opened): the start is the median
+  // of the next three, the end the median of the last three.
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const steady = batches.length > 4 ? batches.slice(1) : batches;
+  const first = { guard_ms_per_request: median(steady.slice(0, 3).map((b) => b.guard_ms_per_request)) };
+  const last = { guard_ms_per_request: median(steady.slice(-3).map((b) => b.guard_ms_per_request)) };
+  const bytesPerItem = (bytesAfterItems - bytes0) / Math.max(distinct, 1);
+  const seenTwoDays = bytesPerItem * CUSTOMER.items_per_day * 2;
+  const result = {
+    at: new Date().toISOString(),
+    day,
+    items: { requested: requests * IDS_PER_REQUEST, distinct_recorded: distinct },
+    guard_ms_per_request: { start: first.guard_ms_per_request, end: last.guard_ms_per_request, ratio: last.guard_ms_per_request / first.guard_ms_per_request },
+    guard_calls_per_second: 2 / (last.guard_ms_per_request / 1000),
+    refusals: {
+      count: REFUSALS,
+      guard_ms_per_refusal: {
+        start: median(refusalBatches.slice(0, 3).map((b) => b.guard_ms_per_refusal)),
+        end: median(refusalBatches.slice(-3).map((b) => b.guard_ms_per_refusal)),
+      },
+      audit_entries_before: auditBefore,
+      audit_entries_after: report.audit_entries,
+    },
+    storage_bytes: { after_items: bytesAfterItems, at_end: bytesEnd, per_distinct_item: bytesPerItem },
+    projection: {
+      customer: CUSTOMER,
+      seen_set_two_days_bytes: seenTwoDays,
+      within_object_limit: seenTwoDays < OBJECT_LIMIT_BYTES,
+      account_peak_requests_per_second_carried: 1000 / last.guard_ms_per_request,
+      customer_peak_requests_per_second: (CUSTOMER.calls_per_year / (365 * 86_400)) * CUSTOMER.peak_factor,
+    },
+    batches,
+    refusal_batches: refusalBatches,
+  };
+  writeFileSync(join(ROOT, 'bench/scale.json'), JSON.stringify(result, null, 2) + '\n');
+  const p = result.projection;
+  say('');
+  say(`distinct items recorded: ${distinct.toLocaleString()} (of ${(requests * IDS_PER_REQUEST).toLocaleString()} sent)`);
+  say(`guard time per request: ${first.guard_ms_per_request.toFixed(3)} ms at the start, ${last.guard_ms_per_request.toFixed(3)} ms at the end: ratio ${result.guard_ms_per_request.ratio.toFixed(2)} (goal <= 1.2)`);
+  say(`refusals: ${REFUSALS.toLocaleString()}; audit entries ${auditBefore} before, ${report.audit_entries} after; ${result.refusals.guard_ms_per_refusal.start.toFixed(3)} -> ${result.refusals.guard_ms_per_refusal.end.toFixed(3)} ms each`);
+  say(`storage: ${(bytesEnd / 1e6).toFixed(1)} MB at the end; ${bytesPerItem.toFixed(1)} bytes per distinct item in the day's de-dup set`);
+  say(`projection: the largest customer's ${Math.round(CUSTOMER.items_per_day / 1e6)} M items a day need ${(seenTwoDays / 1e9).toFixed(2)} GB of de-dup set (today and yesterday) in one object: ${p.within_object_limit ? 'within' : 'OVER'} 10 GB`);
+  say(`one guard carries about ${Math.round(p.account_peak_requests_per_second_carried)} requests/s of this plan locally (2 guard calls each); the customer's peak is about ${Math.round(p.customer_peak_requests_per_second)}/s`);
+  say('wrote bench/scale.json');
+} finally {
+  await stop();
+}
