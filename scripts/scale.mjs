@@ -17,7 +17,7 @@ const ITEMS = Number(process.env.SCALE_ITEMS ?? 5_000_000);
 const REFUSALS = Number(process.env.SCALE_REFUSALS ?? 1_000_000);
 const IDS_PER_REQUEST = 100;
 const BATCH_REQUESTS = Number(process.env.SCALE_BATCH ?? 2_500);
-const BATCH_REFUSALS = Number(process.env.SCALE_REFUSAL_BATCH ?? 20_000);
+const BATCH_REFUSALS = Number(process.env.SCALE_REFUSAL_BATCH ?? 5_000);
 const CONCURRENCY = Number(process.env.SCALE_CONCURRENCY ?? 8);
 // The customer this product is modelled on: a year of 780 million calls and 26 billion items.
 const CUSTOMER = { calls_per_year: 780e6, items_per_year: 26e9, items_per_day: 26e9 / 365, peak_factor: 10 };
@@ -50,6 +50,9 @@ function dbBytes(persist) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-scale-'));
+const logs = [];
+const logsOf = () => logs.join('');
+let restarts = 0;
 const persist = join(dir, 'state');
 let dev;
 const stop = async () => {
@@ -66,8 +69,22 @@ process.on('SIGINT', () => { stop().then(() => process.exit(130)); });
 try {
   const port = await freePort();
   const inspector = await freePort();
-  const logs = [];
-  dev = spawn(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '-c', 'bench/scale/wrangler.toml', '-c', 'wrangler.toml', '--ip', '127.0.0.1',
+  // The enforcer as built, without its build step: `wrangler dev` then watches only the built
+  // module, so editing the sources during a run does not restart the guard under it.
+  const enforcer = join(dir, 'enforcer.toml');
+  writeFileSync(enforcer, [
+    'name = "tollgate"',
+    `main = "${join(ROOT, 'build/worker/shim.mjs')}"`,
+    'compatibility_date = "2026-04-01"',
+    '[[durable_objects.bindings]]',
+    'name = "ACCOUNT_GUARD"',
+    'class_name = "AccountGuard"',
+    '[[migrations]]',
+    'tag = "v1"',
+    'new_sqlite_classes = ["AccountGuard"]',
+    '',
+  ].join('\n'));
+  dev = spawn(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '-c', 'bench/scale/wrangler.toml', '-c', enforcer, '--ip', '127.0.0.1',
     '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist, '--show-interactive-dev-session=false',
     '--var', `CONTEXT_SIGNING_KEY:${hex64()}`, '--var', `ADMIN_SECRET:${hex64()}`], {
     cwd: ROOT,
@@ -78,11 +95,22 @@ try {
   dev.stdout.on('data', (d) => logs.push(String(d)));
   dev.stderr.on('data', (d) => logs.push(String(d)));
   const base = `http://127.0.0.1:${port}`;
+  // A batch the local runtime restarted under is sent again (its ids again: repeats are not
+  // distinct, so the day's distinct count is unchanged); the restarts are counted in the result.
   const post = async (path, body) => {
-    const res = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(1_800_000) });
-    const out = await res.json();
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(out)}`);
-    return out;
+    for (let attempt = 1; ; attempt++) {
+      const res = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(1_800_000) });
+      const text = await res.text();
+      if (text.startsWith('Your worker restarted mid-request') && attempt < 4) {
+        restarts += 1;
+        say(`  the local runtime restarted mid-batch; sending the batch again`);
+        continue;
+      }
+      let out;
+      try { out = JSON.parse(text); } catch { throw new Error(`${path}: ${res.status} ${text.slice(0, 300)}`); }
+      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(out)}`);
+      return out;
+    }
   };
   const deadline = Date.now() + 90_000;
   for (;;) {
@@ -122,7 +150,7 @@ try {
     const count = Math.min(BATCH_REFUSALS, REFUSALS - done);
     const r = await post('/drive', { account, refused_charge: full, kind: 'refusal', count, concurrency: CONCURRENCY });
     refusalBatches.push({ after: done + count, guard_ms_per_refusal: r.ms / count });
-    if (refusalBatches.length === 1 || refusalBatches.length % 10 === 0 || done + count >= REFUSALS) {
+    if (refusalBatches.length === 1 || refusalBatches.length % 40 === 0 || done + count >= REFUSALS) {
       say(`  ${(done + count).toLocaleString()} refusals: ${(r.ms / count).toFixed(3)} ms of guard time per refusal`);
     }
   }
@@ -140,6 +168,7 @@ try {
   const result = {
     at: new Date().toISOString(),
     day,
+    runtime_restarts: restarts,
     items: { requested: requests * IDS_PER_REQUEST, distinct_recorded: distinct },
     guard_ms_per_request: { start: first.guard_ms_per_request, end: last.guard_ms_per_request, ratio: last.guard_ms_per_request / first.guard_ms_per_request },
     guard_calls_per_second: 2 / (last.guard_ms_per_request / 1000),
@@ -173,6 +202,10 @@ try {
   say(`projection: the largest customer's ${Math.round(CUSTOMER.items_per_day / 1e6)} M items a day need ${(seenTwoDays / 1e9).toFixed(2)} GB of de-dup set (today and yesterday) in one object: ${p.within_object_limit ? 'within' : 'OVER'} 10 GB`);
   say(`one guard carries about ${Math.round(p.account_peak_requests_per_second_carried)} requests/s of this plan locally (2 guard calls each); the customer's peak is about ${Math.round(p.customer_peak_requests_per_second)}/s`);
   say('wrote bench/scale.json');
+} catch (e) {
+  say(`failed: ${e.message}`);
+  say(`wrangler's last lines:\n${logsOf().split('\n').slice(-40).join('\n')}`);
+  process.exitCode = 1;
 } finally {
   await stop();
 }

@@ -9,6 +9,9 @@ const LIMIT = 40;
 const LEASE_TTL_MS = 2000;
 const WINDOW = 2678400;
 const tokens = { a: newToken(), b: newToken(), busy: newToken(), revokable: newToken() };
+// Eight tokens of one account, each with a lease-mode limit of its own (the pooling case).
+const pooled = Array.from({ length: 8 }, () => newToken());
+const POOLED_LIMIT = 10;
 const plan = (id, requests) => ({
   v: 1, id,
   endpoints: [{ method: 'GET', path: '/2/tweets/:id', group: 'lookup' }],
@@ -25,6 +28,16 @@ const entries = [
   [`token:${tokenHash(tokens.b)}`, app('leaseco', 'lease-b')],
   [`token:${tokenHash(tokens.busy)}`, app('busyco', 'busy-app')],
   [`token:${tokenHash(tokens.revokable)}`, app('busyco', 'revokable-app')],
+  ['plan:pooled', {
+    v: 1, id: 'pooled',
+    endpoints: [{ method: 'GET', path: '/2/tweets/:id', group: 'lookup' }],
+    limits: [
+      { group: 'lookup', scope: 'app', requests: POOLED_LIMIT, window_seconds: WINDOW, mode: 'lease' },
+      { group: 'lookup', scope: 'account', requests: 1000, window_seconds: WINDOW, mode: 'lease' },
+    ],
+  }],
+  ['account:poolco', account('poolco', 'pooled')],
+  ...pooled.map((t, i) => [`token:${tokenHash(t)}`, app('poolco', `pool-app-${i}`)]),
 ].map(([key, value]) => ({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) }));
 
 let stack;
@@ -82,4 +95,21 @@ test('revocation reaches a lease-mode token within the lease lifetime', async ()
   await sleep(LEASE_TTL_MS + 500);
   const res = await stack.call('/2/tweets/20', { token: tokens.revokable });
   assert.equal(res.status, 401);
+});
+
+test('pooling is seen in lease mode as in strict mode', async () => {
+  // 8 tokens, each driven to its own limit of 10: 400 requests on 32 connections.
+  const statuses = [];
+  for (let round = 0; round < 400 / 32; round++) {
+    statuses.push(...await burst(32, (i) => pooled[(round * 32 + i) % pooled.length]));
+  }
+  assert.equal(statuses.filter((s) => s === 200).length, pooled.length * POOLED_LIMIT);
+  await sleep(LEASE_TTL_MS + 1500);
+  const report = await (await stack.admin('GET', 'accounts/poolco/report')).json();
+  const pooling = report.events.filter((e) => e.kind === 'pooling');
+  assert.equal(pooling.length, 1, JSON.stringify(report.events));
+  assert.ok(pooling[0].evidence.tokens_at_limit >= 2, JSON.stringify(pooling[0].evidence));
+  assert.equal(pooling[0].evidence.per_token_limit, POOLED_LIMIT);
+  const usage = (await (await stack.admin('GET', 'accounts/poolco/usage')).json()).totals;
+  assert.equal(usage.forwarded, pooled.length * POOLED_LIMIT, 'settled exactly once');
 });

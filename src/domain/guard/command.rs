@@ -19,15 +19,17 @@ use crate::domain::time::day::Day;
 pub enum Command {
     /// Check and charge one request; the ledger counts it forwarded or refused.
     Charge(Charge),
-    /// Grant a lease of up to `want` units, after settling the report of the previous one.
+    /// Grant a lease of up to `want` units, after settling the reports the isolate holds (the
+    /// previous lease's, and any the guard did not take before).
     Lease {
         charge: Charge,
         want: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        report: Option<Report>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reports: Vec<Report>,
     },
-    /// Settle what a lease did: requests served, items delivered, unused units returned.
-    Settle { report: Report },
+    /// Settle what leases did: requests served, items delivered, unused units returned. Each
+    /// report is settled once, by its id.
+    Settle { reports: Vec<Report> },
     /// What an admitted request delivered, and the part of its recipient reservation it did not
     /// use.
     Delivered {

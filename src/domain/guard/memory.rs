@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
-use crate::domain::guard::ports::{AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Tokens};
+use crate::domain::guard::ports::{
+    AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Tokens,
+};
 use crate::domain::record::retention::Kept;
 use crate::domain::record::audit::{self, AuditKind, Entry};
 use crate::domain::record::ledger::Row;
@@ -41,6 +43,8 @@ pub struct MemoryStore {
     pub event_keys: HashSet<String>,
     pub fingerprints: BTreeMap<(String, u64, String), SeenClient>,
     pub sealed_through: Option<Day>,
+    /// Settled report id → day.
+    pub settled: HashMap<String, u64>,
     pub verified: Option<(u64, String)>,
     /// When set, every call fails with this message.
     pub failing: Option<String>,
@@ -258,6 +262,19 @@ impl Marks for MemoryStore {
     }
 }
 
+impl Settlements for MemoryStore {
+    fn is_settled(&self, id: &str) -> Result<bool, StoreError> {
+        self.check()?;
+        Ok(self.settled.contains_key(id))
+    }
+
+    fn mark_settled(&mut self, id: &str, day: Day) -> Result<(), StoreError> {
+        self.check()?;
+        self.settled.insert(id.to_owned(), day.0);
+        Ok(())
+    }
+}
+
 impl Retention for MemoryStore {
     fn prune(&mut self, what: Kept, before: u64, limit: u64) -> Result<u64, StoreError> {
         self.check()?;
@@ -300,6 +317,13 @@ impl Retention for MemoryStore {
                 let old = self.events.iter().filter(|e| e.at < before).take(limit).count();
                 self.events.retain(|e| e.at >= before);
                 old
+            }
+            Kept::Settlements => {
+                let gone: Vec<_> = self.settled.iter().filter(|(_, d)| **d < before).map(|(k, _)| k.clone()).take(limit).collect();
+                gone.iter().for_each(|k| {
+                    self.settled.remove(k);
+                });
+                gone.len()
             }
             Kept::Counters => {
                 // The double keeps no write time: a counter whose window started before the

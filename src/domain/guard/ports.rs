@@ -178,6 +178,16 @@ pub trait Marks {
     fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError>;
 }
 
+/// The ids of the lease reports settled, so a report sent again is not counted twice.
+pub trait Settlements {
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn is_settled(&self, id: &str) -> Result<bool, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn mark_settled(&mut self, id: &str, day: Day) -> Result<(), StoreError>;
+}
+
 /// Deleting what has outlived its retention (`record::retention`), a bounded batch at a time.
 pub trait Retention {
     /// Deletes up to `limit` rows of `what` from before `before`; returns how many went.
@@ -188,6 +198,6 @@ pub trait Retention {
 }
 
 /// Everything a guard keeps.
-pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Retention {}
+pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Retention {}
 
-impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Retention> GuardStore for T {}
+impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Retention> GuardStore for T {}

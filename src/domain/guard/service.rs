@@ -56,19 +56,12 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
             } else {
                 store.count_forwarded(&line, 1)?;
             }
-            if let Verdict::Allow { pooling, .. } = &verdict {
-                if let Some(evidence) = pooling {
-                    record_pooling(store, evidence, now)?;
-                }
-                if let Some(fp) = &charge.fingerprint {
-                    notices.extend(watch_resale(store, &charge.app, fp, now)?);
-                }
-            }
+            notices.extend(watch(store, &charge, &verdict, now)?);
             Reply::Verdict(verdict)
         }
-        Command::Lease { charge, want, report } => {
-            if let Some(report) = report {
-                settle(store, &report, now)?;
+        Command::Lease { charge, want, reports } => {
+            for report in &reports {
+                settle(store, report, now)?;
             }
             let standing = standing(store, &charge)?;
             let verdict = charge::charge_units(store, standing, &charge, want, now)?;
@@ -76,10 +69,15 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
                 let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient: "" };
                 refuse(store, &line, problem.ledger_reason())?;
             }
+            // A lease is watched as a request is: its grant can take a token to its limit, and
+            // its renewal brings the client's fingerprint.
+            notices.extend(watch(store, &charge, &verdict, now)?);
             Reply::Verdict(verdict)
         }
-        Command::Settle { report } => {
-            settle(store, &report, now)?;
+        Command::Settle { reports } => {
+            for report in &reports {
+                settle(store, report, now)?;
+            }
             Reply::Done
         }
         Command::Delivered { app, group, recipient, delivered, allowance } => {
@@ -148,8 +146,12 @@ fn deliver(store: &mut impl GuardStore, line: &Line<'_>, delivered: &Deliveries,
 }
 
 /// A lease's report: its requests go to the ledger as forwarded, its deliveries as items, and
-/// its unused units back to the windows they came from.
+/// its unused units back to the windows they came from; once per report id.
 fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Result<(), StoreError> {
+    if store.is_settled(&report.id)? {
+        return Ok(());
+    }
+    store.mark_settled(&report.id, Day::of(now))?;
     let line = Line { day: Day::of(now), app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient: "" };
     if report.used > 0 {
         store.count_forwarded(&line, report.used)?;
@@ -158,6 +160,19 @@ fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Resu
         deliver(store, &line, &report.deliveries, now)?;
     }
     charge::return_units(store, &report.charge, report.granted_at, report.granted.saturating_sub(report.used))
+}
+
+/// After a grant, the detection rules: a pooling event the charge found, and the client's
+/// fingerprint for the resale count.
+fn watch(store: &mut impl GuardStore, charge: &Charge, verdict: &Verdict, now: UnixMillis) -> Result<Option<Notice>, StoreError> {
+    let Verdict::Allow { pooling, .. } = verdict else { return Ok(None) };
+    if let Some(evidence) = pooling {
+        record_pooling(store, evidence, now)?;
+    }
+    match &charge.fingerprint {
+        Some(fp) => watch_resale(store, &charge.app, fp, now),
+        None => Ok(None),
+    }
 }
 
 /// A pooling event: recorded once per group and window, and appended to the audit chain.
@@ -440,27 +455,32 @@ mod tests {
     fn a_lease_report_is_settled_before_the_next_grant_and_returns_its_unused_units() {
         let mut store = MemoryStore::default();
         let c = charge("a1", 1, vec![limit(Scope::App, 100)]);
-        let Reply::Verdict(Verdict::Allow { granted, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, report: None }, T0) else {
+        let Reply::Verdict(Verdict::Allow { granted, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, reports: vec![] }, T0) else {
             panic!()
         };
         assert_eq!(granted, 50);
         let report = Report {
+            id: "iso/k#1".into(),
             charge: c.clone(),
             granted_at: T0,
             granted: 50,
             used: 10,
             deliveries: Deliveries { items: 10, ids: (0..10).map(|i| i.to_string()).collect(), untracked: 0, bytes: 100 },
         };
-        let Reply::Verdict(Verdict::Allow { granted, quotas, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, report: Some(report) }, T0) else {
+        let Reply::Verdict(Verdict::Allow { granted, quotas, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, reports: vec![report.clone()] }, T0) else {
             panic!()
         };
         // 10 used and 40 returned, then 50 more granted: 60 of 100 charged.
         assert_eq!((granted, quotas[0].remaining), (50, 40));
         let row = &usage(&mut store, T0)[0];
         assert_eq!((row.forwarded, row.items, row.distinct_items), (10, 10, 10));
-        let last = Report { charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default() };
-        assert_eq!(run(&mut store, Command::Settle { report: last }, T0), Reply::Done);
+        let last = Report { id: "iso/k#2".into(), charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default() };
+        assert_eq!(run(&mut store, Command::Settle { reports: vec![last] }, T0), Reply::Done);
         assert_eq!(usage(&mut store, T0)[0].forwarded, 10);
+        // The first report, sent again after an answer that was lost, changes nothing.
+        assert_eq!(run(&mut store, Command::Settle { reports: vec![report] }, T0), Reply::Done);
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.forwarded, row.items), (10, 10));
         let key = crate::domain::throttle::counter_key::CounterKey::of(&limit(Scope::App, 100), &id("a1"), None).unwrap();
         assert_eq!(store.count(&key, T0.0).unwrap(), 10);
     }
@@ -470,7 +490,7 @@ mod tests {
         let mut store = MemoryStore::default();
         let c = charge("a1", 1, vec![limit(Scope::App, 1)]);
         verdict(&mut store, &c, T0);
-        let Reply::Verdict(v) = run(&mut store, Command::Lease { charge: c, want: 50, report: None }, T0) else { panic!() };
+        let Reply::Verdict(v) = run(&mut store, Command::Lease { charge: c, want: 50, reports: vec![] }, T0) else { panic!() };
         assert!(matches!(v, Verdict::RateLimited { .. }));
         assert_eq!(usage(&mut store, T0)[0].refused.get("rate-limit-exceeded"), Some(&1));
     }
@@ -489,6 +509,35 @@ mod tests {
         assert_eq!(report.events[0].evidence["by_app"], serde_json::json!([["a1", 2], ["a2", 2]]));
         let Reply::Audit { entries, next } = run(&mut store, Command::AuditExport { after: 0, limit: 100 }, T0) else { panic!() };
         assert_eq!((entries.iter().filter(|e| e.kind == "pooling").count(), next), (1, None));
+    }
+
+    #[test]
+    fn pooling_and_resale_are_seen_in_lease_mode_too() {
+        let mut store = MemoryStore::default();
+        let limits = vec![limit(Scope::App, 10), limit(Scope::Account, 100)];
+        let mut noticed = Vec::new();
+        // Eight tokens, each taking a lease up to its own limit of 10, from clients of its own.
+        for (i, token) in (1..=8u8).enumerate() {
+            let mut c = charge(&format!("app{i}"), token, limits.clone());
+            c.fingerprint = Some(Fingerprint::new(Some(&format!("198.51.{i}.1")), None, Some("c")));
+            let Reply::Verdict(Verdict::Allow { granted, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, reports: vec![] }, T0) else {
+                panic!()
+            };
+            assert_eq!(granted, 10);
+            noticed.extend(handle(&mut store, Command::Lease { charge: c, want: 50, reports: vec![] }, T0).unwrap().notices);
+        }
+        let Reply::Report(report) = run(&mut store, Command::Report, T0) else { panic!() };
+        let pooling: Vec<_> = report.events.iter().filter(|e| e.kind == "pooling").collect();
+        // Recorded once for the group and window, when the second token reached its limit.
+        assert_eq!(pooling.len(), 1, "{:?}", report.events);
+        assert_eq!(pooling[0].evidence["tokens_at_limit"], 2);
+        // One token leased by ten clients in a day is a resale event, as for requests.
+        for i in 0..10 {
+            let mut c = charge("shared", 9, vec![limit(Scope::App, 1_000)]);
+            c.fingerprint = Some(Fingerprint::new(Some(&format!("203.0.{i}.9")), None, Some("c")));
+            noticed.extend(handle(&mut store, Command::Lease { charge: c, want: 50, reports: vec![] }, T0).unwrap().notices);
+        }
+        assert_eq!(noticed, vec![Notice::ResaleDetected { app: id("shared"), day: Day::of(T0) }]);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub const EVENT_DAYS: u64 = LEDGER_DAYS;
 /// A counter untouched for this long belongs to a window long over (windows are at most 31
 /// days): it is dropped.
 pub const COUNTER_DAYS: u64 = 62;
+/// Days the ids of settled lease reports are kept: a report is sent again within seconds or
+/// minutes, never days.
+pub const SETTLEMENT_DAYS: u64 = 2;
 /// Rows deleted per table in one housekeeping pass, so no pass takes long; a pass that hits it
 /// is followed by another.
 pub const PRUNE_BATCH: u64 = 2_000;
@@ -32,6 +35,7 @@ pub enum Kept {
     Ledger,
     Events,
     Counters,
+    Settlements,
 }
 
 /// Everything of `what` from before `before` goes: a day number for the day-keyed tables,
@@ -44,7 +48,7 @@ pub struct Cutoff {
 
 /// The cutoffs at `now`.
 #[must_use]
-pub fn cutoffs(now: UnixMillis) -> [Cutoff; 6] {
+pub fn cutoffs(now: UnixMillis) -> [Cutoff; 7] {
     let today = Day::of(now);
     let day = |keep: u64| today.minus(keep - 1).0;
     let ms = |keep: u64| now.0.saturating_sub(keep.saturating_mul(DAY_MS));
@@ -55,6 +59,7 @@ pub fn cutoffs(now: UnixMillis) -> [Cutoff; 6] {
         Cutoff { what: Kept::Ledger, before: day(LEDGER_DAYS) },
         Cutoff { what: Kept::Events, before: ms(EVENT_DAYS) },
         Cutoff { what: Kept::Counters, before: ms(COUNTER_DAYS) },
+        Cutoff { what: Kept::Settlements, before: day(SETTLEMENT_DAYS) },
     ]
 }
 

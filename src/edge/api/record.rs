@@ -1,6 +1,6 @@
 //! The pipeline's last step: what happened to a request goes to the account's ledger, off the
-//! client's path. A refusal made before the guard, what an admitted request delivered, and a
-//! lease's settlement are each one guard call the response does not wait for.
+//! client's path. A refusal made before the guard and what an admitted request delivered are each
+//! one guard call the response does not wait for (a lease's settlements are sent by `limit::leased`).
 
 use serde_json::json;
 use worker::{Context, Env};
@@ -11,7 +11,7 @@ use super::guard::Guard;
 use super::limit::Granted;
 use crate::domain::access::decision::Grant;
 use crate::domain::guard::command::Command;
-use crate::domain::throttle::lease::{Deliveries, Report};
+use crate::domain::throttle::lease::Deliveries;
 use crate::domain::time::clock::UnixMillis;
 use crate::edge::guard::client as guard_client;
 use crate::edge::log;
@@ -50,15 +50,6 @@ pub fn delivered(guard: &Guard<'_>, grant: &Grant, granted: Granted, shipment: S
     guard.later(move |env, account| async move {
         if let Err(e) = guard_client::call(&env, &account, &command).await {
             log::event("error", "delivery_not_recorded", json!({ "account": account.as_str(), "items": items, "error": e.to_string() }));
-        }
-    });
-}
-
-/// A lease's settlement: requests served, items delivered, unused units returned.
-pub fn settle(guard: &Guard<'_>, report: Report) {
-    guard.later(move |env, account| async move {
-        if let Err(e) = guard_client::call(&env, &account, &Command::Settle { report }).await {
-            log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "error": e.to_string() }));
         }
     });
 }

@@ -3,7 +3,9 @@
 //! per key and does the waiting and the guard calls.
 //!
 //! The rules it keeps: a report carries every delivery exactly once; deliveries made while a
-//! renewal is in flight wait for the next report; a renewal that ends can clear only its own mark.
+//! renewal is in flight wait for the next report; a renewal that ends can clear only its own mark;
+//! a report that could not be sent is kept whole, under its own id, in the outbox, and goes with
+//! the next call to the guard (which settles each id once).
 
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::throttle::charge::Charge;
@@ -12,6 +14,12 @@ use crate::domain::throttle::lease::{Deliveries, Lease, Report};
 
 #[derive(Debug, Default)]
 pub struct LeaseBook {
+    /// What report ids start with: the isolate and the lease key.
+    source: String,
+    /// Reports issued so far: the last part of each id.
+    issued: u64,
+    /// Reports the guard has not taken yet, to send again as they are.
+    outbox: Vec<Report>,
     lease: Option<Lease>,
     /// Bumped at every new lease: a scheduled settlement of an older one does nothing.
     generation: u64,
@@ -23,6 +31,23 @@ pub struct LeaseBook {
 }
 
 impl LeaseBook {
+    /// A book whose report ids start with `source` (unique to the isolate and lease key).
+    #[must_use]
+    pub fn new(source: String) -> Self {
+        Self { source, ..Self::default() }
+    }
+
+    fn next_id(&mut self) -> String {
+        self.issued += 1;
+        format!("{}#{}", self.source, self.issued)
+    }
+
+    /// The reports waiting to be sent again, taken out of the book (put them back with
+    /// [`reopen`](Self::reopen) if the guard does not take them).
+    pub fn outbox(&mut self) -> Vec<Report> {
+        std::mem::take(&mut self.outbox)
+    }
+
     /// Spends one unit of the lease, if there is one that is live.
     pub fn take(&mut self, now: UnixMillis) -> Option<Vec<Quota>> {
         self.lease.as_mut().and_then(|l| l.take(now))
@@ -31,7 +56,8 @@ impl LeaseBook {
     /// Ends the lease (spent or expired) and hands back its report, with the deliveries.
     pub fn close(&mut self) -> Option<Report> {
         let lease = self.lease.take()?;
-        Some(lease.report(std::mem::take(&mut self.deliveries)))
+        let id = self.next_id();
+        Some(lease.report(id, std::mem::take(&mut self.deliveries)))
     }
 
     /// Adds what a response under a lease delivered.
@@ -46,17 +72,14 @@ impl LeaseBook {
             return None;
         }
         let deliveries = std::mem::take(&mut self.deliveries);
-        Some(Report { charge: charge.clone(), granted_at: now, granted: 0, used: 0, deliveries })
+        let id = self.next_id();
+        Some(Report { id, charge: charge.clone(), granted_at: now, granted: 0, used: 0, deliveries })
     }
 
-    /// Puts back a report that could not be sent, so nothing it counts is lost.
+    /// Puts back a report the guard did not take, whole and under its id, so nothing it counts
+    /// is lost and nothing is counted twice.
     pub fn reopen(&mut self, report: Report) {
-        let Report { charge, granted_at, granted, used, deliveries } = report;
-        let mut lease = Lease::new(charge, granted_at, granted, Vec::new());
-        lease.used = used;
-        lease.expires_at = granted_at; // spent: nothing more is taken from it
-        self.lease = Some(lease);
-        self.deliveries.add(deliveries.items, deliveries.ids, deliveries.untracked, deliveries.bytes);
+        self.outbox.push(report);
     }
 
     /// Installs a new grant and spends its first unit for the request that asked for it. Returns
@@ -67,7 +90,10 @@ impl LeaseBook {
         let mut displaced = None;
         if !merged {
             // Another request installed a lease in an older window: settle that one now.
-            displaced = self.lease.take().map(|l| l.report(Deliveries::default()));
+            if let Some(old) = self.lease.take() {
+                let id = self.next_id();
+                displaced = Some(old.report(id, Deliveries::default()));
+            }
             self.lease = Some(lease);
         }
         self.generation += 1;
@@ -195,15 +221,38 @@ mod tests {
     }
 
     #[test]
-    fn a_report_that_could_not_be_sent_is_kept_whole() {
-        let mut book = LeaseBook::default();
+    fn a_report_that_could_not_be_sent_is_kept_whole_under_its_id() {
+        let mut book = LeaseBook::new("iso/acme|a|lookup".into());
         book.install(grant(3), T0);
         book.deliver(2, Vec::new(), 0, 10);
         let report = book.close().unwrap();
-        book.reopen(report);
-        assert!(book.take(T0).is_none(), "a reopened lease is spent");
+        assert_eq!(report.id, "iso/acme|a|lookup#1");
+        book.reopen(report.clone());
+        assert!(book.take(T0).is_none(), "no lease after a close");
+        // What is delivered meanwhile goes in a report of its own, never into the kept one.
         book.deliver(1, Vec::new(), 0, 10);
-        let again = book.close().unwrap();
-        assert_eq!((again.granted, again.used, again.deliveries.items), (3, 1, 3));
+        let orphans = book.orphaned(&charge(), T0).unwrap();
+        assert_eq!((orphans.id.as_str(), orphans.deliveries.items), ("iso/acme|a|lookup#2", 1));
+        assert_eq!(book.outbox(), vec![report]);
+        assert!(book.outbox().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn report_ids_are_never_reused() {
+        let mut book = LeaseBook::new("x".into());
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            book.install(grant(1), T0);
+            book.deliver(1, Vec::new(), 0, 1);
+            ids.push(book.close().unwrap().id);
+        }
+        book.install(grant(1), T0);
+        // A grant in another window displaces the held lease with a report of its own.
+        let later = UnixMillis(T0.0 + 900_000);
+        let mut other = grant(1);
+        other.granted_at = later;
+        let (_, _, displaced) = book.install(other, later);
+        ids.push(displaced.unwrap().id);
+        assert_eq!(ids, ["x#1", "x#2", "x#3", "x#4"]);
     }
 }

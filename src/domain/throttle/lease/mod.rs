@@ -65,6 +65,9 @@ impl Deliveries {
 /// What a lease did, sent to the guard when it is renewed or ends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// Unique to the report (the isolate, the lease key, a number): the guard settles each id
+    /// once, so a report sent again after a lost answer is not counted twice.
+    pub id: String,
     pub charge: Charge,
     pub granted_at: UnixMillis,
     pub granted: u64,
@@ -124,8 +127,8 @@ impl Lease {
     }
 
     #[must_use]
-    pub fn report(&self, deliveries: Deliveries) -> Report {
-        Report { charge: self.charge.clone(), granted_at: self.granted_at, granted: self.granted, used: self.used, deliveries }
+    pub fn report(&self, id: String, deliveries: Deliveries) -> Report {
+        Report { id, charge: self.charge.clone(), granted_at: self.granted_at, granted: self.granted, used: self.used, deliveries }
     }
 }
 
@@ -175,7 +178,7 @@ mod tests {
         assert!(lease.take(T0).is_none());
         let mut fresh = Lease::new(charge(), T0, 3, vec![quota(40)]);
         assert!(fresh.take(T0.plus_millis(LEASE_TTL_MS)).is_none(), "expired leases are not spent");
-        let r = lease.report(Deliveries::default());
+        let r = lease.report("r1".into(), Deliveries::default());
         assert_eq!((r.granted, r.used), (3, 3));
     }
 

@@ -15,7 +15,6 @@ use crate::domain::throttle::lease::{Lease, Report};
 use crate::domain::throttle::lease::book::LeaseBook;
 use crate::domain::throttle::lease::key::LeaseKey;
 
-#[derive(Default)]
 struct Entry {
     book: LeaseBook,
     /// Settles when the renewal in flight ends (granted or not).
@@ -31,7 +30,12 @@ fn with<R>(key: &LeaseKey, f: impl FnOnce(&mut Entry) -> R) -> R {
         let mut books = books.borrow_mut();
         match books.get_mut(key) {
             Some(entry) => f(entry),
-            None => f(books.entry(key.clone()).or_default()),
+            None => {
+                // Report ids: this isolate, the key, a number. Unique to the account's guard,
+                // which settles each once.
+                let book = LeaseBook::new(format!("{}/{key}", crate::edge::random::isolate_name()));
+                f(books.entry(key.clone()).or_insert(Entry { book, renewal: None }))
+            }
         }
     })
 }
@@ -48,8 +52,13 @@ pub fn orphaned(key: &LeaseKey, charge: &Charge, now: UnixMillis) -> Option<Repo
     with(key, |e| e.book.orphaned(charge, now))
 }
 
-pub fn reopen(key: &LeaseKey, report: Report) {
-    with(key, |e| e.book.reopen(report));
+pub fn reopen(key: &LeaseKey, reports: Vec<Report>) {
+    with(key, |e| reports.into_iter().for_each(|r| e.book.reopen(r)));
+}
+
+/// The reports the guard did not take before, to send with the next call.
+pub fn outbox(key: &LeaseKey) -> Vec<Report> {
+    with(key, |e| e.book.outbox())
 }
 
 pub fn install(key: &LeaseKey, lease: Lease, now: UnixMillis) -> (u64, Option<Vec<Quota>>, Option<Report>) {

@@ -14,11 +14,11 @@ use super::{books, read, Allowed, Answer, Granted};
 use crate::domain::throttle::charge::Charge;
 use crate::domain::throttle::verdict::Quota;
 use crate::domain::throttle::lease::key::LeaseKey;
-use crate::domain::throttle::lease::{Lease, LEASE_SIZE, LEASE_TTL_MS};
+use crate::domain::access::id::Id;
+use crate::domain::throttle::lease::{Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
 use crate::domain::time::clock::UnixMillis;
 use crate::edge::api::delivery::Shipment;
 use crate::edge::api::guard::Guard;
-use crate::edge::api::record;
 use crate::edge::api::request::Incoming;
 use crate::edge::guard::client as guard_client;
 use crate::domain::guard::command::Command;
@@ -52,15 +52,18 @@ impl Leased {
         // has answered (or not) and any new lease is installed; that releases the waiters.
         let renewing = books::begin_renewal(&key);
         charge.fingerprint = Some(req.fingerprint());
-        let returned = books::close(&key);
-        let command = Command::Lease { charge: charge.clone(), want: LEASE_SIZE, report: returned.clone() };
+        // The old lease's report, and any the guard did not take before.
+        let mut reports = books::outbox(&key);
+        reports.extend(books::close(&key));
+        let command = Command::Lease { charge: charge.clone(), want: LEASE_SIZE, reports };
         let answer = match read(guard.call(&command).await, guard.account()) {
             Answer::Granted(allowed) => Answer::Granted(install(guard, key.clone(), charge.clone(), allowed, now)),
             Answer::Refused(refused) => Answer::Refused(refused),
             Answer::Unanswered(why) => {
-                if let Some(report) = returned {
-                    // The guard did not take the report: keep it for the next attempt.
-                    books::reopen(&key, report);
+                // The guard may or may not have settled them: keep them, whole, for the next
+                // call; it settles each id once.
+                if let Command::Lease { reports, .. } = command {
+                    books::reopen(&key, reports);
                 }
                 Answer::Unanswered(why)
             }
@@ -70,7 +73,7 @@ impl Leased {
         // to carry them: send them now.
         if !matches!(answer, Answer::Granted(_)) {
             if let Some(report) = books::orphaned(&key, &charge, now) {
-                record::settle(guard, report);
+                settle(guard, key, vec![report]);
             }
         }
         answer
@@ -83,7 +86,7 @@ impl Held {
     pub fn delivered(self, guard: &Guard<'_>, shipment: Shipment, now: UnixMillis) {
         books::deliver(&self.key, shipment.items, shipment.ids, shipment.untracked, shipment.bytes);
         if let Some(report) = books::orphaned(&self.key, &self.charge, now) {
-            record::settle(guard, report);
+            settle(guard, self.key, vec![report]);
         }
     }
 }
@@ -98,21 +101,36 @@ fn install(guard: &Guard<'_>, key: LeaseKey, charge: Charge, allowed: Allowed, n
     let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas);
     let (generation, taken, displaced) = books::install(&key, fresh, now);
     if let Some(report) = displaced {
-        record::settle(guard, report);
+        settle(guard, key.clone(), vec![report]);
     }
     settle_when_due(guard, key.clone(), generation);
     served(key, charge, taken.unwrap_or_default())
 }
 
-/// Settles the lease of `generation` when it expires, unless a newer one replaced it. A
-/// settlement the guard did not take is reopened, so the next report carries it.
+/// Settles the lease of `generation` when it expires, unless a newer one replaced it, with any
+/// reports the guard did not take before.
 fn settle_when_due(guard: &Guard<'_>, key: LeaseKey, generation: u64) {
     guard.later(move |env, account| async move {
         Delay::from(Duration::from_millis(LEASE_TTL_MS)).await;
         let Some(report) = books::due(&key, generation) else { return };
-        if let Err(e) = guard_client::call(&env, &account, &Command::Settle { report: report.clone() }).await {
-            books::reopen(&key, report);
-            log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "error": e.to_string() }));
-        }
+        let mut reports = books::outbox(&key);
+        reports.push(report);
+        send(&env, &account, &key, reports).await;
     });
+}
+
+/// Sends reports now, off the client's path.
+fn settle(guard: &Guard<'_>, key: LeaseKey, reports: Vec<Report>) {
+    guard.later(move |env, account| async move { send(&env, &account, &key, reports).await });
+}
+
+/// One settlement call; reports the guard did not take are kept, whole, for the next call
+/// (the guard settles each id once, so one that did arrive is not counted twice).
+async fn send(env: &worker::Env, account: &Id, key: &LeaseKey, reports: Vec<Report>) {
+    let command = Command::Settle { reports };
+    if let Err(e) = guard_client::call(env, account, &command).await {
+        let Command::Settle { reports } = command else { return };
+        log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "reports": reports.len(), "error": e.to_string() }));
+        books::reopen(key, reports);
+    }
 }

@@ -1,10 +1,11 @@
 //! The guard's own bookkeeping (`guard::ports::Marks`): the last day sealed and the last audit
-//! entry verified, as text under a name.
+//! entry verified, as text under a name; and the ids of the lease reports settled
+//! (`guard::ports::Settlements`).
 
 use serde::Deserialize;
 
 use super::SqlStore;
-use crate::domain::guard::ports::{Marks, StoreError};
+use crate::domain::guard::ports::{Marks, Settlements, StoreError};
 use crate::domain::time::day::Day;
 
 const SEALED_THROUGH: &str = "sealed_through";
@@ -44,5 +45,15 @@ impl Marks for SqlStore {
 
     fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError> {
         self.set_mark(VERIFIED, format!("{seq}:{hash}"))
+    }
+}
+
+impl Settlements for SqlStore {
+    fn is_settled(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.number("SELECT COUNT(*) AS n FROM settled WHERE id = ?", vec![id.into()])? > 0)
+    }
+
+    fn mark_settled(&mut self, id: &str, day: Day) -> Result<(), StoreError> {
+        self.exec("INSERT OR IGNORE INTO settled (id, day) VALUES (?, ?)", vec![id.into(), super::int(day.0)])
     }
 }

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, 
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS apps (token_hash TEXT PRIMARY KEY, app TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS marks (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settled (id TEXT PRIMARY KEY, day INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS settled_by_day ON settled (day);
 CREATE INDEX IF NOT EXISTS fingerprints_by_day ON fingerprints (day);
 CREATE INDEX IF NOT EXISTS entity_days_by_day ON entity_days (day);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
