@@ -157,12 +157,15 @@ try {
   const report = (await post('/command', { account, command: 'report' })).report;
   const bytesEnd = dbBytes(persist);
 
-  // The first batch warms the object up (module compiled, SQLite opened): the start is the median
-  // of the next three, the end the median of the last three.
+  // The first batch warms the object up (module compiled, SQLite opened). The start is the
+  // median of the first tenth of the other batches (at least three), the end the median of the
+  // last tenth: medians, so that a moment of load from elsewhere on the machine does not pass
+  // for growth.
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const tenth = (xs) => Math.max(3, Math.ceil(xs.length / 10));
   const steady = batches.length > 4 ? batches.slice(1) : batches;
-  const first = { guard_ms_per_request: median(steady.slice(0, 3).map((b) => b.guard_ms_per_request)) };
-  const last = { guard_ms_per_request: median(steady.slice(-3).map((b) => b.guard_ms_per_request)) };
+  const first = { guard_ms_per_request: median(steady.slice(0, tenth(steady)).map((b) => b.guard_ms_per_request)) };
+  const last = { guard_ms_per_request: median(steady.slice(-tenth(steady)).map((b) => b.guard_ms_per_request)) };
   const bytesPerItem = (bytesAfterItems - bytes0) / Math.max(distinct, 1);
   const seenTwoDays = bytesPerItem * CUSTOMER.items_per_day * 2;
   const result = {
@@ -175,8 +178,8 @@ try {
     refusals: {
       count: REFUSALS,
       guard_ms_per_refusal: {
-        start: median(refusalBatches.slice(0, 3).map((b) => b.guard_ms_per_refusal)),
-        end: median(refusalBatches.slice(-3).map((b) => b.guard_ms_per_refusal)),
+        start: median(refusalBatches.slice(0, tenth(refusalBatches)).map((b) => b.guard_ms_per_refusal)),
+        end: median(refusalBatches.slice(-tenth(refusalBatches)).map((b) => b.guard_ms_per_refusal)),
       },
       audit_entries_before: auditBefore,
       audit_entries_after: report.audit_entries,
