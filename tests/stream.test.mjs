@@ -30,7 +30,7 @@ const plan = {
 };
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
-const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone'];
+const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream'];
 const ENTITY_CAP = 120;
 const relay = {
   v: 1, id: 'relay-stream', name: 'Relay Streams', plan: 'streams', status: 'active', use_cases: useCases,
@@ -214,6 +214,31 @@ describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
     const streamed = ledger.rows.filter((r) => r.group === 'stream').reduce((n, r) => n + r.items, 0);
     assert.equal(streamed, (await streamCounts()).lines);
     assert.equal(streamed, 8);
+  });
+
+  test('an open stream is reported as it flows, within the reporting interval', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 10, lines: null });
+    const controller = new AbortController();
+    const res = await fetch(`${stack.base}${STREAM}`, { headers: { authorization: `Bearer ${tokens['open-stream']}` }, signal: controller.signal });
+    assert.equal(res.status, 200);
+    let received = 0;
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body) received += decoder.decode(chunk).split('\r\n').length - 1;
+      } catch { /* aborted below */ }
+    })();
+    // Reports come every 2 s (or 1,000 items): the ledger trails the client by about that.
+    await sleep(3500);
+    const early = (await usage('open-stream')).totals.items;
+    assert.ok(early >= 10 && early <= received, `after 3.5 s: ${early} in the ledger, ${received} received`);
+    await sleep(2500);
+    const later = (await usage('open-stream')).totals.items;
+    assert.ok(later >= early + 10 && later <= received, `after 6 s: ${later} in the ledger, ${received} received`);
+    assert.equal((await streamCounts()).open, 1, 'the stream is still open');
+    controller.abort();
+    await reading;
   });
 
   test('keep-alives and the operational-disconnect error line pass through uncounted', { timeout: TEST_MS }, async () => {
