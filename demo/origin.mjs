@@ -783,16 +783,16 @@ function serveStream(req, res, params, key, withRules) {
     }, config.keepalive_ms);
   };
   // Lines slipped in after `sent` post lines.
-  const injectDue = () => {
+  const injectDue = (parts) => {
     while (inject.length && inject[0].after <= sent) {
       const { kind, bytes } = inject.shift();
       if (kind === 'garbage') {
-        res.write(`<html>this line is not JSON</html>${KEEPALIVE}`);
+        parts.push(`<html>this line is not JSON</html>${KEEPALIVE}`);
         counts.garbage += 1;
       } else {
         const post = JSON.parse(streamLine(params, withRules));
         post.data.text = 'x'.repeat(bytes);
-        res.write(`${JSON.stringify(post)}${KEEPALIVE}`);
+        parts.push(`${JSON.stringify(post)}${KEEPALIVE}`);
         counts.long += 1;
       }
     }
@@ -813,33 +813,38 @@ function serveStream(req, res, params, key, withRules) {
     }
     // 'silent': the response stays open and nothing more is sent, not even keep-alives.
   };
+  // Every tick writes the lines due by then at the configured rate in one write (at most 64 KiB
+  // of them), as a server flushing what it has; ticks are at least 10 ms apart, so a fast stream
+  // arrives in a few hundred chunks a second rather than one chunk a line.
   const tick = () => {
     if (closed || finished) return;
-    injectDue();
-    // Lines due by now at the configured rate, written with backpressure.
+    const parts = [];
+    let size = 0;
+    injectDue(parts);
     const due = Math.floor(((Date.now() - started) / 1000) * config.rate) + 1;
     const limit = config.lines === null ? Infinity : config.lines;
-    let wrote = false;
-    while (sent < due && sent < limit && (!withRules || state.rules.length > 0)) {
-      const ok = res.write(`${streamLine(params, withRules)}${KEEPALIVE}`);
+    while (sent < due && sent < limit && size < 65_536 && (!withRules || state.rules.length > 0)) {
+      const line = `${streamLine(params, withRules)}${KEEPALIVE}`;
+      parts.push(line);
+      size += line.length;
       sent += 1;
       counts.lines += 1;
       state.items += 1;
-      wrote = true;
-      injectDue();
-      if (!ok) {
-        if (wrote) armKeepalive();
+      injectDue(parts);
+    }
+    if (parts.length) {
+      armKeepalive();
+      if (!res.write(parts.join(''))) {
         res.once('drain', tick);
         return;
       }
     }
-    if (wrote) armKeepalive();
     if (sent >= limit) {
       finish();
       return;
     }
-    const next = Math.max(1, Math.ceil(((sent / config.rate) * 1000) - (Date.now() - started)));
-    timer = setTimeout(tick, Math.min(next, 1000));
+    const next = Math.ceil(((sent / config.rate) * 1000) - (Date.now() - started));
+    timer = setTimeout(tick, Math.min(Math.max(next, 10), 1000));
   };
   armKeepalive();
   tick();
