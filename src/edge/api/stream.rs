@@ -26,7 +26,7 @@ use super::delivery::{self, Constraint, Shipment};
 use crate::domain::access::id::Id;
 use crate::domain::guard::command::Command;
 use crate::domain::http::problem::Problem;
-use crate::domain::redistribution::stream::{Dropped, ForRecipient, LineFilter, Meter};
+use crate::domain::redistribution::stream::{Batch, Dropped, ForRecipient, LineFilter, Meter};
 use crate::domain::throttle::lease::Deliveries;
 use crate::domain::throttle::verdict::{Allowance, Quota};
 use crate::domain::time::clock::{Clock, UnixMillis};
@@ -135,8 +135,7 @@ impl Pump {
     /// what reached the client is reported as it goes (see `Meter`) and once more at the end.
     pub async fn run(mut self, env: Env, account: Id, ledger: Ledger) {
         let mut meter = Meter::default();
-        let mut dropped = Dropped::default();
-        let mut passed_not_json = 0u64;
+        let mut odd = OddLines::default();
         let mut read: Option<JsFuture> = None;
         let mut closed = JsFuture::from(self.writer.closed());
         let mut timer: Option<Delay> = None;
@@ -180,29 +179,15 @@ impl Pump {
                 Event::Chunk(Err(_)) => break Ending::OriginCut,
                 Event::Chunk(Ok(result)) => {
                     read = None;
-                    if Reflect::get(&result, &JsValue::from_str("done")).ok().and_then(|d| d.as_bool()) != Some(false) {
-                        break Ending::OriginEnded;
-                    }
-                    match Reflect::get(&result, &JsValue::from_str("value")).map(JsCast::dyn_into::<Uint8Array>) {
-                        Ok(Ok(bytes)) => bytes.to_vec(),
-                        _ => break Ending::OriginCut,
+                    match chunk_of(&result) {
+                        Ok(bytes) => bytes,
+                        Err(ending) => break ending,
                     }
                 }
             };
             let batch = self.filter.feed(&chunk);
             drop(chunk);
-            if batch.dropped != Dropped::default() {
-                log::event(
-                    "warn",
-                    "stream_lines_dropped",
-                    json!({ "account": account.as_str(), "app": ledger.app.as_str(), "too_long": batch.dropped.too_long,
-                            "not_json": batch.dropped.not_json, "unfilterable": batch.dropped.unfilterable }),
-                );
-                dropped.too_long += batch.dropped.too_long;
-                dropped.not_json += batch.dropped.not_json;
-                dropped.unfilterable += batch.dropped.unfilterable;
-            }
-            passed_not_json += batch.passed_not_json;
+            odd.note(&batch, &account, &ledger);
             if batch.bytes.is_empty() {
                 continue;
             }
@@ -212,7 +197,27 @@ impl Pump {
             }
             meter.sent(batch.items, batch.ids, batch.bytes.len() as u64, EdgeClock.now());
         };
-        // Both sides closed the way the ending calls for; failures here change nothing.
+        self.close(ending).await;
+        if let Some(report) = in_flight.take() {
+            report.await;
+        }
+        let items = meter.items();
+        let (last, allowance) = meter.close(ledger.allowance.clone());
+        if !last.is_empty() || allowance.is_some() {
+            report(&env, &account, &ledger, last, allowance).await;
+        }
+        log::event(
+            "info",
+            "stream_ended",
+            json!({ "account": account.as_str(), "app": ledger.app.as_str(), "group": ledger.group.as_str(),
+                    "how": ending.name(), "items": items, "unended_line_dropped": self.filter.unended(),
+                    "too_long": odd.dropped.too_long, "not_json_dropped": odd.dropped.not_json,
+                    "unfilterable": odd.dropped.unfilterable, "not_json_passed": odd.passed_not_json }),
+        );
+    }
+
+    /// Closes both sides the way the ending calls for; failures here change nothing.
+    async fn close(&self, ending: Ending) {
         match ending {
             Ending::OriginEnded => {
                 let _ = JsFuture::from(self.writer.close()).await;
@@ -228,22 +233,44 @@ impl Pump {
                 let _ = JsFuture::from(self.writer.close()).await;
             }
         }
-        if let Some(report) = in_flight.take() {
-            report.await;
+    }
+}
+
+/// The bytes of one read of the origin's body, or how the stream ended.
+fn chunk_of(result: &JsValue) -> Result<Vec<u8>, Ending> {
+    if Reflect::get(result, &JsValue::from_str("done")).ok().and_then(|d| d.as_bool()) != Some(false) {
+        return Err(Ending::OriginEnded);
+    }
+    match Reflect::get(result, &JsValue::from_str("value")).map(JsCast::dyn_into::<Uint8Array>) {
+        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
+        _ => Err(Ending::OriginCut),
+    }
+}
+
+/// Lines a stream did not send, or sent uncounted because they were not JSON.
+#[derive(Default)]
+struct OddLines {
+    dropped: Dropped,
+    passed_not_json: u64,
+}
+
+impl OddLines {
+    /// Adds a batch's odd lines; a batch that dropped lines is logged at once, as streams can
+    /// run for days.
+    fn note(&mut self, batch: &Batch, account: &Id, ledger: &Ledger) {
+        let d = batch.dropped;
+        if d != Dropped::default() {
+            log::event(
+                "warn",
+                "stream_lines_dropped",
+                json!({ "account": account.as_str(), "app": ledger.app.as_str(), "too_long": d.too_long,
+                        "not_json": d.not_json, "unfilterable": d.unfilterable }),
+            );
+            self.dropped.too_long += d.too_long;
+            self.dropped.not_json += d.not_json;
+            self.dropped.unfilterable += d.unfilterable;
         }
-        let items = meter.items();
-        let (last, allowance) = meter.close(ledger.allowance.clone());
-        if !last.is_empty() || allowance.is_some() {
-            report(&env, &account, &ledger, last, allowance).await;
-        }
-        log::event(
-            "info",
-            "stream_ended",
-            json!({ "account": account.as_str(), "app": ledger.app.as_str(), "group": ledger.group.as_str(),
-                    "how": ending.name(), "items": items, "unended_line_dropped": self.filter.unended(),
-                    "too_long": dropped.too_long, "not_json_dropped": dropped.not_json,
-                    "unfilterable": dropped.unfilterable, "not_json_passed": passed_not_json }),
-        );
+        self.passed_not_json += batch.passed_not_json;
     }
 }
 
