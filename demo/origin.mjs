@@ -61,6 +61,13 @@ const CONTEXT_RE =
 const VALID_FAULTS = new Set(['none', 'delay', 'reset', 'truncate', 'garbage', 'huge', 'status', 'partial']);
 const MAX_DELAY_MS = 120_000;
 
+// How the stream endpoints behave (POST /__origin/stream sets it; reset restores it).
+const STREAM_DEFAULTS = { rate: 2, lines: null, then: 'end', keepalive_ms: 20_000, inject: [] };
+// The filtered stream's rules (GET/POST /2/tweets/search/stream/rules); one demo rule to start.
+const DEFAULT_RULES = [{ id: '1700000000000000001', value: 'tollgate OR edge', tag: 'demo' }];
+
+const freshStreamCounts = () => ({ opened: 0, open: 0, lines: 0, keepalives: 0, errors: 0, garbage: 0, long: 0, cut: 0 });
+
 const state = {
   served: 0,
   refused: 0,
@@ -69,6 +76,12 @@ const state = {
   byPath: Object.create(null),
   fault: { mode: 'none', delay_ms: 0, status: 0 },
   last: null,
+  stream: { ...STREAM_DEFAULTS },
+  streams: freshStreamCounts(),
+  // Post lines ever sent since the last reset: each line's tweet id comes from it, so ids are
+  // distinct across connections.
+  streamSeq: 0,
+  rules: DEFAULT_RULES.map((r) => ({ ...r })),
 };
 
 function resetState() {
@@ -79,6 +92,11 @@ function resetState() {
   state.byPath = Object.create(null);
   state.fault = { mode: 'none', delay_ms: 0, status: 0 };
   state.last = null;
+  state.stream = { ...STREAM_DEFAULTS };
+  // Streams still open keep counting into the counters they started with.
+  state.streams = freshStreamCounts();
+  state.streamSeq = 0;
+  state.rules = DEFAULT_RULES.map((r) => ({ ...r }));
 }
 
 // ---------------------------------------------------------------------------
@@ -585,10 +603,262 @@ function userTweets(params, rawId) {
   return { status: 200, body };
 }
 
+// ---------------------------------------------------------------------------
+// The filtered stream's rules: ordinary JSON endpoints, in X's shapes.
+
+const RULE_PARAMS = new Set(['ids', 'max_results', 'pagination_token']);
+const RULE_POST_PARAMS = new Set(['dry_run', 'delete_all']);
+const MAX_RULES = 1000;
+const MAX_RULES_BODY = 256 * 1024;
+const MAX_RULE_CHARS = 1024;
+
+function ruleId(value) {
+  // A snowflake-sized id derived from the rule's text: the same rule always gets the same id.
+  return (1_600_000_000_000_000_000n + (sha256(`rule\0${value}`).readBigUInt64BE(0) % 1_000_000_000_000_000_000n)).toString();
+}
+
+function rulesMeta(extra = {}) {
+  return { sent: new Date().toISOString(), ...extra };
+}
+
+function streamRulesGet(params) {
+  checkKnownParams(params, RULE_PARAMS);
+  const max = intParam(params, 'max_results', 1, 1000, 1000);
+  let rules = state.rules;
+  if (params.get('ids') !== null) {
+    const ids = new Set(params.get('ids').split(',').map((p) => idValue('ids', p).toString()));
+    rules = rules.filter((r) => ids.has(r.id));
+  }
+  rules = rules.slice(0, max);
+  const body = {};
+  if (rules.length) body.data = rules.map((r) => ({ id: r.id, value: r.value, ...(r.tag ? { tag: r.tag } : {}) }));
+  body.meta = rulesMeta({ result_count: rules.length });
+  return { status: 200, body };
+}
+
+// `{"add":[{"value":"…","tag":"…"}]}` or `{"delete":{"ids":["…"]}}` (or `"values"`).
+function streamRulesPost(params, text) {
+  checkKnownParams(params, RULE_POST_PARAMS);
+  const dryRun = params.get('dry_run') === 'true';
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new InvalidRequest('body', [], 'The request body is not valid JSON');
+  }
+  const keys = body && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : [];
+  if (keys.length !== 1 || !['add', 'delete'].includes(keys[0])) {
+    throw new InvalidRequest('body', [], 'The request body must have exactly one of `add` or `delete`');
+  }
+  if (keys[0] === 'add') {
+    const add = body.add;
+    if (!Array.isArray(add) || add.length === 0 || add.length > MAX_RULES) {
+      throw new InvalidRequest('add', [], `\`add\` must be a list of 1 to ${MAX_RULES} rules`);
+    }
+    const created = [];
+    const errors = [];
+    const next = [...state.rules];
+    for (const rule of add) {
+      const value = rule && typeof rule === 'object' ? rule.value : undefined;
+      const tag = rule && typeof rule === 'object' ? rule.tag : undefined;
+      if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_RULE_CHARS
+        || (tag !== undefined && (typeof tag !== 'string' || tag.length > 128))) {
+        throw new InvalidRequest('add', [], `Every rule needs a \`value\` of 1 to ${MAX_RULE_CHARS} characters and an optional \`tag\` of at most 128`);
+      }
+      const id = ruleId(value);
+      if (next.some((r) => r.value === value)) {
+        errors.push({ value, id, title: 'DuplicateRule', type: 'https://api.twitter.com/2/problems/duplicate-rules' });
+        continue;
+      }
+      if (next.length >= MAX_RULES) {
+        errors.push({ value, title: 'RulesCapExceeded', type: 'https://api.twitter.com/2/problems/rule-cap' });
+        continue;
+      }
+      const made = { id, value, ...(tag ? { tag } : {}) };
+      next.push(made);
+      created.push({ value, ...(tag ? { tag } : {}), id });
+    }
+    if (!dryRun) state.rules = next;
+    const out = {};
+    if (created.length) out.data = created;
+    out.meta = rulesMeta({ summary: { created: created.length, not_created: errors.length, valid: created.length, invalid: errors.length } });
+    if (errors.length) out.errors = errors;
+    return { status: created.length ? 201 : 200, body: out };
+  }
+  const del = body.delete;
+  const ids = del && Array.isArray(del.ids) ? del.ids : null;
+  const values = del && Array.isArray(del.values) ? del.values : null;
+  if (!del || typeof del !== 'object' || (ids === null) === (values === null) || (ids ?? values).length === 0
+    || (ids ?? values).some((v) => typeof v !== 'string')) {
+    throw new InvalidRequest('delete', [], '`delete` must name a non-empty list of `ids` or `values`');
+  }
+  const gone = state.rules.filter((r) => (ids ? ids.includes(r.id) : values.includes(r.value)));
+  if (!dryRun) state.rules = state.rules.filter((r) => !gone.includes(r));
+  const missing = (ids ?? values).length - gone.length;
+  const out = { meta: rulesMeta({ summary: { deleted: gone.length, not_deleted: missing } }) };
+  return { status: 200, body: out };
+}
+
+// ---------------------------------------------------------------------------
+// Streams: `GET /2/tweets/search/stream` and `GET /2/tweets/sample/stream` hold the response
+// open and send one post a line (`{"data":{…},"matching_rules":[…]}\r\n`; the sample stream
+// has no rules), with a `\r\n` keep-alive whenever nothing else was sent for `keepalive_ms`.
+// POST /__origin/stream sets the rate, how many lines, what happens after them, and lines to
+// slip in (one that is not JSON, one far too long).
+
+const STREAM_PARAMS = new Set([...COMMON_PARAMS, 'backfill_minutes', 'partition', 'start_time', 'end_time']);
+const STREAM_THEN = new Set(['end', 'cut', 'disconnect', 'silent']);
+const INJECT_KINDS = new Set(['garbage', 'long']);
+const MAX_RATE = 10_000;
+const MAX_STREAM_LINES = 100_000_000;
+const MAX_LONG_BYTES = 16 * 1024 * 1024;
+const KEEPALIVE = '\r\n';
+
+// X's operational-disconnect line: the stream ends after it.
+const OPERATIONAL_DISCONNECT = {
+  errors: [{
+    title: 'operational-disconnect',
+    disconnect_type: 'OperationalDisconnect',
+    detail: 'This stream has been disconnected for operational reasons.',
+    type: 'https://api.twitter.com/2/problems/operational-disconnect',
+  }],
+};
+
+function streamStart(params, withRules) {
+  checkKnownParams(params, STREAM_PARAMS);
+  intParam(params, 'backfill_minutes', 0, 5, 0);
+  intParam(params, 'partition', 1, 20, 1);
+  readFilters(params);
+  renderTweets([], params); // validates tweet.fields, expansions and the other field lists
+  return { status: 200, stream: { withRules } };
+}
+
+function streamLine(params, withRules) {
+  const n = state.streamSeq++;
+  const id = makeSnowflake(ANCHOR_MS + n * 1000, fnv32(`stream:${n}`), n & 63);
+  const { data, includes } = renderTweets([id], params);
+  const line = { data: data[0] };
+  if (includes) line.includes = includes;
+  if (withRules) {
+    const rule = state.rules[n % state.rules.length];
+    line.matching_rules = [{ id: rule.id, tag: rule.tag ?? '' }];
+  }
+  return JSON.stringify(line);
+}
+
+function serveStream(req, res, params, key, withRules) {
+  const config = state.stream;
+  const counts = state.streams;
+  res.writeHead(200, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' });
+  res.flushHeaders();
+  countServed(key, 0);
+  counts.opened += 1;
+  counts.open += 1;
+  const started = Date.now();
+  let sent = 0; // regular post lines
+  let closed = false;
+  let finished = false;
+  let timer = null;
+  let keepalive = null;
+  const inject = [...config.inject].sort((a, b) => a.after - b.after);
+
+  const stop = () => {
+    finished = true;
+    clearTimeout(timer);
+    clearTimeout(keepalive);
+  };
+  res.on('close', () => {
+    closed = true;
+    stop();
+    counts.open -= 1;
+  });
+  const armKeepalive = () => {
+    clearTimeout(keepalive);
+    if (finished) return;
+    keepalive = setTimeout(() => {
+      if (closed || finished) return;
+      res.write(KEEPALIVE);
+      counts.keepalives += 1;
+      armKeepalive();
+    }, config.keepalive_ms);
+  };
+  // Lines slipped in after `sent` post lines.
+  const injectDue = (parts) => {
+    while (inject.length && inject[0].after <= sent) {
+      const { kind, bytes } = inject.shift();
+      if (kind === 'garbage') {
+        parts.push(`<html>this line is not JSON</html>${KEEPALIVE}`);
+        counts.garbage += 1;
+      } else {
+        const post = JSON.parse(streamLine(params, withRules));
+        post.data.text = 'x'.repeat(bytes);
+        parts.push(`${JSON.stringify(post)}${KEEPALIVE}`);
+        counts.long += 1;
+      }
+    }
+  };
+  const finish = () => {
+    stop();
+    if (config.then === 'end') {
+      res.end();
+    } else if (config.then === 'disconnect') {
+      res.end(`${JSON.stringify(OPERATIONAL_DISCONNECT)}${KEEPALIVE}`);
+      counts.errors += 1;
+    } else if (config.then === 'cut') {
+      // Half a post line, then the connection dies: the line never ends.
+      const line = streamLine(params, withRules);
+      res.write(line.slice(0, Math.floor(line.length / 2)));
+      counts.cut += 1;
+      setTimeout(() => req.socket.destroy(), 50);
+    }
+    // 'silent': the response stays open and nothing more is sent, not even keep-alives.
+  };
+  // Every tick writes the lines due by then at the configured rate in one write (at most 64 KiB
+  // of them), as a server flushing what it has; ticks are at least 10 ms apart, so a fast stream
+  // arrives in a few hundred chunks a second rather than one chunk a line.
+  const tick = () => {
+    if (closed || finished) return;
+    const parts = [];
+    let size = 0;
+    injectDue(parts);
+    const due = Math.floor(((Date.now() - started) / 1000) * config.rate) + 1;
+    const limit = config.lines === null ? Infinity : config.lines;
+    while (sent < due && sent < limit && size < 65_536 && (!withRules || state.rules.length > 0)) {
+      const line = `${streamLine(params, withRules)}${KEEPALIVE}`;
+      parts.push(line);
+      size += line.length;
+      sent += 1;
+      counts.lines += 1;
+      state.items += 1;
+      injectDue(parts);
+    }
+    if (parts.length) {
+      armKeepalive();
+      if (!res.write(parts.join(''))) {
+        res.once('drain', tick);
+        return;
+      }
+    }
+    if (sent >= limit) {
+      finish();
+      return;
+    }
+    const next = Math.ceil(((sent / config.rate) * 1000) - (Date.now() - started));
+    timer = setTimeout(tick, Math.min(Math.max(next, 10), 1000));
+  };
+  armKeepalive();
+  tick();
+}
+
 // Route templates double as the stats keys, keeping by_path bounded no matter
 // which ids clients ask for.
 function route(pathname) {
   if (pathname === '/2/tweets/search/recent') return { key: pathname, run: searchRecent };
+  if (pathname === '/2/tweets/search/stream') return { key: pathname, run: (p) => streamStart(p, true) };
+  if (pathname === '/2/tweets/sample/stream') return { key: pathname, run: (p) => streamStart(p, false) };
+  if (pathname === '/2/tweets/search/stream/rules') {
+    return { key: pathname, run: streamRulesGet, post: streamRulesPost };
+  }
   if (pathname === '/2/tweets') return { key: pathname, run: tweetsLookup };
   let m = /^\/2\/tweets\/([^/]+)$/.exec(pathname);
   if (m) return { key: '/2/tweets/:id', run: (p) => tweetById(p, m[1]) };
@@ -708,18 +978,34 @@ async function handleApi(req, res, parsed) {
     sendProblem(res, 404, 'Not Found Error', `No endpoint matches ${parsed ? parsed.pathname : 'the request target'}`);
     return;
   }
-  if (req.method !== 'GET') {
+  const allow = matched.post ? 'GET, POST' : 'GET';
+  if (req.method !== 'GET' && !(req.method === 'POST' && matched.post)) {
     countServed(key, 0);
-    sendProblem(res, 405, 'Method Not Allowed', `${req.method} is not supported on ${matched.key}`, { allow: 'GET' });
+    sendProblem(res, 405, 'Method Not Allowed', `${req.method} is not supported on ${matched.key}`, { allow });
     return;
+  }
+  let posted = null;
+  if (req.method === 'POST') {
+    posted = await readBody(req, MAX_RULES_BODY);
+    if (res.destroyed) return;
+    if (posted === null) {
+      countServed(key, 0);
+      res.setHeader('connection', 'close');
+      sendProblem(res, 413, 'Payload Too Large', `body must be at most ${MAX_RULES_BODY} bytes`);
+      return;
+    }
   }
 
   let result;
   try {
-    result = matched.run(parsed.params);
+    result = posted === null ? matched.run(parsed.params) : matched.post(parsed.params, posted);
   } catch (err) {
     if (!(err instanceof InvalidRequest)) throw err;
     result = { status: 400, body: err.body() };
+  }
+  if (result.stream) {
+    serveStream(req, res, parsed.params, key, result.stream.withRules);
+    return;
   }
   // Like many servers, this one honours byte ranges; the `partial` fault sends one unasked.
   const range = fault.mode === 'partial' ? 'bytes=0-63' : req.headers.range;
@@ -843,16 +1129,64 @@ function parseFault(text) {
   return fault;
 }
 
+// `{"rate":5,"lines":15,"then":"end","keepalive_ms":20000,"inject":[{"after":3,"kind":"garbage"}]}`:
+// every field optional, defaults as in STREAM_DEFAULTS. `then` is what follows the last line:
+// `end` the response, `cut` a line in half and drop the connection, send the operational
+// `disconnect` error line and end, or go `silent` (open, sending nothing, not even keep-alives).
+function parseStream(text) {
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'body is not valid JSON';
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
+  const known = new Set(Object.keys(STREAM_DEFAULTS));
+  const unknown = Object.keys(body).find((k) => !known.has(k));
+  if (unknown !== undefined) return `unknown field ${JSON.stringify(unknown)}; fields: ${[...known].join(', ')}`;
+  const out = { ...STREAM_DEFAULTS, ...body };
+  if (typeof out.rate !== 'number' || !(out.rate > 0 && out.rate <= MAX_RATE)) return `rate must be a number of lines a second, above 0 and at most ${MAX_RATE}`;
+  if (out.lines !== null && (!Number.isInteger(out.lines) || out.lines < 0 || out.lines > MAX_STREAM_LINES)) {
+    return `lines must be null (endless) or an integer 0..${MAX_STREAM_LINES}`;
+  }
+  if (!STREAM_THEN.has(out.then)) return `then must be one of ${[...STREAM_THEN].join(', ')}`;
+  if (!Number.isInteger(out.keepalive_ms) || out.keepalive_ms < 10 || out.keepalive_ms > 600_000) {
+    return 'keepalive_ms must be an integer 10..600000';
+  }
+  if (!Array.isArray(out.inject) || out.inject.length > 16) return 'inject must be a list of at most 16 lines';
+  const inject = [];
+  for (const line of out.inject) {
+    if (!line || typeof line !== 'object' || Array.isArray(line)) return 'each inject entry must be an object';
+    const { after, kind, bytes } = line;
+    if (!Number.isInteger(after) || after < 0 || after > MAX_STREAM_LINES) return `inject: after must be an integer 0..${MAX_STREAM_LINES}`;
+    if (!INJECT_KINDS.has(kind)) return `inject: kind must be one of ${[...INJECT_KINDS].join(', ')}`;
+    if (kind === 'long' && (!Number.isInteger(bytes) || bytes < 1 || bytes > MAX_LONG_BYTES)) {
+      return `inject: a long line needs bytes, an integer 1..${MAX_LONG_BYTES}`;
+    }
+    if (kind !== 'long' && bytes !== undefined) return 'inject: bytes is for long lines only';
+    inject.push(kind === 'long' ? { after, kind, bytes } : { after, kind });
+  }
+  out.inject = inject;
+  return out;
+}
+
 async function handleHook(req, res, pathname) {
   const hooks = {
     '/__origin/stats': 'GET',
     '/__origin/last': 'GET',
     '/__origin/reset': 'POST',
     '/__origin/fault': 'POST',
+    '/__origin/stream': 'GET, POST',
   };
   const method = hooks[pathname];
   if (!method) return sendProblem(res, 404, 'Not Found Error', `No test hook at ${pathname}`);
-  if (req.method !== method) return sendProblem(res, 405, 'Method Not Allowed', `${pathname} takes ${method}`, { allow: method });
+  if (!method.split(', ').includes(req.method)) {
+    return sendProblem(res, 405, 'Method Not Allowed', `${pathname} takes ${method}`, { allow: method });
+  }
+
+  if (pathname === '/__origin/stream' && req.method === 'GET') {
+    return sendJson(res, 200, { config: state.stream, ...state.streams });
+  }
 
   if (pathname === '/__origin/stats') {
     return sendJson(res, 200, {
@@ -875,6 +1209,13 @@ async function handleHook(req, res, pathname) {
   if (text === null) {
     res.setHeader('connection', 'close');
     return sendProblem(res, 400, 'Bad Request', `body must be at most ${MAX_HOOK_BODY} bytes`);
+  }
+  if (pathname === '/__origin/stream') {
+    const stream = parseStream(text);
+    if (typeof stream === 'string') return sendProblem(res, 400, 'Bad Request', stream);
+    state.stream = stream;
+    res.writeHead(204);
+    return res.end();
   }
   const fault = parseFault(text);
   if (typeof fault === 'string') return sendProblem(res, 400, 'Bad Request', fault);

@@ -559,3 +559,198 @@ test('survives hostile input', T, async () => {
   assert.equal((await signedGet(`${SEARCH}?query=still-alive`)).status, 200);
   assert.equal(child.exitCode, null);
 });
+
+// ---------------------------------------------------------------------------
+// Streams
+
+const STREAM = '/2/tweets/search/stream';
+const SAMPLE = '/2/tweets/sample/stream';
+const RULES = '/2/tweets/search/stream/rules';
+
+const streamHook = async (body) => assert.equal((await hook('POST', 'stream', body)).status, 204);
+const streamCounts = async () => (await hook('GET', 'stream')).json;
+
+/** A signed GET read as it arrives: each chunk with the time it came, and how it ended. */
+function streamGet(target, { timeoutMs = 10_000, stopAfterMs } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const chunks = [];
+    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path: target, agent,
+      headers: { 'x-tollgate-context': sign('GET', target) } }, (res) => {
+      const done = (ended) => resolve({
+        status: res.statusCode, headers: res.headers, chunks, ended,
+        text: chunks.map((c) => c.text).join(''),
+      });
+      res.setEncoding('utf8');
+      res.on('data', (text) => chunks.push({ at: Date.now() - started, text }));
+      res.on('end', () => done('end'));
+      res.on('error', () => done('error'));
+      res.on('aborted', () => done('aborted'));
+      if (stopAfterMs) setTimeout(() => { req.destroy(); done('stopped'); }, stopAfterMs);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error('request timed out')));
+    req.on('error', (e) => (stopAfterMs ? undefined : reject(e)));
+    req.end();
+  });
+}
+
+/** Complete `\r\n`-ended lines of a stream, and the unended tail. */
+function lines(text) {
+  const parts = text.split('\r\n');
+  return { whole: parts.slice(0, -1), tail: parts.at(-1) };
+}
+
+test('stream hook validates its body and reports its settings', T, async () => {
+  await reset();
+  for (const body of ['not json', '[]', '{"rate":0}', '{"rate":"fast"}', '{"rate":20000}', '{"lines":-1}', '{"lines":1.5}',
+    '{"then":"explode"}', '{"keepalive_ms":5}', '{"inject":{}}', '{"inject":[{"after":1,"kind":"odd"}]}',
+    '{"inject":[{"after":1,"kind":"long"}]}', '{"inject":[{"after":1,"kind":"garbage","bytes":3}]}', '{"speed":1}']) {
+    assert.equal((await hook('POST', 'stream', body)).status, 400, body);
+  }
+  assert.equal((await hook('PUT', 'stream', '{}')).status, 405);
+  const fresh = await streamCounts();
+  assert.deepEqual(fresh.config, { rate: 2, lines: null, then: 'end', keepalive_ms: 20_000, inject: [] });
+  assert.equal(fresh.lines, 0);
+  await streamHook({ rate: 50, lines: 3 });
+  assert.equal((await streamCounts()).config.rate, 50);
+  await reset();
+  assert.equal((await streamCounts()).config.rate, 2);
+});
+
+test('the filtered stream sends post lines at the set rate, with rules, fields and expansions', T, async () => {
+  await reset();
+  await streamHook({ rate: 5, lines: 6 });
+  const res = await streamGet(`${STREAM}?tweet.fields=created_at,author_id&expansions=author_id`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers['content-type'], /^application\/json/);
+  assert.equal(res.ended, 'end');
+  const { whole, tail } = lines(res.text);
+  assert.equal(tail, '');
+  assert.equal(whole.length, 6);
+  const ids = new Set();
+  for (const line of whole) {
+    const post = JSON.parse(line);
+    assertTweet(post.data);
+    assert.ok(post.data.created_at && post.data.author_id);
+    assert.equal(post.includes.users[0].id, post.data.author_id);
+    assert.deepEqual(post.matching_rules, [{ id: '1700000000000000001', tag: 'demo' }]);
+    ids.add(post.data.id);
+  }
+  assert.equal(ids.size, 6, 'every line is a different post');
+  // 6 lines at 5 a second: the first at once, the last about a second later.
+  assert.ok(res.chunks[0].at < 150, `first line after ${res.chunks[0].at} ms`);
+  assert.ok(res.chunks.at(-1).at >= 900, `last line after ${res.chunks.at(-1).at} ms`);
+  const counts = await streamCounts();
+  assert.equal(counts.lines, 6);
+  assert.equal(counts.opened, 1);
+  assert.equal(counts.open, 0);
+  const s = await stats();
+  assert.equal(s.items, 6);
+  assert.equal(s.by_path[STREAM], 1);
+});
+
+test('the sample stream has no rules; a bad field is a 400 before any line', T, async () => {
+  await reset();
+  await streamHook({ rate: 100, lines: 3 });
+  const res = await streamGet(SAMPLE);
+  const { whole } = lines(res.text);
+  assert.equal(whole.length, 3);
+  for (const line of whole) assert.equal(JSON.parse(line).matching_rules, undefined);
+  const bad = await signedGet(`${STREAM}?tweet.fields=nope`);
+  assert.equal(bad.status, 400);
+  assert.equal(JSON.parse(bad.text).title, 'Invalid Request');
+  assert.equal((await streamCounts()).opened, 1);
+});
+
+test('keep-alives come when nothing else is sent; silent sends nothing at all', T, async () => {
+  await reset();
+  await streamHook({ lines: 1, then: 'silent', keepalive_ms: 100 });
+  const quiet = await streamGet(STREAM, { stopAfterMs: 600 });
+  assert.equal(lines(quiet.text).whole.length, 1, 'one post, then silence');
+  await streamHook({ lines: 0, rate: 1, then: 'end', keepalive_ms: 100, inject: [] });
+  // With no lines to send the stream ends at once; an endless one with no rules only keeps alive.
+  assert.equal(lines((await streamGet(STREAM)).text).whole.length, 0);
+  const del = await request('POST', RULES, {
+    headers: { 'x-tollgate-context': sign('POST', RULES), 'content-type': 'application/json' },
+    body: JSON.stringify({ delete: { ids: ['1700000000000000001'] } }),
+  });
+  assert.equal(del.status, 200);
+  await streamHook({ keepalive_ms: 100 });
+  const alive = await streamGet(STREAM, { stopAfterMs: 550 });
+  const { whole } = lines(alive.text);
+  assert.ok(whole.length >= 3, `keep-alives: ${whole.length}`);
+  assert.ok(whole.every((l) => l === ''), 'only keep-alives without rules');
+  assert.ok((await streamCounts()).keepalives >= 3);
+});
+
+test('a stream ends, is cut mid-line, or ends with the operational-disconnect line', T, async () => {
+  await reset();
+  await streamHook({ rate: 50, lines: 2, then: 'disconnect' });
+  const disconnected = await streamGet(STREAM);
+  const d = lines(disconnected.text).whole;
+  assert.equal(d.length, 3);
+  assert.deepEqual(JSON.parse(d[2]).errors[0], {
+    title: 'operational-disconnect',
+    disconnect_type: 'OperationalDisconnect',
+    detail: 'This stream has been disconnected for operational reasons.',
+    type: 'https://api.twitter.com/2/problems/operational-disconnect',
+  });
+  await streamHook({ rate: 50, lines: 2, then: 'cut' });
+  const cut = await streamGet(STREAM);
+  assert.notEqual(cut.ended, 'end');
+  const c = lines(cut.text);
+  assert.equal(c.whole.length, 2);
+  assert.ok(c.tail.length > 10);
+  assert.throws(() => JSON.parse(c.tail), SyntaxError);
+  const counts = await streamCounts();
+  assert.equal(counts.lines, 4, 'the half line is not a line sent');
+  assert.equal(counts.cut, 1);
+  assert.equal(counts.errors, 1);
+  assert.equal((await stats()).items, 4);
+});
+
+test('odd lines slip in where told: not JSON, and far too long', T, async () => {
+  await reset();
+  await streamHook({ rate: 100, lines: 3, inject: [{ after: 1, kind: 'garbage' }, { after: 2, kind: 'long', bytes: 100_000 }] });
+  const res = await streamGet(STREAM);
+  const { whole } = lines(res.text);
+  assert.equal(whole.length, 5);
+  assert.throws(() => JSON.parse(whole[1]), SyntaxError);
+  assert.ok(whole[3].length > 100_000);
+  assert.equal(JSON.parse(whole[3]).data.text.length, 100_000);
+  const counts = await streamCounts();
+  assert.deepEqual([counts.lines, counts.garbage, counts.long], [3, 1, 1]);
+});
+
+test('stream rules: list, add, dry run, duplicates, delete, validation', T, async () => {
+  await reset();
+  const post = (body, q = '') => request('POST', `${RULES}${q}`, {
+    headers: { 'x-tollgate-context': sign('POST', `${RULES}${q}`), 'content-type': 'application/json' }, body,
+  });
+  assert.deepEqual((await getJson(RULES)).data, [{ id: '1700000000000000001', value: 'tollgate OR edge', tag: 'demo' }]);
+  const added = await post(JSON.stringify({ add: [{ value: 'cats has:media', tag: 'cats' }, { value: 'dogs' }] }));
+  assert.equal(added.status, 201);
+  const body = JSON.parse(added.text);
+  assert.equal(body.data.length, 2);
+  assert.deepEqual(body.meta.summary, { created: 2, not_created: 0, valid: 2, invalid: 0 });
+  assert.equal((await getJson(RULES)).meta.result_count, 3);
+  const dup = JSON.parse((await post(JSON.stringify({ add: [{ value: 'dogs' }] }))).text);
+  assert.equal(dup.errors[0].title, 'DuplicateRule');
+  const dry = await post(JSON.stringify({ add: [{ value: 'birds' }] }), '?dry_run=true');
+  assert.equal(dry.status, 201);
+  assert.equal((await getJson(RULES)).meta.result_count, 3);
+  const one = await getJson(`${RULES}?ids=${body.data[0].id}`);
+  assert.deepEqual(one.data.map((r) => r.value), ['cats has:media']);
+  const deleted = JSON.parse((await post(JSON.stringify({ delete: { values: ['dogs', 'nope'] } }))).text);
+  assert.deepEqual(deleted.meta.summary, { deleted: 1, not_deleted: 1 });
+  for (const bad of ['nope', '{}', '{"add":[]}', '{"add":[{"tag":"x"}]}', '{"delete":{}}', '{"add":[],"delete":{}}']) {
+    assert.equal((await post(bad)).status, 400, bad);
+  }
+  // The stream's lines name the rules that matched, in turn.
+  await streamHook({ rate: 100, lines: 2 });
+  const tags = lines((await streamGet(STREAM)).text).whole.map((l) => JSON.parse(l).matching_rules[0].tag);
+  assert.deepEqual(tags, ['demo', 'cats']);
+  const put = await request('PUT', RULES, { headers: { 'x-tollgate-context': sign('PUT', RULES) } });
+  assert.equal(put.status, 405);
+  assert.equal(put.headers.allow, 'GET, POST');
+});

@@ -314,9 +314,9 @@ fn run(input: Input) {
             }
             Op::Settle(delivered) => {
                 if let Some(a) = run.pending.pop_front() {
-                    let before = run.store.entity_days.get(&(a.entity.to_string(), a.day)).copied().unwrap_or(0);
+                    let before = run.store.entity_days.get(&(a.entity.to_string(), a.day.0)).copied().unwrap_or(0);
                     guard::settle(&mut run.store, &a, u64::from(delivered)).unwrap();
-                    let after = run.store.entity_days.get(&(a.entity.to_string(), a.day)).copied().unwrap_or(0);
+                    let after = run.store.entity_days.get(&(a.entity.to_string(), a.day.0)).copied().unwrap_or(0);
                     let returned = a.ids.saturating_sub(u64::from(delivered));
                     assert_eq!(before - after, i64::try_from(returned).unwrap());
                 }

@@ -98,7 +98,7 @@ fn check(table: &RouteTable, endpoints: &[Endpoint], method: Method, path: &str)
 fn fixed() -> Vec<Endpoint> {
     FIXED
         .iter()
-        .map(|&(method, path, group)| Endpoint { method, path: path.into(), group: Id::new(group).unwrap() })
+        .map(|&(method, path, group)| Endpoint { method, path: path.into(), group: Id::new(group).unwrap(), stream: false })
         .collect()
 }
 
@@ -162,7 +162,7 @@ fn arbitrary_table(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     for _ in 0..n {
         let method = *u.choose(&METHODS)?;
         let group = Id::new(u.choose(&groups)?).unwrap();
-        endpoints.push(Endpoint { method, path: path(u, false)?, group });
+        endpoints.push(Endpoint { method, path: path(u, false)?, group, stream: false });
     }
     match RouteTable::build(&endpoints) {
         Ok(table) => {

@@ -15,6 +15,8 @@ pub struct Grant {
     pub app: Id,
     pub plan: Id,
     pub group: Id,
+    /// The endpoint is a stream: its response is passed on and metered line by line.
+    pub stream: bool,
     /// The downstream recipient the request is served to, if it names one.
     pub delivery: Option<Delivery>,
 }
@@ -53,7 +55,7 @@ pub fn decide(app: &AppRecord, account: &AccountRecord, plan: &Plan, call: Call<
     if let Err(refusal) = use_case::check(app.use_case.as_ref(), &account.use_cases) {
         return Decision::Deny(Problem::Forbidden(refusal.into()));
     }
-    let Some(group) = Method::from_request(call.method).and_then(|m| plan.routes.find(m, call.path)) else {
+    let Some(route) = Method::from_request(call.method).and_then(|m| plan.routes.route(m, call.path)) else {
         return Decision::Deny(Problem::Forbidden(Forbidden::EndpointNotInPlan));
     };
     match account.redistribution.resolve(call.recipient) {
@@ -61,7 +63,8 @@ pub fn decide(app: &AppRecord, account: &AccountRecord, plan: &Plan, call: Call<
             account: account.id.clone(),
             app: app.app.clone(),
             plan: plan.record.id.clone(),
-            group: group.clone(),
+            group: route.group.clone(),
+            stream: route.stream,
             delivery,
         }),
         Err(refusal) => Decision::Deny(Problem::Forbidden(refusal.into())),

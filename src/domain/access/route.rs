@@ -14,10 +14,17 @@ pub enum RouteError {
 }
 
 /// Compiled routes of one plan. Paths go through the router once; each path then holds the
-/// groups of the methods allowed on it.
+/// groups of the methods allowed on it, and whether each is a stream.
 pub struct RouteTable {
     router: matchit::Router<usize>,
-    by_path: Vec<Vec<(Method, Id)>>,
+    by_path: Vec<Vec<(Method, Id, bool)>>,
+}
+
+/// The endpoint a request falls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<'a> {
+    pub group: &'a Id,
+    pub stream: bool,
 }
 
 impl std::fmt::Debug for RouteTable {
@@ -31,7 +38,7 @@ impl RouteTable {
     /// A [`RouteError`] for a malformed or duplicate pattern.
     pub fn build(endpoints: &[Endpoint]) -> Result<Self, RouteError> {
         let mut router = matchit::Router::new();
-        let mut by_path: Vec<Vec<(Method, Id)>> = Vec::new();
+        let mut by_path: Vec<Vec<(Method, Id, bool)>> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for endpoint in endpoints {
             check_pattern(&endpoint.path)?;
@@ -47,10 +54,10 @@ impl RouteTable {
                 by_path.push(Vec::new());
                 slot
             };
-            if by_path[slot].iter().any(|(m, _)| *m == endpoint.method) {
+            if by_path[slot].iter().any(|(m, _, _)| *m == endpoint.method) {
                 return Err(RouteError::Conflict { method: endpoint.method, path: endpoint.path.clone() });
             }
-            by_path[slot].push((endpoint.method, endpoint.group.clone()));
+            by_path[slot].push((endpoint.method, endpoint.group.clone(), endpoint.stream));
         }
         Ok(Self { router, by_path })
     }
@@ -58,6 +65,12 @@ impl RouteTable {
     /// The endpoint group of a request path (still percent-encoded, as received).
     #[must_use]
     pub fn find(&self, method: Method, path: &str) -> Option<&Id> {
+        self.route(method, path).map(|r| r.group)
+    }
+
+    /// The endpoint of a request path: its group, and whether it is a stream.
+    #[must_use]
+    pub fn route(&self, method: Method, path: &str) -> Option<Route<'_>> {
         let matched = self.router.at(path).ok()?;
         // The router lets a parameter match an empty segment (`/2/users//tweets`); no path of the
         // API has one, and an origin that collapses `//` would serve a different endpoint.
@@ -65,7 +78,7 @@ impl RouteTable {
             return None;
         }
         let slot = *matched.value;
-        self.by_path[slot].iter().find(|(m, _)| *m == method).map(|(_, group)| group)
+        self.by_path[slot].iter().find(|(m, _, _)| *m == method).map(|(_, group, stream)| Route { group, stream: *stream })
     }
 }
 
@@ -97,7 +110,7 @@ mod tests {
     use super::*;
 
     fn endpoint(method: Method, path: &str, group: &str) -> Endpoint {
-        Endpoint { method, path: path.into(), group: Id::new(group).unwrap() }
+        Endpoint { method, path: path.into(), group: Id::new(group).unwrap(), stream: false }
     }
 
     fn table() -> RouteTable {

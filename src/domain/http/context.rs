@@ -60,6 +60,7 @@ mod tests {
             app: Id::new("acme-search").unwrap(),
             plan: Id::new("pro").unwrap(),
             group: Id::new("search").unwrap(),
+            stream: false,
             delivery: None,
         }
     }

@@ -1,7 +1,9 @@
 //! What may leave and to whom: recipients and their approvals, the items of a response and the
-//! ids-only and volume filter, and the client fingerprints behind the resale rule.
+//! ids-only and volume filter, the per-line decisions of streams, and the client fingerprints
+//! behind the resale rule.
 
 pub mod fingerprint;
 pub mod items;
 pub mod recipient;
 pub mod rewrite;
+pub mod stream;

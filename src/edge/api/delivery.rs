@@ -85,17 +85,7 @@ pub async fn deliver(
     let length = origin_headers.get("content-length").ok().flatten();
     let json = items::is_json(content_type.as_deref());
     let success = (200..300).contains(&status);
-    // The response that leaves: the origin's status and headers (`new Response(body, origin)`
-    // copies both inside the runtime), the rate-limit headers added, and no stated length, as the
-    // body may be re-framed; the runtime sets it.
-    let with_headers = |out: web_sys::Response| {
-        let headers = out.headers();
-        let _ = headers.delete("content-length");
-        for (name, value) in rate_headers::headers(quotas, now) {
-            let _ = headers.set(name, &value);
-        }
-        out
-    };
+    let with_headers = |out: web_sys::Response| with_rate_headers(out, quotas, now);
     let origin_init: &ResponseInit = response.unchecked_ref();
     let rebuild = |body: &js_sys::Object| {
         web_sys::Response::new_with_opt_buffer_source_and_init(Some(body), origin_init)
@@ -133,6 +123,18 @@ pub async fn deliver(
         return Ok((rebuild(&buffer)?, shipment));
     }
     stream_through()
+}
+
+/// The response that leaves: the origin's status and headers (`new Response(body, origin)` copies
+/// both inside the runtime), the rate-limit headers added, and no stated length, as the body may
+/// be re-framed; the runtime sets it.
+pub fn with_rate_headers(out: web_sys::Response, quotas: &[Quota], now: UnixMillis) -> web_sys::Response {
+    let headers = out.headers();
+    let _ = headers.delete("content-length");
+    for (name, value) in rate_headers::headers(quotas, now) {
+        let _ = headers.set(name, &value);
+    }
+    out
 }
 
 /// The whole body: the runtime's buffer, and a copy in wasm to read.

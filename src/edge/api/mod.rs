@@ -1,7 +1,8 @@
 //! The API pipeline: one request, in one direction, as the README draws it.
 //!
 //! read the request → admit (token, entitlements, decision) → limit (strict or leased) →
-//! forward to the origin → deliver (count, filter) → record (off the client's path)
+//! forward to the origin → deliver (count, filter; a stream line by line) → record (off the
+//! client's path)
 
 mod admit;
 mod delivery;
@@ -11,6 +12,7 @@ mod origin;
 mod record;
 mod request;
 mod respond;
+mod stream;
 
 use serde_json::json;
 use worker::{web_sys, Context, Env};
@@ -18,6 +20,7 @@ use worker::{web_sys, Context, Env};
 use self::delivery::{Constraint, Shipment};
 use self::guard::Guard;
 use self::request::Incoming;
+use self::stream::Opened;
 use super::clock::EdgeClock;
 use super::{log, settings};
 use crate::domain::http::problem::Problem;
@@ -58,6 +61,14 @@ pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) ->
     // Forward to the origin, and deliver its response: counted, and filtered for a recipient.
     let constraint = Constraint::of(&admitted.grant, granted.allowance.as_ref());
     let delivered = match origin::forward(&incoming, &admitted.grant, &settings, now).await {
+        // A stream: its lines are passed on, metered and recorded as they arrive.
+        Ok(response) if admitted.grant.stream => match stream::open(response, &granted.quotas, constraint, now).await {
+            Opened::Stream(response, pump) => {
+                record::streaming(&guard, &admitted.grant, granted, pump);
+                return response;
+            }
+            Opened::Page(delivered) => delivered,
+        },
         Ok(response) => delivery::deliver(response, &granted.quotas, constraint, now).await,
         Err(problem) => Err(problem),
     };

@@ -1,6 +1,7 @@
 //! The pipeline's last step: what happened to a request goes to the account's ledger, off the
 //! client's path. A refusal made before the guard and what an admitted request delivered are each
-//! one guard call the response does not wait for (a lease's settlements are sent by `limit::leased`).
+//! one guard call the response does not wait for; a stream reports as it flows (a lease's
+//! settlements are sent by `limit::leased`).
 
 use serde_json::json;
 use worker::{Context, Env};
@@ -9,6 +10,7 @@ use super::admit::Refusal;
 use super::delivery::Shipment;
 use super::guard::Guard;
 use super::limit::Granted;
+use super::stream::{Ledger, Pump};
 use crate::domain::access::decision::Grant;
 use crate::domain::guard::command::Command;
 use crate::domain::throttle::lease::Deliveries;
@@ -52,4 +54,17 @@ pub fn delivered(guard: &Guard<'_>, grant: &Grant, granted: Granted, shipment: S
             log::event("error", "delivery_not_recorded", json!({ "account": account.as_str(), "items": items, "error": e.to_string() }));
         }
     });
+}
+
+/// A stream: its pump runs off the client's path for as long as the stream lasts, and reports
+/// what it delivered as it goes (see `stream::Pump::run`). Under a lease, the request itself is
+/// already in the lease's report.
+pub fn streaming(guard: &Guard<'_>, grant: &Grant, granted: Granted, pump: Pump) {
+    let ledger = Ledger {
+        app: grant.app.clone(),
+        group: grant.group.clone(),
+        recipient: grant.delivery.as_ref().map(|d| d.recipient.clone()),
+        allowance: granted.allowance,
+    };
+    guard.later(move |env, account| pump.run(env, account, ledger));
 }

@@ -44,6 +44,16 @@ pub struct Endpoint {
     /// Literal segments and `:name` parameters, as the API's own reference writes them.
     pub path: String,
     pub group: Id,
+    /// A stream (`"stream": true`): the response stays open and carries one post a line, each
+    /// passed on and metered as it arrives. Declared in the plan because the edge must know
+    /// before the origin answers, and a stream's response head looks like a page's.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stream: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `tollgate:v1:plan:<id>` → `{"v":1,"id":"pro","endpoints":[…]}`
@@ -80,6 +90,12 @@ impl Record for PlanRecord {
             });
         }
         RouteTable::build(&self.endpoints).map_err(route_field)?;
+        if let Some((i, e)) = self.endpoints.iter().enumerate().find(|(_, e)| e.stream && e.method != Method::Get) {
+            return Err(RecordError::Field {
+                field: "endpoints",
+                why: format!("endpoint {i} (`{}`): only a GET endpoint can be a stream", e.path),
+            });
+        }
         self.validate_limits()
     }
 }
@@ -181,6 +197,25 @@ mod tests {
             let text = format!(r#"{{"v":1,"id":"p","endpoints":[{{"method":"GET","path":"/a","group":"search"}}],"limits":{bad}}}"#);
             assert!(decode::<PlanRecord>(&text).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn stream_endpoints_are_flagged_gets() {
+        let text = r#"{"v":1,"id":"p","endpoints":[
+            {"method":"GET","path":"/2/tweets/search/stream","group":"stream","stream":true},
+            {"method":"GET","path":"/2/tweets/search/stream/rules","group":"rules"},
+            {"method":"POST","path":"/2/tweets/search/stream/rules","group":"rules","stream":false}]}"#;
+        let plan = Plan::compile(decode(text).unwrap()).unwrap();
+        let hit = plan.routes.route(Method::Get, "/2/tweets/search/stream").unwrap();
+        assert_eq!((hit.group.as_str(), hit.stream), ("stream", true));
+        assert!(!plan.routes.route(Method::Post, "/2/tweets/search/stream/rules").unwrap().stream);
+        // Written back without the flag where it is false, so existing plans read the same.
+        let back = serde_json::to_string(&plan.record).unwrap();
+        assert_eq!(back.matches("\"stream\":").count(), 1, "{back}");
+        let post = r#"{"v":1,"id":"p","endpoints":[{"method":"POST","path":"/2/s","group":"g","stream":true}]}"#;
+        assert!(matches!(decode::<PlanRecord>(post), Err(RecordError::Field { field: "endpoints", .. })));
+        let odd = r#"{"v":1,"id":"p","endpoints":[{"method":"GET","path":"/2/s","group":"g","stream":"yes"}]}"#;
+        assert!(decode::<PlanRecord>(odd).is_err());
     }
 
     #[test]

@@ -1,0 +1,577 @@
+//! Streams (`GET /2/tweets/search/stream`, `GET /2/tweets/sample/stream`): one response that stays
+//! open, carrying newline-delimited JSON, one post a line, with a blank line (`\r\n`) as a
+//! keep-alive. The edge passes each line on as soon as it is whole; what is decided here, per
+//! line, as the bytes flow:
+//!
+//! - [`Splitter`]: byte chunks in, whole lines out, whatever the chunking. A line longer than its
+//!   limit ([`MAX_LINE_BYTES`]) is skipped to its end without being kept, so memory per stream
+//!   stays below the limit however long the stream or the line.
+//! - [`classify`]: a post line (its items and ids, counted like a page's `data`), a keep-alive,
+//!   an error line (`errors` and no `data`, X's own rule), another JSON object, or not JSON.
+//! - [`LineFilter`]: what leaves. Without a recipient every whole line passes, and only post lines
+//!   count. For a recipient every line goes through the page filter (`rewrite`): `ids_only`
+//!   reduces each post to `{"id":…}` (other fields such as `matching_rules` stay), nothing passes
+//!   beyond the recipient's reservation, and a line the filter cannot read is dropped.
+//! - [`Meter`]: what was sent and not yet reported to the ledger, and when a report is due.
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::domain::redistribution::items;
+use crate::domain::redistribution::recipient::Mode;
+use crate::domain::redistribution::rewrite::{self, Filtered};
+use crate::domain::throttle::lease::Deliveries;
+use crate::domain::throttle::verdict::Allowance;
+use crate::domain::time::clock::UnixMillis;
+
+/// The longest line passed on, its line ending not counted: 1 MiB. A post with every field and
+/// expansion is tens of kilobytes; a longer line is dropped, never passed on uncounted.
+pub const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// A report to the ledger is due once this many items were sent since the last one (the ids a
+/// report tracks for the distinct count, so none is counted without its id)...
+pub const REPORT_ITEMS: u64 = 1_000;
+/// ...or once the oldest unreported item was sent this long ago, whichever comes first.
+pub const REPORT_EVERY_MS: u64 = 2_000;
+
+const LINE_END: &[u8] = b"\r\n";
+
+/// What the splitter yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// A whole line, without its `\n` or a `\r` before it.
+    Line(&'a [u8]),
+    /// A line longer than the limit has ended; its bytes were not kept.
+    TooLong,
+}
+
+/// Splits byte chunks into lines ended by `\n` (`\r\n` as the API sends them, or a bare `\n`).
+#[derive(Debug)]
+pub struct Splitter {
+    max_line: usize,
+    /// The start of a line whose end has not come yet.
+    partial: Vec<u8>,
+    /// Inside a line already longer than the limit: its bytes are thrown away until it ends.
+    skipping: bool,
+}
+
+impl Splitter {
+    #[must_use]
+    pub fn new(max_line: usize) -> Self {
+        Self { max_line, partial: Vec::new(), skipping: false }
+    }
+
+    /// Takes the next chunk and hands each line it completes to `each`, in order.
+    pub fn push(&mut self, chunk: &[u8], each: &mut dyn FnMut(Piece<'_>)) {
+        let mut rest = chunk;
+        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+            let head = &rest[..at];
+            rest = &rest[at + 1..];
+            if self.skipping || self.partial.len() + head.len() > self.max_line + 1 {
+                self.skipping = false;
+                self.partial.clear();
+                each(Piece::TooLong);
+            } else if self.partial.is_empty() {
+                if let Some(line) = self.within_limit(head) {
+                    each(Piece::Line(line));
+                } else {
+                    each(Piece::TooLong);
+                }
+            } else {
+                self.partial.extend_from_slice(head);
+                let whole = std::mem::take(&mut self.partial);
+                if let Some(line) = self.within_limit(&whole) {
+                    each(Piece::Line(line));
+                } else {
+                    each(Piece::TooLong);
+                }
+                // Keep the allocation for the next unended line, bounded by the limit.
+                self.partial = whole;
+                self.partial.clear();
+            }
+        }
+        if !self.skipping {
+            if self.partial.len() + rest.len() > self.max_line + 1 {
+                self.skipping = true;
+                self.partial = Vec::new();
+            } else {
+                self.partial.extend_from_slice(rest);
+            }
+        }
+    }
+
+    /// Whether a line has begun and not ended (kept, or being skipped past the limit).
+    #[must_use]
+    pub fn unended(&self) -> bool {
+        self.skipping || !self.partial.is_empty()
+    }
+
+    /// Bytes held for the unended line: never more than the limit and one byte.
+    #[must_use]
+    pub fn held(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// The line without a `\r` before its `\n`, if it is within the limit.
+    fn within_limit<'a>(&self, raw: &'a [u8]) -> Option<&'a [u8]> {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        (line.len() <= self.max_line).then_some(line)
+    }
+}
+
+/// What one line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// Blank: the API's keep-alive.
+    KeepAlive,
+    /// Carries `data`: counted like a page (one object is one item), with the ids it has.
+    Post { items: u64, ids: Vec<String> },
+    /// `errors` and no `data`, as an operational disconnect: passed on, counted as nothing.
+    Error,
+    /// Any other JSON object: passed on, counted as nothing.
+    Other,
+    /// Not a JSON object.
+    NotJson,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    errors: Option<IgnoredAny>,
+}
+
+/// What a line is.
+#[must_use]
+pub fn classify(line: &[u8]) -> Kind {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Kind::KeepAlive;
+    }
+    let Some(count) = items::count(line) else { return Kind::NotJson };
+    if count > 0 {
+        let ids = items::ids(line).unwrap_or_default();
+        return Kind::Post { items: count, ids };
+    }
+    match serde_json::from_slice::<Envelope>(line) {
+        Ok(Envelope { errors: Some(_) }) => Kind::Error,
+        Ok(_) => Kind::Other,
+        Err(_) => Kind::NotJson,
+    }
+}
+
+/// Lines dropped, by why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Longer than the limit.
+    pub too_long: u64,
+    /// Not JSON (passed on without a recipient, so only counted here for a recipient).
+    pub not_json: u64,
+    /// JSON the recipient filter cannot read (for example `"data":[5]`).
+    pub unfilterable: u64,
+}
+
+/// What one chunk from the origin gives the client.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Whole lines, each ended by `\r\n`, to send on as they are.
+    pub bytes: Vec<u8>,
+    /// Items in those lines.
+    pub items: u64,
+    pub ids: Vec<String>,
+    /// Lines not sent.
+    pub dropped: Dropped,
+    /// Lines without a recipient that are not JSON, passed on uncounted.
+    pub passed_not_json: u64,
+}
+
+/// A recipient's form and the ids its reservation allows for the whole stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForRecipient {
+    pub mode: Mode,
+    pub allowance: u64,
+}
+
+/// The per-line decisions of one stream.
+#[derive(Debug)]
+pub struct LineFilter {
+    splitter: Splitter,
+    recipient: Option<ForRecipient>,
+    /// Items the recipient may still receive.
+    left: u64,
+}
+
+impl LineFilter {
+    #[must_use]
+    pub fn new(recipient: Option<ForRecipient>) -> Self {
+        Self::with_limit(recipient, MAX_LINE_BYTES)
+    }
+
+    /// With another line limit (tests and fuzzing use small ones).
+    #[must_use]
+    pub fn with_limit(recipient: Option<ForRecipient>, max_line: usize) -> Self {
+        let left = recipient.map_or(0, |r| r.allowance);
+        Self { splitter: Splitter::new(max_line), recipient, left }
+    }
+
+    /// A recipient's reservation is used up: nothing more may be sent, and the stream ends.
+    #[must_use]
+    pub fn spent(&self) -> bool {
+        self.recipient.is_some() && self.left == 0
+    }
+
+    /// Whether a line has begun and not ended; at the end of a stream it is dropped.
+    #[must_use]
+    pub fn unended(&self) -> bool {
+        self.splitter.unended()
+    }
+
+    /// Bytes held for an unended line.
+    #[must_use]
+    pub fn held(&self) -> usize {
+        self.splitter.held()
+    }
+
+    /// Decides on every line the chunk completes. Once a recipient's reservation is spent, the
+    /// lines after it are neither sent nor counted.
+    pub fn feed(&mut self, chunk: &[u8]) -> Batch {
+        let mut batch = Batch::default();
+        let recipient = self.recipient;
+        let left = &mut self.left;
+        self.splitter.push(chunk, &mut |piece| {
+            let line = match piece {
+                Piece::TooLong => {
+                    batch.dropped.too_long += 1;
+                    return;
+                }
+                Piece::Line(line) => line,
+            };
+            match recipient {
+                None => pass(&mut batch, line),
+                Some(r) if *left > 0 => *left -= filter(&mut batch, line, r.mode, *left),
+                Some(_) => {}
+            }
+        });
+        batch
+    }
+}
+
+/// Without a recipient: every line is sent as it came; post lines count.
+fn pass(batch: &mut Batch, line: &[u8]) {
+    match classify(line) {
+        // Sent as the API's own keep-alive, whatever blank it was.
+        Kind::KeepAlive => {
+            batch.bytes.extend_from_slice(LINE_END);
+            return;
+        }
+        Kind::Post { items, ids } => {
+            batch.items += items;
+            batch.ids.extend(ids);
+        }
+        Kind::NotJson => batch.passed_not_json += 1,
+        Kind::Error | Kind::Other => {}
+    }
+    batch.bytes.extend_from_slice(line);
+    batch.bytes.extend_from_slice(LINE_END);
+}
+
+/// For a recipient: a keep-alive passes; every other line is sent only as the filter leaves it,
+/// within what is left of the reservation. Returns the items sent.
+fn filter(batch: &mut Batch, line: &[u8], mode: Mode, left: u64) -> u64 {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        batch.bytes.extend_from_slice(LINE_END);
+        return 0;
+    }
+    if items::count(line).is_none() {
+        batch.dropped.not_json += 1;
+        return 0;
+    }
+    let Ok(filtered) = rewrite::filter(line, mode, left) else {
+        batch.dropped.unfilterable += 1;
+        return 0;
+    };
+    let sent = filtered.items();
+    let out = match &filtered {
+        Filtered::Unchanged { .. } => line,
+        Filtered::Rewritten { body, .. } => body.as_slice(),
+    };
+    if sent > 0 {
+        batch.items += sent;
+        batch.ids.extend(items::ids(out).unwrap_or_default());
+    }
+    batch.bytes.extend_from_slice(out);
+    batch.bytes.extend_from_slice(LINE_END);
+    sent
+}
+
+/// What a stream sent and has not reported yet, and when the report is due: at
+/// [`REPORT_ITEMS`] items, or [`REPORT_EVERY_MS`] after the oldest unreported item.
+#[derive(Debug, Default)]
+pub struct Meter {
+    unreported: Deliveries,
+    /// When the oldest unreported item was sent.
+    since: Option<UnixMillis>,
+    /// Items sent over the whole stream.
+    sent: u64,
+}
+
+impl Meter {
+    /// Notes what reached the client: the batch's items and ids, and `bytes` sent.
+    pub fn sent(&mut self, items: u64, ids: Vec<String>, bytes: u64, now: UnixMillis) {
+        if items > 0 && self.since.is_none() {
+            self.since = Some(now);
+        }
+        self.sent += items;
+        let tracked = ids.len() as u64;
+        self.unreported.add(items, ids, items.saturating_sub(tracked), bytes);
+    }
+
+    /// Items sent over the whole stream.
+    #[must_use]
+    pub fn items(&self) -> u64 {
+        self.sent
+    }
+
+    /// When the next report is due, if items wait to be reported.
+    #[must_use]
+    pub fn due_at(&self) -> Option<UnixMillis> {
+        let since = self.since?;
+        if self.unreported.items >= REPORT_ITEMS {
+            return Some(since);
+        }
+        Some(UnixMillis(since.0 + REPORT_EVERY_MS))
+    }
+
+    #[must_use]
+    pub fn due(&self, now: UnixMillis) -> bool {
+        self.due_at().is_some_and(|at| at <= now)
+    }
+
+    /// What to report now; the meter starts afresh.
+    pub fn take(&mut self) -> Deliveries {
+        self.since = None;
+        std::mem::take(&mut self.unreported)
+    }
+
+    /// The last report, and the reservation it settles: the reservation as the guard made it,
+    /// less what earlier reports carried, so that the guard (which returns the reservation's
+    /// unused part against the report's items) gives back exactly what the stream did not send.
+    pub fn close(&mut self, reserved: Option<Allowance>) -> (Deliveries, Option<Allowance>) {
+        let last = self.take();
+        let earlier = self.sent.saturating_sub(last.items);
+        let allowance = reserved.map(|a| Allowance { ids: a.ids.saturating_sub(earlier), ..a });
+        (last, allowance)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::id::Id;
+    use crate::domain::time::day::Day;
+
+    fn split(chunks: &[&[u8]], max: usize) -> Vec<Option<Vec<u8>>> {
+        let mut s = Splitter::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push(c, &mut |p| {
+                out.push(match p {
+                    Piece::Line(l) => Some(l.to_vec()),
+                    Piece::TooLong => None,
+                });
+            });
+        }
+        out
+    }
+
+    fn post(id: &str) -> String {
+        format!(r#"{{"data":{{"id":"{id}","text":"hello {id}","author_id":"9"}},"includes":{{"users":[{{"id":"9"}}]}},"matching_rules":[{{"id":"1","tag":"t"}}]}}"#)
+    }
+
+    const DISCONNECT: &str = r#"{"errors":[{"title":"operational-disconnect","disconnect_type":"OperationalDisconnect","detail":"x","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}"#;
+
+    fn feed_all(filter: &mut LineFilter, chunks: &[&[u8]]) -> Batch {
+        let mut all = Batch::default();
+        for c in chunks {
+            let b = filter.feed(c);
+            all.bytes.extend(b.bytes);
+            all.items += b.items;
+            all.ids.extend(b.ids);
+            all.dropped.too_long += b.dropped.too_long;
+            all.dropped.not_json += b.dropped.not_json;
+            all.dropped.unfilterable += b.dropped.unfilterable;
+            all.passed_not_json += b.passed_not_json;
+        }
+        all
+    }
+
+    fn text(b: &Batch) -> String {
+        String::from_utf8(b.bytes.clone()).unwrap()
+    }
+
+    #[test]
+    fn splits_crlf_and_bare_newlines_and_keeps_the_unended_tail() {
+        assert_eq!(
+            split(&[b"a\r\nb\nc\r", b"\nd"], 100),
+            vec![Some(b"a".to_vec()), Some(b"b".to_vec()), Some(b"c".to_vec())]
+        );
+        let mut s = Splitter::new(100);
+        s.push(b"{\"data\":", &mut |_| panic!("no line yet"));
+        assert!(s.unended());
+        assert_eq!(s.held(), 8);
+    }
+
+    #[test]
+    fn a_line_split_anywhere_comes_out_whole() {
+        let line = post("1");
+        let whole = format!("{line}\r\n\r\n");
+        for cut in 0..=whole.len() {
+            let (a, b) = whole.as_bytes().split_at(cut);
+            assert_eq!(split(&[a, b], 1000), vec![Some(line.as_bytes().to_vec()), Some(Vec::new())], "cut at {cut}");
+        }
+        // One byte at a time.
+        let bytes: Vec<&[u8]> = whole.as_bytes().chunks(1).collect();
+        assert_eq!(split(&bytes, 1000).len(), 2);
+    }
+
+    #[test]
+    fn an_overlong_line_is_skipped_without_being_kept() {
+        // The limit counts the line's bytes, not its line ending.
+        assert_eq!(split(&[b"12345\r\n"], 5), vec![Some(b"12345".to_vec())]);
+        assert_eq!(split(&[b"123456\r\nok\r\n"], 5), vec![None, Some(b"ok".to_vec())]);
+        // Across chunks: nothing of it is held once it passes the limit.
+        let mut s = Splitter::new(5);
+        let mut seen = Vec::new();
+        s.push(b"1234", &mut |p| seen.push(p == Piece::TooLong));
+        s.push(b"5678", &mut |p| seen.push(p == Piece::TooLong));
+        assert_eq!(s.held(), 0);
+        s.push(&[b'x'; 10_000], &mut |p| seen.push(p == Piece::TooLong));
+        assert_eq!(s.held(), 0);
+        assert!(seen.is_empty(), "reported once it ends");
+        s.push(b"9\r\nnext\r\n", &mut |p| seen.push(p == Piece::TooLong));
+        assert_eq!(seen, [true, false]);
+        // A `\r` the limit would cut off still ends the line within it.
+        assert_eq!(split(&[b"12345\r", b"\n"], 5), vec![Some(b"12345".to_vec())]);
+        assert_eq!(split(&[b"123456\r", b"\n"], 5), vec![None]);
+    }
+
+    #[test]
+    fn classifies_posts_keepalives_errors_and_the_rest() {
+        assert_eq!(classify(b""), Kind::KeepAlive);
+        assert_eq!(classify(b"  "), Kind::KeepAlive);
+        assert_eq!(classify(post("7").as_bytes()), Kind::Post { items: 1, ids: vec!["7".into()] });
+        assert_eq!(classify(br#"{"data":{"text":"no id"}}"#), Kind::Post { items: 1, ids: vec![] });
+        assert_eq!(classify(br#"{"data":[{"id":"1"},{"id":"2"}]}"#), Kind::Post { items: 2, ids: vec!["1".into(), "2".into()] });
+        assert_eq!(classify(DISCONNECT.as_bytes()), Kind::Error);
+        assert_eq!(classify(br#"{"meta":{}}"#), Kind::Other);
+        assert_eq!(classify(b"<html>oops</html>"), Kind::NotJson);
+        assert_eq!(classify(br#"{"data":{"id":"1"}"#), Kind::NotJson);
+        assert_eq!(classify(b"[1,2]"), Kind::NotJson);
+        assert_eq!(classify(b"\xff\xfe"), Kind::NotJson);
+    }
+
+    #[test]
+    fn without_a_recipient_every_whole_line_passes_and_only_posts_count() {
+        let mut f = LineFilter::new(None);
+        let stream = format!("{}\r\n\r\n<html>\r\n{}\r\n{DISCONNECT}\r\n{}", post("1"), post("2"), &post("3")[..20]);
+        let b = feed_all(&mut f, &[stream.as_bytes()]);
+        assert_eq!(b.items, 2);
+        assert_eq!(b.ids, ["1", "2"]);
+        assert_eq!(b.passed_not_json, 1);
+        assert_eq!(text(&b), format!("{}\r\n\r\n<html>\r\n{}\r\n{DISCONNECT}\r\n", post("1"), post("2")));
+        assert!(f.unended(), "the cut line is held, never sent");
+        assert!(!f.spent());
+    }
+
+    #[test]
+    fn for_a_recipient_ids_only_rewrites_each_line_and_drops_what_it_cannot_read() {
+        let mut f = LineFilter::new(Some(ForRecipient { mode: Mode::IdsOnly, allowance: 100 }));
+        let stream = format!("{}\r\n\r\n<html>\r\n{{\"data\":[5]}}\r\n{DISCONNECT}\r\n{}\r\n", post("1"), post("2"));
+        let b = feed_all(&mut f, &[stream.as_bytes()]);
+        let out = text(&b);
+        let lines: Vec<&str> = out.split("\r\n").collect();
+        assert_eq!(lines.len(), 5, "{out}");
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(first, serde_json::json!({"data":{"id":"1"},"matching_rules":[{"id":"1","tag":"t"}]}));
+        assert_eq!(lines[1], "");
+        assert_eq!(lines[2], DISCONNECT);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(lines[3]).unwrap()["data"], serde_json::json!({"id":"2"}));
+        assert_eq!(lines[4], "");
+        assert_eq!(b.items, 2);
+        assert_eq!(b.ids, ["1", "2"]);
+        assert_eq!(b.dropped, Dropped { too_long: 0, not_json: 1, unfilterable: 1 });
+    }
+
+    #[test]
+    fn a_recipient_gets_no_more_than_its_reservation() {
+        let mut f = LineFilter::new(Some(ForRecipient { mode: Mode::Full, allowance: 2 }));
+        let stream: String = (1..=4).map(|i| format!("{}\r\n", post(&i.to_string()))).collect();
+        let b = feed_all(&mut f, &[stream.as_bytes()]);
+        assert_eq!(b.items, 2);
+        assert_eq!(text(&b), format!("{}\r\n{}\r\n", post("1"), post("2")), "full mode: unchanged lines");
+        assert!(f.spent());
+        assert_eq!(f.feed(format!("{}\r\n\r\n", post("5")).as_bytes()), Batch::default());
+        // A recipient with nothing reserved (the guard bypassed) gets nothing at all.
+        assert!(LineFilter::new(Some(ForRecipient { mode: Mode::IdsOnly, allowance: 0 })).spent());
+    }
+
+    #[test]
+    fn an_overlong_line_is_dropped_with_or_without_a_recipient() {
+        for recipient in [None, Some(ForRecipient { mode: Mode::IdsOnly, allowance: 10 })] {
+            let mut f = LineFilter::with_limit(recipient, 200);
+            let long = format!(r#"{{"data":{{"id":"9","text":"{}"}}}}"#, "x".repeat(300));
+            let stream = format!("{}\r\n{long}\r\n{}\r\n", post("1"), post("2"));
+            let b = feed_all(&mut f, &stream.as_bytes().chunks(7).collect::<Vec<_>>());
+            assert_eq!(b.items, 2);
+            assert_eq!(b.dropped.too_long, 1);
+            assert!(!text(&b).contains("xxx"));
+            assert!(f.held() <= 201);
+        }
+    }
+
+    #[test]
+    fn the_same_bytes_give_the_same_lines_however_they_are_chunked() {
+        let stream = format!("{}\r\n\r\n{}\r\nnot json\r\n{DISCONNECT}\r\n{}", post("1"), post("2"), post("3"));
+        let once = feed_all(&mut LineFilter::new(None), &[stream.as_bytes()]);
+        for size in [1, 2, 3, 7, 64] {
+            let chunks: Vec<&[u8]> = stream.as_bytes().chunks(size).collect();
+            assert_eq!(feed_all(&mut LineFilter::new(None), &chunks), once, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn reports_are_due_by_count_or_by_time_whichever_first() {
+        let t0 = UnixMillis(1_800_000_000_000);
+        let mut m = Meter::default();
+        assert_eq!(m.due_at(), None);
+        m.sent(0, vec![], 2, t0); // a keep-alive: nothing to report yet
+        assert_eq!(m.due_at(), None);
+        m.sent(1, vec!["1".into()], 100, UnixMillis(t0.0 + 10));
+        assert!(!m.due(UnixMillis(t0.0 + 2_009)));
+        assert!(m.due(UnixMillis(t0.0 + 2_010)));
+        let d = m.take();
+        assert_eq!((d.items, d.ids.len(), d.bytes), (1, 1, 102));
+        assert_eq!(m.due_at(), None);
+        let ids: Vec<String> = (0..REPORT_ITEMS).map(|i| i.to_string()).collect();
+        m.sent(REPORT_ITEMS, ids, 10, UnixMillis(t0.0 + 5_000));
+        assert!(m.due(UnixMillis(t0.0 + 5_000)), "a full report is due at once");
+        let d = m.take();
+        assert_eq!((d.items, d.ids.len() as u64, d.untracked), (REPORT_ITEMS, REPORT_ITEMS, 0));
+        assert_eq!(m.items(), REPORT_ITEMS + 1);
+    }
+
+    #[test]
+    fn the_last_report_settles_the_reservation_exactly() {
+        let t0 = UnixMillis(1_800_000_000_000);
+        let reserved = Allowance { entity: Id::new("northwind").unwrap(), day: Day(20_000), ids: 100 };
+        let mut m = Meter::default();
+        m.sent(30, (0..30).map(|i| i.to_string()).collect(), 0, t0);
+        let _ = m.take();
+        m.sent(12, vec![], 0, t0);
+        let (last, allowance) = m.close(Some(reserved.clone()));
+        assert_eq!(last.items, 12);
+        assert_eq!(last.untracked, 12, "items without ids count as distinct");
+        let allowance = allowance.unwrap();
+        // The guard gives back `allowance.ids - last.items`: 100 - 42 unused.
+        assert_eq!(allowance.ids - last.items, 58);
+        assert_eq!(allowance.entity, reserved.entity);
+        assert_eq!(Meter::default().close(None).1, None);
+    }
+}

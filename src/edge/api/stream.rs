@@ -1,0 +1,298 @@
+//! A stream on its way back (an endpoint the plan marks `"stream": true`): the client gets the
+//! response head at once, and a pump moves the origin's body to it chunk by chunk, through the
+//! core's per-line decisions (`domain::redistribution::stream`), telling the ledger what it
+//! delivered as it goes.
+//!
+//! The response's body is the readable side of a `TransformStream`; the pump reads the origin's
+//! body and writes whole lines to the writable side. The pump is a future handed to
+//! `ctx.wait_until`, so it runs on after `handle` has returned the response, for as long as the
+//! stream lasts, and its last report is made before the runtime lets the request go. A write
+//! waits until the client has taken the previous one, and the next read waits for the write: one
+//! chunk is in flight at a time, so the worker's memory stays flat whatever the stream's length.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use serde_json::json;
+use worker::js_sys::{Reflect, Uint8Array};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, ReadableStreamDefaultReader, ResponseInit, TransformStream, WritableStreamDefaultWriter};
+use worker::{Delay, Env};
+
+use super::delivery::{self, Constraint, Shipment};
+use crate::domain::access::id::Id;
+use crate::domain::guard::command::Command;
+use crate::domain::http::problem::Problem;
+use crate::domain::redistribution::stream::{Batch, Dropped, ForRecipient, LineFilter, Meter};
+use crate::domain::throttle::lease::Deliveries;
+use crate::domain::throttle::verdict::{Allowance, Quota};
+use crate::domain::time::clock::{Clock, UnixMillis};
+use crate::edge::clock::EdgeClock;
+use crate::edge::guard::client as guard_client;
+use crate::edge::log;
+
+/// What became of the origin's answer to a stream request.
+pub enum Opened {
+    /// Not a stream after all (an error status, a `206`, no body): delivered as a page is.
+    Page(Result<(web_sys::Response, Shipment), Problem>),
+    /// The response to return now, and the pump that will feed its body.
+    Stream(web_sys::Response, Pump),
+}
+
+/// Moves one stream from the origin to the client.
+pub struct Pump {
+    reader: ReadableStreamDefaultReader,
+    writer: WritableStreamDefaultWriter,
+    filter: LineFilter,
+}
+
+/// Whose ledger line a stream's deliveries go to, and the recipient's reservation they settle.
+pub struct Ledger {
+    pub app: Id,
+    pub group: Id,
+    pub recipient: Option<Id>,
+    pub allowance: Option<Allowance>,
+}
+
+/// Opens the client's side of a stream: the origin's status and headers with the rate-limit
+/// headers, and a body the pump feeds.
+pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Option<Constraint>, now: UnixMillis) -> Opened {
+    let status = response.status();
+    let body = response.body().filter(|_| (200..300).contains(&status) && status != 206);
+    let Some(body) = body else {
+        return Opened::Page(delivery::deliver(response, quotas, constraint, now).await);
+    };
+    let origin_init: &ResponseInit = response.unchecked_ref();
+    let opened = (|| {
+        let reader = ReadableStreamDefaultReader::new(&body)?;
+        let pipe = TransformStream::new()?;
+        let writer = pipe.writable().get_writer()?;
+        let out = web_sys::Response::new_with_opt_readable_stream_and_init(Some(&pipe.readable()), origin_init)?;
+        Ok::<_, JsValue>((out, reader, writer))
+    })();
+    let Ok((out, reader, writer)) = opened else {
+        return Opened::Page(Err(Problem::OriginUnreachable));
+    };
+    let recipient = constraint.map(|c| ForRecipient { mode: c.mode, allowance: c.allowance });
+    let pump = Pump { reader, writer, filter: LineFilter::new(recipient) };
+    Opened::Stream(uncompressed(delivery::with_rate_headers(out, quotas, now)), pump)
+}
+
+/// A stream leaves as it is: a compressor on the way (the platform compresses JSON for clients
+/// that accept it) would hold lines back until its buffer fills. `no-transform` asks every hop
+/// not to, and an explicit `identity` encoding is what the platform's own compression skips.
+/// The body is already decoded (the runtime decodes what the origin compressed).
+fn uncompressed(out: web_sys::Response) -> web_sys::Response {
+    let headers = out.headers();
+    let _ = headers.set("content-encoding", "identity");
+    let cache = headers.get("cache-control").ok().flatten().unwrap_or_default();
+    if !cache.to_ascii_lowercase().contains("no-transform") {
+        let value = if cache.trim().is_empty() { "no-transform".to_owned() } else { format!("{cache}, no-transform") };
+        let _ = headers.set("cache-control", &value);
+    }
+    out
+}
+
+/// What the pump waited for.
+enum Event {
+    Chunk(Result<JsValue, JsValue>),
+    ClientGone,
+    ReportDue,
+    Reported,
+}
+
+/// Why a stream ended.
+#[derive(Clone, Copy)]
+enum Ending {
+    /// The origin ended its response.
+    OriginEnded,
+    /// The origin's connection broke (mid-line or not): the client's is broken too.
+    OriginCut,
+    /// The client went away: the origin's request is cancelled.
+    ClientGone,
+    /// A recipient's reservation is used up: the stream ends after the last line it allowed.
+    ReservationSpent,
+}
+
+impl Ending {
+    fn name(self) -> &'static str {
+        match self {
+            Self::OriginEnded => "origin_ended",
+            Self::OriginCut => "origin_cut",
+            Self::ClientGone => "client_gone",
+            Self::ReservationSpent => "reservation_spent",
+        }
+    }
+}
+
+type Report = Pin<Box<dyn Future<Output = ()>>>;
+
+impl Pump {
+    /// Runs the stream to its end: each chunk's whole lines go to the client as they come, and
+    /// what reached the client is reported as it goes (see `Meter`) and once more at the end.
+    pub async fn run(mut self, env: Env, account: Id, ledger: Ledger) {
+        let mut meter = Meter::default();
+        let mut odd = OddLines::default();
+        let mut read: Option<JsFuture> = None;
+        let mut closed = JsFuture::from(self.writer.closed());
+        let mut timer: Option<Delay> = None;
+        let mut in_flight: Option<Report> = None;
+        let ending = loop {
+            if self.filter.spent() {
+                break Ending::ReservationSpent;
+            }
+            let now = EdgeClock.now();
+            if in_flight.is_none() {
+                if meter.due(now) {
+                    timer = None;
+                    in_flight = Some(Box::pin(report(&env, &account, &ledger, meter.take(), None)));
+                } else if let (None, Some(at)) = (&timer, meter.due_at()) {
+                    timer = Some(Delay::from(Duration::from_millis(at.0.saturating_sub(now.0))));
+                }
+            }
+            let next = read.get_or_insert_with(|| JsFuture::from(self.reader.read()));
+            let event = poll_fn(|cx| {
+                if let Some(report) = in_flight.as_mut() {
+                    if report.as_mut().poll(cx).is_ready() {
+                        in_flight = None;
+                        return Poll::Ready(Event::Reported);
+                    }
+                }
+                if Pin::new(&mut closed).poll(cx).is_ready() {
+                    return Poll::Ready(Event::ClientGone);
+                }
+                if let Some(delay) = timer.as_mut() {
+                    if Pin::new(delay).poll(cx).is_ready() {
+                        timer = None;
+                        return Poll::Ready(Event::ReportDue);
+                    }
+                }
+                Pin::new(&mut *next).poll(cx).map(Event::Chunk)
+            })
+            .await;
+            let chunk = match event {
+                Event::Reported | Event::ReportDue => continue,
+                Event::ClientGone => break Ending::ClientGone,
+                Event::Chunk(Err(_)) => break Ending::OriginCut,
+                Event::Chunk(Ok(result)) => {
+                    read = None;
+                    match chunk_of(&result) {
+                        Ok(bytes) => bytes,
+                        Err(ending) => break ending,
+                    }
+                }
+            };
+            let batch = self.filter.feed(&chunk);
+            drop(chunk);
+            odd.note(&batch, &account, &ledger);
+            if batch.bytes.is_empty() {
+                continue;
+            }
+            let out = Uint8Array::from(batch.bytes.as_slice());
+            if JsFuture::from(self.writer.write_with_chunk(&out)).await.is_err() {
+                break Ending::ClientGone;
+            }
+            meter.sent(batch.items, batch.ids, batch.bytes.len() as u64, EdgeClock.now());
+        };
+        self.close(ending).await;
+        if let Some(report) = in_flight.take() {
+            report.await;
+        }
+        let items = meter.items();
+        let (last, allowance) = meter.close(ledger.allowance.clone());
+        if !last.is_empty() || allowance.is_some() {
+            report(&env, &account, &ledger, last, allowance).await;
+        }
+        log::event(
+            "info",
+            "stream_ended",
+            json!({ "account": account.as_str(), "app": ledger.app.as_str(), "group": ledger.group.as_str(),
+                    "how": ending.name(), "items": items, "unended_line_dropped": self.filter.unended(),
+                    "too_long": odd.dropped.too_long, "not_json_dropped": odd.dropped.not_json,
+                    "unfilterable": odd.dropped.unfilterable, "not_json_passed": odd.passed_not_json }),
+        );
+    }
+
+    /// Closes both sides the way the ending calls for; failures here change nothing.
+    async fn close(&self, ending: Ending) {
+        match ending {
+            Ending::OriginEnded => {
+                let _ = JsFuture::from(self.writer.close()).await;
+            }
+            Ending::OriginCut => {
+                let _ = JsFuture::from(self.writer.abort()).await;
+            }
+            Ending::ClientGone => {
+                let _ = JsFuture::from(self.reader.cancel()).await;
+            }
+            Ending::ReservationSpent => {
+                let _ = JsFuture::from(self.reader.cancel()).await;
+                let _ = JsFuture::from(self.writer.close()).await;
+            }
+        }
+    }
+}
+
+/// The bytes of one read of the origin's body, or how the stream ended.
+fn chunk_of(result: &JsValue) -> Result<Vec<u8>, Ending> {
+    if Reflect::get(result, &JsValue::from_str("done")).ok().and_then(|d| d.as_bool()) != Some(false) {
+        return Err(Ending::OriginEnded);
+    }
+    match Reflect::get(result, &JsValue::from_str("value")).map(JsCast::dyn_into::<Uint8Array>) {
+        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
+        _ => Err(Ending::OriginCut),
+    }
+}
+
+/// Lines a stream did not send, or sent uncounted because they were not JSON.
+#[derive(Default)]
+struct OddLines {
+    dropped: Dropped,
+    passed_not_json: u64,
+}
+
+impl OddLines {
+    /// Adds a batch's odd lines; a batch that dropped lines is logged at once, as streams can
+    /// run for days.
+    fn note(&mut self, batch: &Batch, account: &Id, ledger: &Ledger) {
+        let d = batch.dropped;
+        if d != Dropped::default() {
+            log::event(
+                "warn",
+                "stream_lines_dropped",
+                json!({ "account": account.as_str(), "app": ledger.app.as_str(), "too_long": d.too_long,
+                        "not_json": d.not_json, "unfilterable": d.unfilterable }),
+            );
+            self.dropped.too_long += d.too_long;
+            self.dropped.not_json += d.not_json;
+            self.dropped.unfilterable += d.unfilterable;
+        }
+        self.passed_not_json += batch.passed_not_json;
+    }
+}
+
+/// One report of what the stream delivered, as the ledger's `Delivered` command.
+fn report(env: &Env, account: &Id, ledger: &Ledger, delivered: Deliveries, allowance: Option<Allowance>) -> impl Future<Output = ()> + 'static {
+    let env = env.clone();
+    let account = account.clone();
+    let items = delivered.items;
+    let command = Command::Delivered {
+        app: ledger.app.clone(),
+        group: ledger.group.clone(),
+        recipient: ledger.recipient.clone(),
+        delivered,
+        allowance,
+    };
+    async move {
+        if let Err(e) = guard_client::call(&env, &account, &command).await {
+            log::event(
+                "error",
+                "delivery_not_recorded",
+                json!({ "account": account.as_str(), "items": items, "stream": true, "error": e.to_string() }),
+            );
+        }
+    }
+}

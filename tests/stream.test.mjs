@@ -1,0 +1,354 @@
+// Streams end to end through `wrangler dev`: the filtered and sample streams pass each line on as
+// the origin sends it, every post line is metered (the ledger's items equal the origin's post
+// lines, exactly), keep-alives and error lines pass uncounted, a recipient gets ids only per
+// line and never more than its reservation, and bad streams (an over-long line, a line that is
+// not JSON, a connection cut mid-line) each end the way the README says. An unmodified
+// streaming client (`twitter-api-v2`) reads the stream as it would read X's.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+
+import { ETwitterStreamEvent, TwitterApi } from 'twitter-api-v2';
+
+import { newToken, startStack, tokenHash } from './harness.mjs';
+
+const STREAM = '/2/tweets/search/stream';
+const SAMPLE = '/2/tweets/sample/stream';
+const X_V2_PREFIX = 'https://api.x.com/2/';
+const TEST_MS = 60_000;
+
+const plan = {
+  v: 1,
+  id: 'streams',
+  endpoints: [
+    { method: 'GET', path: STREAM, group: 'stream', stream: true },
+    { method: 'GET', path: SAMPLE, group: 'stream', stream: true },
+    { method: 'GET', path: '/2/tweets/search/stream/rules', group: 'rules' },
+    { method: 'POST', path: '/2/tweets/search/stream/rules', group: 'rules' },
+  ],
+  limits: [{ group: 'stream', scope: 'app', requests: 100, window_seconds: 900 }],
+};
+const useCases = [{ id: 'monitoring', status: 'approved' }];
+// One account per test, so each test's ledger holds only its own streams.
+const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream'];
+const ENTITY_CAP = 120;
+const relay = {
+  v: 1, id: 'relay-stream', name: 'Relay Streams', plan: 'streams', status: 'active', use_cases: useCases,
+  redistribution: {
+    serves_recipients: true, mode: 'ids_only', ids_per_entity_30d: ENTITY_CAP,
+    recipients: [
+      { id: 'nw-east', class: 'commercial', entity: 'northwind', approval: 'approved' },
+      { id: 'capped', class: 'commercial', entity: 'cappedco', approval: 'approved', mode: 'full' },
+    ],
+  },
+};
+const tokens = Object.fromEntries([...plain, relay.id].map((a) => [a, newToken()]));
+const entries = [
+  { key: 'tollgate:v1:plan:streams', value: JSON.stringify(plan) },
+  ...plain.map((a) => ({
+    key: `tollgate:v1:account:${a}`,
+    value: JSON.stringify({ v: 1, id: a, name: a, plan: 'streams', status: 'active', use_cases: useCases }),
+  })),
+  { key: `tollgate:v1:account:${relay.id}`, value: JSON.stringify(relay) },
+  ...Object.entries(tokens).map(([account, t]) => ({
+    key: `tollgate:v1:token:${tokenHash(t)}`,
+    value: JSON.stringify({ v: 1, account, app: `${account}-app`, status: 'active', use_case: 'monitoring' }),
+  })),
+];
+
+let stack;
+let agent;
+before(async () => {
+  stack = await startStack({ entries });
+  agent = new http.Agent({ keepAlive: false });
+}, { timeout: 200_000 });
+after(async () => {
+  agent?.destroy();
+  await stack?.stop();
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Sets how the origin's streams behave (POST /__origin/stream). */
+async function originStream(config) {
+  const res = await fetch(`${stack.originUrl}/__origin/stream`, { method: 'POST', body: JSON.stringify(config) });
+  assert.equal(res.status, 204, await res.text());
+}
+const streamCounts = async () => (await fetch(`${stack.originUrl}/__origin/stream`)).json();
+
+/**
+ * A stream read through the worker as it arrives: the text, the time of the first whole line,
+ * and how it ended. `stopAfterLines` hangs up once that many lines have come.
+ */
+async function readStream(path, { token, recipient, stopAfterLines } = {}) {
+  const started = Date.now();
+  const controller = new AbortController();
+  const res = await fetch(`${stack.base}${path}`, {
+    headers: { authorization: `Bearer ${token}`, ...(recipient ? { 'x-tollgate-recipient': recipient } : {}) },
+    signal: controller.signal,
+  });
+  const out = { status: res.status, headers: res.headers, text: '', firstLineAt: null, ended: 'end' };
+  if (!res.body) return out;
+  const decoder = new TextDecoder();
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      out.text += decoder.decode(value, { stream: true });
+      if (out.firstLineAt === null && out.text.includes('\r\n')) out.firstLineAt = Date.now() - started;
+      if (stopAfterLines && out.text.split('\r\n').length - 1 >= stopAfterLines) {
+        controller.abort();
+        out.ended = 'stopped';
+        break;
+      }
+    }
+  } catch {
+    out.ended = 'error';
+  }
+  out.took = Date.now() - started;
+  const parts = out.text.split('\r\n');
+  out.lines = parts.slice(0, -1);
+  out.tail = parts.at(-1);
+  out.posts = out.lines.filter((l) => l.startsWith('{"data"'));
+  return out;
+}
+
+/** Waits for a line of the worker's log (it is written just after the stream's last report). */
+async function logged(pattern) {
+  for (let i = 0; i < 50 && !pattern.test(stack.logs()); i++) await sleep(100);
+  assert.match(stack.logs(), pattern);
+}
+
+/** The account's ledger totals once `ready` holds for them (reports land just after the stream). */
+async function usage(account, ready = () => true) {
+  let last;
+  for (let i = 0; i < 50; i++) {
+    const res = await stack.admin('GET', `accounts/${account}/usage`);
+    assert.equal(res.status, 200);
+    last = await res.json();
+    if (ready(last.totals)) return last;
+    await sleep(200);
+  }
+  return last;
+}
+
+describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
+  test('the first line arrives long before the stream ends, and every post line is metered', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    // One line every 200 ms for 3 s.
+    await originStream({ rate: 5, lines: 15 });
+    const read = await readStream(`${STREAM}?tweet.fields=created_at&expansions=author_id`, { token: tokens['first-line'] });
+    assert.equal(read.status, 200);
+    assert.match(read.headers.get('content-type'), /^application\/json/);
+    assert.ok(read.headers.get('x-rate-limit-remaining'), 'rate-limit headers on the stream');
+    assert.equal(read.ended, 'end');
+    assert.ok(read.firstLineAt < 1000, `first line after ${read.firstLineAt} ms`);
+    assert.ok(read.took >= 2500, `the stream took ${read.took} ms`);
+    assert.ok(read.took - read.firstLineAt >= 2000, 'lines kept coming after the first');
+    assert.equal(read.posts.length, 15);
+    const first = JSON.parse(read.posts[0]);
+    assert.ok(first.data.created_at && first.includes.users.length === 1, 'fields and expansions pass');
+    assert.deepEqual(first.matching_rules, [{ id: '1700000000000000001', tag: 'demo' }]);
+
+    const sent = (await streamCounts()).lines;
+    assert.equal(sent, 15);
+    const { totals } = await usage('first-line', (t) => t.items >= sent);
+    assert.equal(totals.items, sent, 'the ledger counts every post line the origin sent');
+    assert.equal(totals.distinct_items, sent);
+    assert.equal(totals.forwarded, 1);
+    assert.ok(totals.bytes >= read.text.length, `bytes ${totals.bytes}`);
+
+    // The sample stream, in the same group, is metered the same way.
+    await originStream({ rate: 50, lines: 4 });
+    const sample = await readStream(SAMPLE, { token: tokens['first-line'] });
+    assert.equal(sample.posts.length, 4);
+    assert.equal(JSON.parse(sample.posts[0]).matching_rules, undefined);
+    const again = await usage('first-line', (t) => t.items >= sent + 4);
+    assert.equal(again.totals.items, sent + 4);
+    assert.equal(again.totals.forwarded, 2);
+  });
+
+  test('an unmodified streaming client (twitter-api-v2 searchStream) receives the posts', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 20, lines: 8 });
+    const token = tokens.library;
+    // The same trick as client-compat: the library's documented plugin hooks swap its fixed X
+    // prefix for the local worker (streams have a hook of their own).
+    const toTollgate = (params) => {
+      if (!params.url.startsWith(X_V2_PREFIX)) throw new Error(`unexpected request outside X API v2: ${params.url}`);
+      params.url = `${stack.base}/2/${params.url.slice(X_V2_PREFIX.length)}`;
+    };
+    const client = new TwitterApi(token, {
+      httpAgent: agent,
+      plugins: [{
+        onBeforeRequestConfig: ({ params }) => toTollgate(params),
+        onBeforeStreamRequestConfig: ({ params }) => toTollgate(params),
+      }],
+    }).readOnly.v2;
+
+    const rules = await client.streamRules();
+    assert.equal(rules.data[0].tag, 'demo');
+    const stream = await client.searchStream({ 'tweet.fields': ['created_at', 'author_id'], expansions: ['author_id'] });
+    const posts = [];
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${posts.length} posts arrived`)), 20_000);
+      stream.on(ETwitterStreamEvent.Data, (event) => {
+        posts.push(event);
+      });
+      stream.on(ETwitterStreamEvent.ConnectionClosed, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    stream.close();
+    assert.equal(posts.length, 8);
+    for (const post of posts) {
+      assert.match(post.data.id, /^\d+$/);
+      assert.ok(post.data.created_at && post.data.author_id);
+      assert.equal(post.includes.users[0].id, post.data.author_id);
+      assert.equal(post.matching_rules[0].tag, 'demo');
+    }
+    // The stream's own ledger rows (the rules listing counts its rules, as any `data` does).
+    const ledger = await usage('library', (t) => t.items >= 9);
+    const streamed = ledger.rows.filter((r) => r.group === 'stream').reduce((n, r) => n + r.items, 0);
+    assert.equal(streamed, (await streamCounts()).lines);
+    assert.equal(streamed, 8);
+  });
+
+  test('an open stream is reported as it flows, within the reporting interval', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 10, lines: null });
+    const controller = new AbortController();
+    const res = await fetch(`${stack.base}${STREAM}`, { headers: { authorization: `Bearer ${tokens['open-stream']}` }, signal: controller.signal });
+    assert.equal(res.status, 200);
+    let received = 0;
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of res.body) received += decoder.decode(chunk).split('\r\n').length - 1;
+      } catch { /* aborted below */ }
+    })();
+    // Reports come every 2 s (or 1,000 items): the ledger trails the client by about that.
+    await sleep(3500);
+    const early = (await usage('open-stream')).totals.items;
+    assert.ok(early >= 10 && early <= received, `after 3.5 s: ${early} in the ledger, ${received} received`);
+    await sleep(2500);
+    const later = (await usage('open-stream')).totals.items;
+    assert.ok(later >= early + 10 && later <= received, `after 6 s: ${later} in the ledger, ${received} received`);
+    assert.equal((await streamCounts()).open, 1, 'the stream is still open');
+    controller.abort();
+    await reading;
+  });
+
+  test('keep-alives and the operational-disconnect error line pass through uncounted', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 4, lines: 3, keepalive_ms: 60, then: 'disconnect' });
+    const read = await readStream(STREAM, { token: tokens.keepalive });
+    assert.equal(read.ended, 'end');
+    assert.equal(read.posts.length, 3);
+    const keepalives = read.lines.filter((l) => l === '').length;
+    assert.ok(keepalives >= 2, `keep-alives seen: ${keepalives}`);
+    const last = JSON.parse(read.lines.at(-1));
+    assert.equal(last.errors[0].disconnect_type, 'OperationalDisconnect');
+    assert.equal(last.errors[0].type, 'https://api.twitter.com/2/problems/operational-disconnect');
+    const origin = await streamCounts();
+    assert.equal(origin.errors, 1);
+    assert.equal(origin.keepalives, keepalives);
+    const { totals } = await usage('keepalive', (t) => t.items >= 3);
+    assert.equal(totals.items, 3, 'only the post lines count');
+  });
+
+  test('for a recipient, each line leaves as ids only, and the entity cap is spent per line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    const token = tokens[relay.id];
+    await originStream({ rate: 50, lines: 5, then: 'disconnect' });
+    const read = await readStream(`${STREAM}?tweet.fields=created_at,author_id&expansions=author_id`, { token, recipient: 'nw-east' });
+    assert.equal(read.status, 200);
+    assert.equal(read.posts.length, 5);
+    for (const line of read.posts) {
+      assert.deepEqual(Object.keys(JSON.parse(line)).sort(), ['data', 'matching_rules']);
+      assert.deepEqual(Object.keys(JSON.parse(line).data), ['id']);
+      assert.equal(JSON.parse(line).matching_rules[0].tag, 'demo');
+    }
+    assert.equal(JSON.parse(read.lines.at(-1)).errors[0].title, 'operational-disconnect', 'error lines pass');
+    const first = await usage(relay.id, (t) => t.items >= 5);
+    assert.equal(first.totals.items, 5);
+    assert.ok(first.rows.every((r) => r.recipient === 'nw-east'));
+
+    // The entity may receive 120 ids in 30 days, 5 of them spent. A stream carries one
+    // reservation (at most 100 ids): it ends after the 100th line, and the next gets the 15 left.
+    await originStream({ rate: 500, lines: null });
+    const second = await readStream(STREAM, { token, recipient: 'nw-east' });
+    assert.equal(second.ended, 'end');
+    assert.equal(second.posts.length, 100);
+    const third = await readStream(STREAM, { token, recipient: 'nw-east' });
+    assert.equal(third.posts.length, ENTITY_CAP - 5 - 100);
+    const capped = await stack.call(STREAM, { token, headers: { 'x-tollgate-recipient': 'nw-east' } });
+    assert.equal(capped.status, 429);
+    assert.equal((await capped.json()).type.endsWith('redistribution-capped'), true);
+    const { totals } = await usage(relay.id, (t) => t.items >= ENTITY_CAP);
+    assert.equal(totals.items, ENTITY_CAP, 'the ledger has exactly what the recipient received');
+  });
+
+  test('a line longer than the limit is dropped, the stream goes on, and it is not counted', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 50, lines: 3, inject: [{ after: 1, kind: 'long', bytes: 1_200_000 }] });
+    const read = await readStream(STREAM, { token: tokens['long-line'] });
+    assert.equal(read.ended, 'end');
+    assert.equal(read.lines.length, 3, 'the over-long line never reaches the client');
+    assert.ok(read.text.length < 10_000);
+    const origin = await streamCounts();
+    assert.deepEqual([origin.lines, origin.long], [3, 1]);
+    const { totals } = await usage('long-line', (t) => t.items >= 3);
+    assert.equal(totals.items, 3);
+    await logged(/"event":"stream_lines_dropped"[^\n]*"too_long":1/);
+  });
+
+  test('a line that is not JSON passes uncounted without a recipient, and is never sent to one', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 50, lines: 3, inject: [{ after: 1, kind: 'garbage' }] });
+    const read = await readStream(STREAM, { token: tokens['not-json'] });
+    assert.equal(read.lines.length, 4);
+    assert.equal(read.lines[1], '<html>this line is not JSON</html>');
+    const { totals } = await usage('not-json', (t) => t.items >= 3);
+    assert.equal(totals.items, 3);
+
+    const before = (await usage(relay.id)).totals.items;
+    await originStream({ rate: 50, lines: 3, inject: [{ after: 1, kind: 'garbage' }] });
+    const filtered = await readStream(STREAM, { token: tokens[relay.id], recipient: 'capped' });
+    assert.equal(filtered.lines.length, 3);
+    assert.ok(!filtered.text.includes('<html>'), 'nothing unfiltered reaches a recipient');
+    const after = await usage(relay.id, (t) => t.items >= before + 3);
+    assert.equal(after.totals.items, before + 3);
+  });
+
+  test('an origin that cuts the connection mid-line: the half line is not sent, what was sent is counted', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 50, lines: 4, then: 'cut' });
+    const read = await readStream(STREAM, { token: tokens.cut });
+    assert.equal(read.posts.length, 4);
+    assert.equal(read.tail, '', 'no part of the cut line reached the client');
+    // The edge aborts the client's body; the local runtime then ends the response, so here the
+    // client sees an end (or an error), never the half line.
+    assert.ok(['end', 'error'].includes(read.ended), read.ended);
+    const origin = await streamCounts();
+    assert.deepEqual([origin.lines, origin.cut], [4, 1]);
+    const { totals } = await usage('cut', (t) => t.items >= 4);
+    assert.equal(totals.items, 4);
+    await logged(/"event":"stream_ended"[^\n]*"how":"origin_cut"[^\n]*"unended_line_dropped":true/);
+  });
+
+  test('a client that hangs up: the origin is let go and what reached the client is counted', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 20, lines: null });
+    const read = await readStream(STREAM, { token: tokens['client-gone'], stopAfterLines: 5 });
+    assert.equal(read.ended, 'stopped');
+    // The origin's side closes soon after.
+    for (let i = 0; i < 50 && (await streamCounts()).open > 0; i++) await sleep(100);
+    const origin = await streamCounts();
+    assert.equal(origin.open, 0, 'the origin request was cancelled');
+    const { totals } = await usage('client-gone', (t) => t.items >= 5);
+    assert.ok(totals.items >= 5 && totals.items <= origin.lines, `items ${totals.items}, origin sent ${origin.lines}`);
+  });
+});
