@@ -154,6 +154,11 @@ impl Admin<'_> {
         serde_json::from_slice(self.body).map_err(|e| bad(format!("The body is not valid: {e}")))
     }
 
+    /// The first value of a query parameter.
+    fn param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
     fn text(&self) -> Result<&str, Fail> {
         std::str::from_utf8(self.body).map_err(|_| bad("The body is not UTF-8."))
     }
@@ -327,11 +332,7 @@ impl Admin<'_> {
         if status == AppStatus::Revoked {
             self.guard(account.as_str(), &Command::RevokeToken { token_hash: hash.clone() }).await?;
         }
-        let status_name = match status {
-            AppStatus::Active => "active",
-            AppStatus::Suspended => "suspended",
-            AppStatus::Revoked => "revoked",
-        };
+        let status_name = status.as_str();
         self.guard(
             account.as_str(),
             &Command::RegisterApp { token_hash: hash.clone(), app: record.app.clone(), status },
@@ -361,8 +362,7 @@ impl Admin<'_> {
 
     async fn usage(&self, id: &str) -> Answer {
         let id = id_of(id)?;
-        let param = |name: &str| self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let month = match param("month") {
+        let month = match self.param("month") {
             Some(m) => parse_month(m).ok_or_else(|| bad("Query `month` must be YYYY-MM."))?,
             None => Month::of(EdgeClock.now()),
         };
@@ -371,7 +371,7 @@ impl Admin<'_> {
         let Reply::Usage { rows } = self.guard(id.as_str(), &Command::Usage { from, to }).await? else {
             return Err(unavailable("The account guard gave an unexpected answer."));
         };
-        match param("format") {
+        match self.param("format") {
             Some("csv") => Ok(respond(ledger::to_csv(&rows).into_bytes(), 200, "text/csv; charset=utf-8")),
             None | Some("json") => {
                 let total = |f: fn(&ledger::Row) -> u64| rows.iter().map(f).sum::<u64>();
@@ -398,15 +398,14 @@ impl Admin<'_> {
         if name != ADMIN_LOG {
             id_of(name)?;
         }
-        let param = |name: &str| self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let number = |name: &str, default: u64, max: u64| -> Result<u64, Fail> {
-            match param(name) {
+            match self.param(name) {
                 None => Ok(default),
                 Some(v) => v.parse().ok().filter(|n| *n <= max).ok_or_else(|| bad(format!("Query `{name}` must be a number up to {max}."))),
             }
         };
         let command = if verify {
-            let full = match param("full") {
+            let full = match self.param("full") {
                 None | Some("false") => false,
                 Some("true") => true,
                 Some(_) => return Err(bad("Query `full` must be true or false.")),

@@ -154,8 +154,7 @@ impl Tokens for MemoryStore {
 
     fn register_app(&mut self, token: &TokenHash, app: &Id, status: AppStatus, now: UnixMillis) -> Result<(), StoreError> {
         self.check()?;
-        let status = serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        let entry = AppEntry { token_sha256: token.as_str().to_owned(), app: app.to_string(), status, updated_at: i64::try_from(now.0).unwrap_or(i64::MAX) };
+        let entry = AppEntry { token_sha256: token.as_str().to_owned(), app: app.to_string(), status: status.as_str().to_owned(), updated_at: i64::try_from(now.0).unwrap_or(i64::MAX) };
         self.apps.insert(token.as_str().to_owned(), entry);
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::domain::access::id::Id;
 use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
 use crate::domain::guard::ports::{EventKind, GuardStore, Line, StoreError};
 use crate::domain::record::audit::{AuditKind, Verifier};
-use crate::domain::record::retention::{self, Kept, PRUNE_BATCH};
+use crate::domain::record::retention::{self, PRUNE_BATCH};
 use crate::domain::record::seal::{self, Seal};
 use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
 use crate::domain::throttle::charge::{self, Charge};
@@ -220,7 +220,7 @@ pub fn housekeep(store: &mut impl GuardStore, now: UnixMillis) -> Result<Houseke
     let days = store.days_with_rows(store.sealed_through()?, today, SEALS_PER_PASS)?;
     for day in &days {
         let rows = store.usage(*day, *day)?;
-        let seal = seal::seal(day.label(), day.0, &rows);
+        let seal = seal::seal(*day, &rows);
         store.append_audit(now, AuditKind::Seal, &serde_json::to_string(&seal).unwrap_or_default())?;
         store.set_sealed_through(*day)?;
         done.sealed.push(seal.day);
@@ -248,7 +248,7 @@ fn verify(store: &mut impl GuardStore, full: bool, now: UnixMillis) -> Result<se
         None => Verifier::default(),
     };
     let from_seq = walk.checkpoint().0;
-    let oldest_kept = retention::cutoffs(now).iter().find(|c| c.what == Kept::Ledger).map_or(0, |c| c.before);
+    let oldest_kept = retention::oldest_ledger_day(now).0;
     let mut checked = 0u64;
     let mut first_break = None;
     'walk: loop {

@@ -64,23 +64,9 @@ fn field(text: &str) -> String {
     }
 }
 
-/// `YYYY-MM-DD` of a day number (days since the epoch).
-#[must_use]
-pub fn day_label(day: u64) -> String {
-    crate::domain::time::day::Day(day).label()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_are_labelled_in_utc() {
-        assert_eq!(day_label(0), "1970-01-01");
-        // 2026-11-22 is day 20779.
-        assert_eq!(day_label(20_779), "2026-11-22");
-        assert_eq!(day_label(20_789), "2026-12-02");
-    }
 
     #[test]
     fn csv_has_a_column_per_refusal_reason() {

@@ -26,6 +26,12 @@ pub const SETTLEMENT_DAYS: u64 = 2;
 /// is followed by another.
 pub const PRUNE_BATCH: u64 = 2_000;
 
+/// The oldest day whose ledger rows are still kept.
+#[must_use]
+pub fn oldest_ledger_day(now: UnixMillis) -> Day {
+    Day::of(now).minus(LEDGER_DAYS - 1)
+}
+
 /// What is pruned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kept {
@@ -56,7 +62,7 @@ pub fn cutoffs(now: UnixMillis) -> [Cutoff; 7] {
         Cutoff { what: Kept::SeenItems, before: day(SEEN_DAYS) },
         Cutoff { what: Kept::Fingerprints, before: day(FINGERPRINT_DAYS) },
         Cutoff { what: Kept::EntityDays, before: day(ENTITY_DAYS) },
-        Cutoff { what: Kept::Ledger, before: day(LEDGER_DAYS) },
+        Cutoff { what: Kept::Ledger, before: oldest_ledger_day(now).0 },
         Cutoff { what: Kept::Events, before: ms(EVENT_DAYS) },
         Cutoff { what: Kept::Counters, before: ms(COUNTER_DAYS) },
         Cutoff { what: Kept::Settlements, before: day(SETTLEMENT_DAYS) },
@@ -75,6 +81,7 @@ mod tests {
         assert_eq!(c[0], Cutoff { what: Kept::SeenItems, before: today - 1 });
         assert_eq!(c[2], Cutoff { what: Kept::EntityDays, before: today - 30 });
         assert_eq!(c[3].before, today - LEDGER_DAYS + 1);
+        assert_eq!(oldest_ledger_day(now).0, c[3].before);
         assert_eq!(c[4].before, now.0 - EVENT_DAYS * DAY_MS);
         // Near the epoch nothing underflows.
         assert!(cutoffs(UnixMillis(5)).iter().all(|c| c.before == 0));

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::hex;
 use crate::domain::record::ledger::Row;
+use crate::domain::time::day::Day;
 
 /// The detail of a seal entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,8 +51,8 @@ pub fn ledger_digest(rows: &[Row]) -> String {
 
 /// The seal of a day's rows.
 #[must_use]
-pub fn seal(day_label: String, day_number: u64, rows: &[Row]) -> Seal {
-    Seal { day: day_label, day_number, rows: rows.len(), ledger_sha256: ledger_digest(rows) }
+pub fn seal(day: Day, rows: &[Row]) -> Seal {
+    Seal { day: day.label(), day_number: day.0, rows: rows.len(), ledger_sha256: ledger_digest(rows) }
 }
 
 #[cfg(test)]
@@ -84,7 +85,8 @@ mod tests {
         changed = a.clone();
         changed[0].bytes += 1;
         assert_ne!(ledger_digest(&a), ledger_digest(&changed));
-        assert_eq!(seal("2026-12-01".into(), 20_423, &a).rows, 2);
+        let sealed = seal(Day(20_423), &a);
+        assert_eq!((sealed.rows, sealed.day.as_str()), (2, "2025-12-01"));
     }
 
     #[test]

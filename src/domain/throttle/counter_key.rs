@@ -57,11 +57,6 @@ impl CounterKey {
             Subject::Account => "*",
         }
     }
-
-    #[must_use]
-    pub fn scope(&self) -> Scope {
-        self.scope
-    }
 }
 
 impl fmt::Display for CounterKey {

@@ -64,6 +64,14 @@ mod tests {
     }
 
     #[test]
+    fn days_are_labelled_in_utc() {
+        assert_eq!(Day(0).label(), "1970-01-01");
+        // 2026-11-22 is day 20779.
+        assert_eq!(Day(20_779).label(), "2026-11-22");
+        assert_eq!(Day(20_789).label(), "2026-12-02");
+    }
+
+    #[test]
     fn labels_cross_months_and_years() {
         assert_eq!(Day(0).label(), "1970-01-01");
         assert_eq!(Day::of(UnixMillis(1_798_761_600_000)).label(), "2027-01-01");

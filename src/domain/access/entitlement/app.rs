@@ -13,6 +13,18 @@ pub enum AppStatus {
     Revoked,
 }
 
+impl AppStatus {
+    /// As stored and shown: `active`, `suspended`, `revoked`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
 /// `tollgate:v1:token:<sha256 of token>` →
 /// `{"v":1,"account":"acme","app":"acme-search","status":"active","expires_at":1798761600}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,14 +7,6 @@ use crate::domain::access::token::TokenHash;
 use crate::domain::guard::ports::{AppEntry, StoreError, Tokens};
 use crate::domain::time::clock::UnixMillis;
 
-fn status_text(status: AppStatus) -> &'static str {
-    match status {
-        AppStatus::Active => "active",
-        AppStatus::Suspended => "suspended",
-        AppStatus::Revoked => "revoked",
-    }
-}
-
 impl Tokens for SqlStore {
     fn is_revoked(&self, token: &TokenHash) -> Result<bool, StoreError> {
         Ok(self.number("SELECT COUNT(*) AS n FROM revoked WHERE token_hash = ?", vec![token.as_str().into()])? > 0)
@@ -39,7 +31,7 @@ impl Tokens for SqlStore {
         self.exec(
             "INSERT INTO apps (token_hash, app, status, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT(token_hash) DO UPDATE SET app = excluded.app, status = excluded.status, updated_at = excluded.updated_at",
-            vec![token.as_str().into(), app.as_str().into(), status_text(status).into(), int(now.0)],
+            vec![token.as_str().into(), app.as_str().into(), status.as_str().into(), int(now.0)],
         )
     }
 
