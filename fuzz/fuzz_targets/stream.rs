@@ -22,13 +22,7 @@ fn run(chunks: &[&[u8]], recipient: Option<ForRecipient>, max_line: usize) -> (B
     for chunk in chunks {
         let b = filter.feed(chunk);
         assert!(filter.held() <= max_line + 1, "held {} past the limit {max_line}", filter.held());
-        all.bytes.extend(b.bytes);
-        all.items += b.items;
-        all.ids.extend(b.ids);
-        all.dropped.too_long += b.dropped.too_long;
-        all.dropped.not_json += b.dropped.not_json;
-        all.dropped.unfilterable += b.dropped.unfilterable;
-        all.passed_not_json += b.passed_not_json;
+        all.absorb(b);
     }
     (all, filter.spent())
 }

@@ -168,6 +168,15 @@ pub struct Dropped {
     pub unfilterable: u64,
 }
 
+impl Dropped {
+    /// Adds another count of dropped lines to this one.
+    pub fn add(&mut self, other: Dropped) {
+        self.too_long += other.too_long;
+        self.not_json += other.not_json;
+        self.unfilterable += other.unfilterable;
+    }
+}
+
 /// What one chunk from the origin gives the client.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Batch {
@@ -180,6 +189,17 @@ pub struct Batch {
     pub dropped: Dropped,
     /// Lines without a recipient that are not JSON, passed on uncounted.
     pub passed_not_json: u64,
+}
+
+impl Batch {
+    /// Appends a later batch to this one, as if both chunks had come as one.
+    pub fn absorb(&mut self, later: Batch) {
+        self.bytes.extend(later.bytes);
+        self.items += later.items;
+        self.ids.extend(later.ids);
+        self.dropped.add(later.dropped);
+        self.passed_not_json += later.passed_not_json;
+    }
 }
 
 /// A recipient's form and the ids its reservation allows for the whole stream.
@@ -390,14 +410,7 @@ mod tests {
     fn feed_all(filter: &mut LineFilter, chunks: &[&[u8]]) -> Batch {
         let mut all = Batch::default();
         for c in chunks {
-            let b = filter.feed(c);
-            all.bytes.extend(b.bytes);
-            all.items += b.items;
-            all.ids.extend(b.ids);
-            all.dropped.too_long += b.dropped.too_long;
-            all.dropped.not_json += b.dropped.not_json;
-            all.dropped.unfilterable += b.dropped.unfilterable;
-            all.passed_not_json += b.passed_not_json;
+            all.absorb(filter.feed(c));
         }
         all
     }

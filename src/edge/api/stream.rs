@@ -266,9 +266,7 @@ impl OddLines {
                 json!({ "account": account.as_str(), "app": ledger.app.as_str(), "too_long": d.too_long,
                         "not_json": d.not_json, "unfilterable": d.unfilterable }),
             );
-            self.dropped.too_long += d.too_long;
-            self.dropped.not_json += d.not_json;
-            self.dropped.unfilterable += d.unfilterable;
+            self.dropped.add(d);
         }
         self.passed_not_json += batch.passed_not_json;
     }
