@@ -1104,7 +1104,8 @@ function readBody(req, limit) {
   });
 }
 
-function parseFault(text) {
+// A hook's body as a JSON object, or the reason it is not one.
+function parseObject(text) {
   let body;
   try {
     body = JSON.parse(text);
@@ -1112,6 +1113,12 @@ function parseFault(text) {
     return 'body is not valid JSON';
   }
   if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
+  return body;
+}
+
+function parseFault(text) {
+  const body = parseObject(text);
+  if (typeof body === 'string') return body;
   if (!VALID_FAULTS.has(body.mode)) return `mode must be one of ${[...VALID_FAULTS].join(', ')}`;
   const fault = { mode: body.mode, delay_ms: 0, status: 0 };
   if (body.mode === 'delay') {
@@ -1134,13 +1141,8 @@ function parseFault(text) {
 // `end` the response, `cut` a line in half and drop the connection, send the operational
 // `disconnect` error line and end, or go `silent` (open, sending nothing, not even keep-alives).
 function parseStream(text) {
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return 'body is not valid JSON';
-  }
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
+  const body = parseObject(text);
+  if (typeof body === 'string') return body;
   const known = new Set(Object.keys(STREAM_DEFAULTS));
   const unknown = Object.keys(body).find((k) => !known.has(k));
   if (unknown !== undefined) return `unknown field ${JSON.stringify(unknown)}; fields: ${[...known].join(', ')}`;
