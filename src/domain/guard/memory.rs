@@ -43,7 +43,7 @@ pub struct MemoryStore {
     pub event_keys: HashSet<String>,
     pub fingerprints: BTreeMap<(String, u64, String), SeenClient>,
     pub sealed_through: Option<Day>,
-    /// Settled report id → day.
+    /// Settled report id → when (Unix ms).
     pub settled: HashMap<String, u64>,
     pub verified: Option<(u64, String)>,
     /// When set, every call fails with this message.
@@ -267,9 +267,9 @@ impl Settlements for MemoryStore {
         Ok(self.settled.contains_key(id))
     }
 
-    fn mark_settled(&mut self, id: &str, day: Day) -> Result<(), StoreError> {
+    fn mark_settled(&mut self, id: &str, now: UnixMillis) -> Result<(), StoreError> {
         self.check()?;
-        self.settled.insert(id.to_owned(), day.0);
+        self.settled.insert(id.to_owned(), now.0);
         Ok(())
     }
 }

@@ -185,7 +185,7 @@ pub trait Settlements {
     fn is_settled(&self, id: &str) -> Result<bool, StoreError>;
     /// # Errors
     /// [`StoreError`] when the storage fails.
-    fn mark_settled(&mut self, id: &str, day: Day) -> Result<(), StoreError>;
+    fn mark_settled(&mut self, id: &str, now: UnixMillis) -> Result<(), StoreError>;
 }
 
 /// Deleting what has outlived its retention (`record::retention`), a bounded batch at a time.

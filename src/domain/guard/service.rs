@@ -151,7 +151,7 @@ fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Resu
     if store.is_settled(&report.id)? {
         return Ok(());
     }
-    store.mark_settled(&report.id, Day::of(now))?;
+    store.mark_settled(&report.id, now)?;
     let line = Line { day: Day::of(now), app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient: "" };
     if report.used > 0 {
         store.count_forwarded(&line, report.used)?;
@@ -481,6 +481,10 @@ mod tests {
         assert_eq!(run(&mut store, Command::Settle { reports: vec![report] }, T0), Reply::Done);
         let row = &usage(&mut store, T0)[0];
         assert_eq!((row.forwarded, row.items), (10, 10));
+        // The ids are kept for an hour, then pruned.
+        assert_eq!(store.settled.len(), 2);
+        housekeep(&mut store, T0.plus_millis(retention::SETTLEMENT_MS + 1)).unwrap();
+        assert!(store.settled.is_empty());
         let key = crate::domain::throttle::counter_key::CounterKey::of(&limit(Scope::App, 100), &id("a1"), None).unwrap();
         assert_eq!(store.count(&key, T0.0).unwrap(), 10);
     }

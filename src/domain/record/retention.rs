@@ -19,9 +19,10 @@ pub const EVENT_DAYS: u64 = LEDGER_DAYS;
 /// A counter untouched for this long belongs to a window long over (windows are at most 31
 /// days): it is dropped.
 pub const COUNTER_DAYS: u64 = 62;
-/// Days the ids of settled lease reports are kept: a report is sent again within seconds or
-/// minutes, never days.
-pub const SETTLEMENT_DAYS: u64 = 2;
+/// How long the ids of settled lease reports are kept: a report is sent again with the isolate's
+/// next call for its key, within seconds. One row per report, and a report serves at least one
+/// request, so the table holds at most an hour's requests, usually far fewer.
+pub const SETTLEMENT_MS: u64 = 3_600_000;
 /// Rows deleted per table in one housekeeping pass, so no pass takes long; a pass that hits it
 /// is followed by another.
 pub const PRUNE_BATCH: u64 = 2_000;
@@ -45,7 +46,7 @@ pub enum Kept {
 }
 
 /// Everything of `what` from before `before` goes: a day number for the day-keyed tables,
-/// Unix milliseconds for events and counters.
+/// Unix milliseconds for events, counters and settlements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cutoff {
     pub what: Kept,
@@ -65,7 +66,7 @@ pub fn cutoffs(now: UnixMillis) -> [Cutoff; 7] {
         Cutoff { what: Kept::Ledger, before: oldest_ledger_day(now).0 },
         Cutoff { what: Kept::Events, before: ms(EVENT_DAYS) },
         Cutoff { what: Kept::Counters, before: ms(COUNTER_DAYS) },
-        Cutoff { what: Kept::Settlements, before: day(SETTLEMENT_DAYS) },
+        Cutoff { what: Kept::Settlements, before: now.0.saturating_sub(SETTLEMENT_MS) },
     ]
 }
 

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::SqlStore;
 use crate::domain::guard::ports::{Marks, Settlements, StoreError};
+use crate::domain::time::clock::UnixMillis;
 use crate::domain::time::day::Day;
 
 const SEALED_THROUGH: &str = "sealed_through";
@@ -53,7 +54,7 @@ impl Settlements for SqlStore {
         Ok(self.number("SELECT COUNT(*) AS n FROM settled WHERE id = ?", vec![id.into()])? > 0)
     }
 
-    fn mark_settled(&mut self, id: &str, day: Day) -> Result<(), StoreError> {
-        self.exec("INSERT OR IGNORE INTO settled (id, day) VALUES (?, ?)", vec![id.into(), super::int(day.0)])
+    fn mark_settled(&mut self, id: &str, now: UnixMillis) -> Result<(), StoreError> {
+        self.exec("INSERT OR IGNORE INTO settled (id, at) VALUES (?, ?)", vec![id.into(), super::int(now.0)])
     }
 }

@@ -15,7 +15,7 @@ impl Retention for SqlStore {
             Kept::Ledger => ("ledger", "rowid", "day"),
             Kept::Events => ("events", "rowid", "at"),
             Kept::Counters => ("counters", "rowid", "window_start"),
-            Kept::Settlements => ("settled", "rowid", "day"),
+            Kept::Settlements => ("settled", "rowid", "at"),
         };
         let mut gone = self.delete_before(table, key, column, before, limit)?;
         if what == Kept::Ledger && gone < limit {
