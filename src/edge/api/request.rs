@@ -70,7 +70,8 @@ impl Incoming {
     /// Who is calling, for the guard's pooling evidence: read only when the guard is called, since
     /// `request.cf` costs a parse on every access.
     pub fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::new(self.client().ip().map(|ip| ip.to_string()).as_deref(), self.asn(), self.header("user-agent"))
+        // The runtime's address header as it is: the fingerprint reads its network prefix itself.
+        Fingerprint::new(self.header(client_address::RUNTIME_HEADER), self.asn(), self.header("user-agent"))
     }
 
     /// The headers as the runtime holds them, for copying without crossing into wasm.
