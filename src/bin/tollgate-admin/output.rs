@@ -89,7 +89,7 @@ pub fn usage(v: &Value) {
         let refused: u64 = r["refused"].as_object().map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
         println!(
             "  day {}  {:<20} {:<12} {:<16} forwarded {:>8}  refused {:>6}  items {:>9}  distinct {:>9}",
-            r["day"],
+            r["day"].as_str().unwrap_or_default(),
             r["app"].as_str().unwrap_or_default(),
             r["group"].as_str().unwrap_or_default(),
             r["recipient"].as_str().filter(|s| !s.is_empty()).unwrap_or("-"),
