@@ -43,10 +43,12 @@ load: build
 fuzz:
 	bash scripts/fuzz.sh
 
-## Deploy with wrangler (needs a Cloudflare account; see the README): the console, then the enforcer.
+## Deploy with wrangler (needs a Cloudflare account; see the README): the console, the control
+## plane (the guards and the admin API), then the enforcer, whose bindings reach both.
 deploy: bootstrap build
 	node_modules/.bin/wrangler deploy -c www/wrangler.toml
-	node_modules/.bin/wrangler deploy
+	node_modules/.bin/wrangler deploy -c control/wrangler.toml
+	TOLLGATE_PREBUILT=1 node_modules/.bin/wrangler deploy
 
 clean:
 	rm -rf build target .wrangler

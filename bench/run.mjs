@@ -1,6 +1,6 @@
 // `make bench`: measures Tollgate and writes bench/results.json. A benchmark, not a test.
 //
-// 1. the deployable module's size (gzip -9 of build/index_bg.wasm);
+// 1. the deployable module's size (gzip -9 of the enforcer's build/enforcer/index_bg.wasm, and of the control plane's);
 // 2. the pure policy decision on the host (criterion, bench/decision);
 // 3. the same decision compiled to wasm32 and timed in Node's WebAssembly (bench/decision-wasm);
 // 4. throughput and latency through Tollgate in lease mode, through Tollgate in strict mode and
@@ -163,9 +163,9 @@ function runCommand(cmd, args, { env = process.env, cwd = ROOT, timeoutMs, logFi
 // ---------------------------------------------------------------------------------------------
 // 1. The deployable module.
 
-function moduleSize() {
-  const file = join(ROOT, 'build/index_bg.wasm');
-  if (!existsSync(file)) throw new Error('build/index_bg.wasm is missing: run `make build` (make bench does)');
+function moduleSize(worker = 'enforcer') {
+  const file = join(ROOT, `build/${worker}/index_bg.wasm`);
+  if (!existsSync(file)) throw new Error(`build/${worker}/index_bg.wasm is missing: run \`make build\` (make bench does)`);
   const raw = readFileSync(file);
   // `gzip -9` itself (-n: no file name in the header). zlib's level 9 is not the same compressor
   // and comes out about 1.5 % larger, so it is only the fallback where gzip is missing.
@@ -579,6 +579,7 @@ async function main() {
   };
 
   const size = await attempt('module size', async () => moduleSize());
+  const controlSize = await attempt('control module size', async () => moduleSize('control'));
   const native = await attempt('native decision', nativeDecision);
   const wasm = await attempt('wasm decision', wasmDecision);
   const load = await attempt('throughput', throughput);
@@ -668,6 +669,7 @@ async function main() {
     wasm_gzip_bytes: size?.wasm_gzip_bytes ?? null,
     wasm_raw_bytes: size?.wasm_raw_bytes ?? null,
     wasm_gzip_tool: size?.wasm_gzip_tool ?? null,
+    control_wasm_gzip_bytes: controlSize?.wasm_gzip_bytes ?? null,
     overshoot_max: overshootMax,
     overshoot_bound: OVERSHOOT_BOUND,
     under_admission_max: underMax,
@@ -755,7 +757,8 @@ async function main() {
     ['decide_only_ns_native', fmt(results.decide_only_ns_native), 'criterion median: decide alone'],
     ['decision_ns_wasm', fmt(results.decision_ns_wasm), `wasm32 in Node (V8), median of 9 timed rounds (fastest ${fmt(wasm?.wasm_timing.full.min_ns)})`],
     ['decide_only_ns_wasm', fmt(results.decide_only_ns_wasm), 'wasm32 in Node (V8), decide alone'],
-    ['wasm_gzip_bytes', fmt(results.wasm_gzip_bytes, 0), `${results.wasm_gzip_tool ?? 'gzip -9'} of build/index_bg.wasm (raw ${fmt(results.wasm_raw_bytes, 0)})`],
+    ['wasm_gzip_bytes', fmt(results.wasm_gzip_bytes, 0), `${results.wasm_gzip_tool ?? 'gzip -9'} of build/enforcer/index_bg.wasm (raw ${fmt(results.wasm_raw_bytes, 0)})`],
+    ['control_wasm_gzip_bytes', fmt(results.control_wasm_gzip_bytes, 0), 'the same, of build/control/index_bg.wasm (off the request path)'],
     ['overshoot_max', fmt(results.overshoot_max, 0), `max over ${bursts.length} rounds × 2 accounts of origin served − ${BURST.limit} (lease limit; bursts of ${BURST.requests} and ${BURST.limit}, ${BURST.tokens} tokens, ${c.burst_concurrency} concurrent; and after settlement)`],
     ['overshoot_bound', fmt(results.overshoot_bound, 0), 'stated in src/domain/lease.rs: the guard charges a slice when it grants it'],
     ['under_admission_max', fmt(results.under_admission_max, 0), `max over rounds of ${BURST.limit} − origin served right after the ${BURST.requests}-request burst${reloadedBursts.length ? ' (rounds hit by a reload left out)' : ''}`],

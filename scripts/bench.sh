@@ -11,7 +11,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED=false
 # `make bench` has already bootstrapped and built; run by hand, this does the same (both skip
 # whatever is already in place).
 bash scripts/bootstrap.sh
-if [ ! -f build/worker/shim.mjs ] || [ ! -f build/index_bg.wasm ]; then
+if [ ! -f build/enforcer/worker/shim.mjs ] || [ ! -f build/control/worker/shim.mjs ]; then
   bash scripts/build.sh
 fi
 exec node bench/run.mjs

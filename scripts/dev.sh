@@ -48,8 +48,10 @@ Try (the tokens are public demo values, for local runs only; the README lists mo
 MSG
 inspector=()
 if [ -n "${INSPECTOR_PORT:-}" ]; then inspector=(--inspector-port "$INSPECTOR_PORT"); fi
-# The enforcer, and the admin console's static-files Worker that its CONSOLE binding reaches.
-TOLLGATE_PREBUILT=1 "$WRANGLER" dev -c wrangler.toml -c www/wrangler.toml --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
+# The enforcer, and the two Workers its bindings reach: the control plane (the account guards and
+# the admin API) and the admin console's static files. The control plane takes ADMIN_SECRET from
+# the environment (wrangler loads only the names its configuration lists under [secrets]).
+ADMIN_SECRET="$ADMIN_SECRET" CLOUDFLARE_INCLUDE_PROCESS_ENV=true TOLLGATE_PREBUILT=1 \
+  "$WRANGLER" dev -c wrangler.toml -c control/wrangler.toml -c www/wrangler.toml --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
   --show-interactive-dev-session=false "${inspector[@]}" \
-  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "CONTEXT_SIGNING_KEY:$CONTEXT_SIGNING_KEY" \
-  --var "ADMIN_SECRET:$ADMIN_SECRET"
+  --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "CONTEXT_SIGNING_KEY:$CONTEXT_SIGNING_KEY"

@@ -1,5 +1,5 @@
 // `make scale`: the account guard at the largest customer's scale, in the local runtime. One
-// account's real AccountGuard (the enforcer's own class, in `wrangler dev`) is driven by a worker
+// account's real AccountGuard (the control plane's own class, in `wrangler dev`) is driven by a worker
 // beside it (bench/scale) with the enforcer's own commands: SCALE_ITEMS distinct items in one day
 // (default 5,000,000: a charge and a delivery of 100 new ids per request) and SCALE_REFUSALS
 // refusals (default 1,000,000). It prints the guard's time per request at the start and at the
@@ -69,12 +69,13 @@ process.on('SIGINT', () => { stop().then(() => process.exit(130)); });
 try {
   const port = await freePort();
   const inspector = await freePort();
-  // The enforcer as built, without its build step: `wrangler dev` then watches only the built
-  // module, so editing the sources during a run does not restart the guard under it.
-  const enforcer = join(dir, 'enforcer.toml');
-  writeFileSync(enforcer, [
-    'name = "tollgate"',
-    `main = "${join(ROOT, 'build/worker/shim.mjs')}"`,
+  // The control plane as built (it hosts the AccountGuard class), without its secret and
+  // without a build step: `wrangler dev` then watches only the built module, so editing the
+  // sources during a run does not restart the guard under it.
+  const control = join(dir, 'control.toml');
+  writeFileSync(control, [
+    'name = "tollgate-control"',
+    `main = "${join(ROOT, 'build/control/worker/shim.mjs')}"`,
     'compatibility_date = "2026-04-01"',
     '[[durable_objects.bindings]]',
     'name = "ACCOUNT_GUARD"',
@@ -84,9 +85,9 @@ try {
     'new_sqlite_classes = ["AccountGuard"]',
     '',
   ].join('\n'));
-  dev = spawn(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '-c', 'bench/scale/wrangler.toml', '-c', enforcer, '--ip', '127.0.0.1',
+  dev = spawn(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '-c', 'bench/scale/wrangler.toml', '-c', control, '--ip', '127.0.0.1',
     '--port', String(port), '--inspector-port', String(inspector), '--persist-to', persist, '--show-interactive-dev-session=false',
-    '--var', `CONTEXT_SIGNING_KEY:${hex64()}`, '--var', `ADMIN_SECRET:${hex64()}`], {
+  ], {
     cwd: ROOT,
     env: { ...process.env, TOLLGATE_PREBUILT: '1', WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' },
     detached: true,

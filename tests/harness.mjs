@@ -126,13 +126,17 @@ export async function startStack({ entries = [], vars = {} } = {}) {
 
     const port = await freePort();
     const inspector = await freePort();
-    const allVars = { ORIGIN_URL: originUrl, CONTEXT_SIGNING_KEY: signingKey, ADMIN_SECRET: adminSecret, ...vars };
-    // The enforcer first (it gets the port), then the console's static-files Worker that its
-    // CONSOLE service binding reaches.
-    const args = ['dev', '--config', 'wrangler.toml', '--config', 'www/wrangler.toml', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    const allVars = { ORIGIN_URL: originUrl, CONTEXT_SIGNING_KEY: signingKey, ...vars };
+    // The enforcer first (it gets the port and the --var values), then the control plane (the
+    // guards and the admin API) and the console's static-files Worker that its bindings reach.
+    // The control plane takes its secret from the environment: wrangler loads the names its
+    // configuration lists under [secrets] and no others.
+    const args = ['dev', '--config', 'wrangler.toml', '--config', 'control/wrangler.toml', '--config', 'www/wrangler.toml',
+      '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
-    worker = spawn(WRANGLER, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const workerEnv = { ...env, CLOUDFLARE_INCLUDE_PROCESS_ENV: 'true', ADMIN_SECRET: adminSecret };
+    worker = spawn(WRANGLER, args, { cwd: ROOT, env: workerEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     worker.stdout.setEncoding('utf8');
     worker.stderr.setEncoding('utf8');
     worker.stdout.on('data', (d) => logs.push(d));

@@ -13,17 +13,16 @@ use worker::kv::KvStore;
 use worker::{Env, Method, Request, Response};
 
 use super::clock::EdgeClock;
-use super::entitlements::{self, BINDING};
 use super::guard::client::{self as guard_client, ADMIN_LOG};
 use crate::domain::guard::command::{Command, Reply};
 use crate::domain::guard::service::MAX_PAGE;
 use crate::domain::record::audit::AdminChange;
-use super::{log, metrics, random};
+use super::{log, random};
 use crate::domain::access::admin_auth::{self, Failures};
 use crate::domain::time::clock::Clock;
 use crate::domain::access::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus, PlanRecord, Record, VERSION};
 use crate::domain::access::id::Id;
-use crate::domain::access::kv_layout;
+use crate::domain::access::kv_layout::{self, BINDING};
 use crate::domain::record::ledger;
 use crate::domain::time::day::Day;
 use crate::domain::time::month::Month;
@@ -35,6 +34,8 @@ pub const PREFIX: &str = crate::domain::http::own_paths::ADMIN_PREFIX;
 pub const SECRET: &str = "ADMIN_SECRET";
 const OPENAPI: &str = include_str!("openapi.json");
 const MAX_BODY: usize = 256 * 1024;
+/// The enforcer's isolate counters, set by the enforcer on every admin request it passes on.
+const ENFORCER_COUNTERS: &str = "x-tollgate-enforcer-counters";
 
 thread_local! {
     static FAILURES: RefCell<Failures> = RefCell::new(Failures::default());
@@ -76,6 +77,15 @@ fn ok(value: &Value) -> Answer {
     Ok(respond(value.to_string().into_bytes(), 200, "application/json"))
 }
 
+/// The counters of the enforcer's isolate that passed the request on (the control plane's own
+/// isolate serves no API requests).
+fn enforcer_counters(header: Option<&str>) -> Answer {
+    match header.and_then(|h| serde_json::from_str::<Value>(h).ok()) {
+        Some(counters) => ok(&counters),
+        None => Err(unavailable("The counters are the enforcer's: call the admin API through the enforcer.")),
+    }
+}
+
 pub async fn handle(mut req: Request, env: &Env) -> Response {
     let now = EdgeClock.now();
     let client = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "local".into());
@@ -103,13 +113,14 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
     } else {
         Vec::new()
     };
+    let counters = req.headers().get(ENFORCER_COUNTERS).ok().flatten();
     let query = req.url().ok().map(|u| u.query_pairs().into_owned().collect::<Vec<_>>()).unwrap_or_default();
     let Ok(kv) = env.kv(BINDING) else { return problem(unavailable("KV is not bound.")) };
     let admin = Admin { env, kv, body: &body, query: &query };
     let r: Vec<&str> = route.iter().map(String::as_str).collect();
     let answer = match (&method, r.as_slice()) {
         (Method::Get, ["openapi.json"]) => Ok(respond(OPENAPI.as_bytes().to_vec(), 200, "application/json")),
-        (Method::Get, ["metrics"]) => ok(&metrics::snapshot()),
+        (Method::Get, ["metrics"]) => enforcer_counters(counters.as_deref()),
         (Method::Get, ["plans"]) => admin.list("plan:").await,
         (Method::Get, ["plans", id]) => admin.get_record::<PlanRecord>(id, kv_layout::plan_key).await,
         (Method::Put, ["plans", id]) => admin.put_plan(id).await,
@@ -340,7 +351,6 @@ impl Admin<'_> {
         .await?;
         let updated = AppRecord { status, ..record.clone() };
         self.write(&key, serde_json::to_string(&updated).unwrap_or_default()).await?;
-        entitlements::forget(&key);
         log::event(
             "info",
             "token_status_changed",

@@ -16,10 +16,9 @@ use crate::domain::access::cache::TtlCache;
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::access::entitlement::{decode, AccountRecord, AppRecord, Plan, PlanRecord, Record, RecordError};
 use crate::domain::access::id::Id;
-use crate::domain::access::kv_layout;
+use crate::domain::access::kv_layout::{self, BINDING};
 use crate::domain::access::token::TokenHash;
 
-pub const BINDING: &str = "ENTITLEMENTS";
 const CAPACITY: usize = 10_000;
 
 /// Why a record could not be had.
@@ -125,12 +124,8 @@ fn mismatch(expected: &Id, found: &Id) -> RecordError {
 }
 
 /// Drops a record from this isolate's cache, so an admin change made here is seen here at once.
-pub fn forget(key: &str) {
-    CACHES.with(|cell| {
-        if let Some(c) = cell.borrow_mut().as_mut() {
-            c.apps.remove(key);
-            c.accounts.remove(key);
-            c.plans.remove(key);
-        }
-    });
+/// Forgets every record this isolate holds: after an admin change passed through it, so its
+/// next request reads KV again.
+pub fn forget_all() {
+    CACHES.with(|cell| *cell.borrow_mut() = None);
 }

@@ -1,33 +1,56 @@
 //! The edge: the only code that touches `worker` types. It reads the request, loads records,
 //! asks the core for a decision and carries it out.
+//!
+//! Two Workers are built from it. The enforcer (feature `enforcer`) answers the API's requests
+//! and passes its own paths to its neighbours. The control plane (feature `control`) hosts the
+//! account guards (the `AccountGuard` Durable Object) and the admin API; it has no route of its
+//! own and is reached through the enforcer's `CONTROL` binding.
 
+#[cfg(feature = "control")]
 mod admin;
+#[cfg(feature = "enforcer")]
 mod api;
 mod clock;
-mod console;
+#[cfg(feature = "enforcer")]
 mod entitlements;
+#[cfg(feature = "enforcer")]
+mod forward;
 mod guard;
 mod log;
 mod metrics;
 mod random;
+#[cfg(feature = "enforcer")]
 mod settings;
 
-use worker::{event, web_sys, Context, Env, Request, Result};
+use worker::{event, web_sys, Context, Env, Result};
 
 use crate::domain::http::own_paths;
 use crate::domain::http::request_shape::split_url;
 
 /// The runtime's request as it is: the hot path reads only what it needs of it.
+#[cfg(feature = "enforcer")]
 #[event(fetch)]
 pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let url = req.url();
     let path = split_url(&url).map_or("", |(path, _)| path);
     if own_paths::is_admin(path) {
-        return Ok(admin::handle(Request::from(req), &env).await.into());
+        return Ok(forward::admin(req, &env).await);
     }
     if own_paths::is_console(path) {
-        return Ok(console::serve(req, &env).await);
+        return Ok(forward::console(req, &env).await);
     }
     metrics::request();
     Ok(api::handle(req, &url, env, ctx).await)
+}
+
+/// The control plane answers the admin API only; everything else is not its.
+#[cfg(all(feature = "control", not(feature = "enforcer")))]
+#[event(fetch)]
+pub async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web_sys::Response> {
+    let url = req.url();
+    let path = split_url(&url).map_or("", |(path, _)| path);
+    if own_paths::is_admin(path) {
+        return Ok(admin::handle(worker::Request::from(req), &env).await.into());
+    }
+    Ok(worker::Response::error("Not Found", 404)?.into())
 }

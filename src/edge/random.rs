@@ -1,9 +1,8 @@
 //! The one source of randomness: the runtime's CSPRNG through getrandom.
 
-use crate::domain::access::token::Token;
-
 /// This isolate's name in the ids of the lease reports it sends: 16 random hex digits, drawn
 /// once ("unnamed" should the runtime have no randomness, never expected).
+#[cfg(feature = "enforcer")]
 pub fn isolate_name() -> String {
     thread_local! {
         static NAME: String = {
@@ -18,8 +17,9 @@ pub fn isolate_name() -> String {
 }
 
 /// A new token, or `None` if the runtime has no randomness to give (never expected).
-pub fn new_token() -> Option<Token> {
+#[cfg(feature = "control")]
+pub fn new_token() -> Option<crate::domain::access::token::Token> {
     let mut body = [0u8; 32];
     getrandom::fill(&mut body).ok()?;
-    Some(Token::from_random(body))
+    Some(crate::domain::access::token::Token::from_random(body))
 }

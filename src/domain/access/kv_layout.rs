@@ -6,6 +6,9 @@ use crate::domain::access::token::TokenHash;
 
 pub const PREFIX: &str = "tollgate:v1:";
 
+/// The Workers KV binding that holds the namespace, in both Workers' configurations.
+pub const BINDING: &str = "ENTITLEMENTS";
+
 #[must_use]
 pub fn token_key(hash: &TokenHash) -> String {
     format!("{PREFIX}token:{hash}")

@@ -2,7 +2,6 @@
 
 use worker::{Env, Headers, Method, Request, RequestInit};
 
-use crate::domain::access::id::Id;
 use crate::domain::guard::command::{Command, Reply};
 
 pub const BINDING: &str = "ACCOUNT_GUARD";
@@ -18,12 +17,14 @@ pub enum GuardError {
     Reply(String),
 }
 
-pub async fn call(env: &Env, account: &Id, command: &Command) -> Result<Reply, GuardError> {
+#[cfg(feature = "enforcer")]
+pub async fn call(env: &Env, account: &crate::domain::access::id::Id, command: &Command) -> Result<Reply, GuardError> {
     call_named(env, account.as_str(), command).await
 }
 
 /// The guard instance that keeps the audit chain of changes not tied to one account (plans).
 /// Its name is not a valid account id, so it can never be an account's guard.
+#[cfg(feature = "control")]
 pub const ADMIN_LOG: &str = "_admin";
 
 pub async fn call_named(env: &Env, name: &str, command: &Command) -> Result<Reply, GuardError> {

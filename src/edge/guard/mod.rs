@@ -2,5 +2,7 @@
 //! `domain::guard::service`), its SQLite store, and the client the rest of the edge calls it with.
 
 pub mod client;
+#[cfg(feature = "control")]
 mod object;
+#[cfg(feature = "control")]
 mod sql;
