@@ -39,10 +39,16 @@ pub fn ids(body: &[u8], shape: &Shape) -> Option<Vec<String>> {
 }
 
 /// The items of a JSON body, and their ids if `with_ids`, in one pass; `None` as for [`count`].
+/// Counting skips the items unread, while listing ids reads each item's member names and values;
+/// an item that cannot be read so (a name that is not UTF-8, a number beyond `f64`) leaves the
+/// items counted without ids (counted as distinct), never fewer.
 #[must_use]
 pub fn read(body: &[u8], shape: &Shape, with_ids: bool) -> Option<Reading> {
     let want = if with_ids { Want::Ids(shape.id.tokens()) } else { Want::Count };
-    match walk(body, shape.items.tokens(), want)? {
+    let Some(found) = walk(body, shape.items.tokens(), want) else {
+        return if with_ids { read(body, shape, false) } else { None };
+    };
+    match found {
         Found::Items(reading) => Some(reading),
         Found::Absent | Found::Raw(_) => Some(Reading { items: 0, ids: with_ids.then(Vec::new) }),
         Found::Mismatch => None,
@@ -454,6 +460,16 @@ mod tests {
         assert_eq!(count(br#"{"data":[1],"data":[1,2,3]}"#, &x()), None);
         // Inside an item, the last id counts, as JSON readers take it.
         assert_eq!(ids(br#"{"data":[{"id":"1","id":"2"}]}"#, &x()).unwrap(), ["2"]);
+    }
+
+    #[test]
+    fn an_item_that_cannot_be_read_for_its_id_is_still_counted() {
+        // Found by the `shape` fuzz target: a number beyond `f64` inside an item.
+        let body = br#"[{"id":18},22e2228576]"#;
+        assert_eq!(count(body, &array()), Some(2));
+        assert_eq!(read(body, &array(), true), Some(Reading { items: 2, ids: None }));
+        assert_eq!(count(b"{\"data\":[{\"\xff\":1}]}", &x()), Some(1));
+        assert_eq!(read(b"{\"data\":[{\"\xff\":1}]}", &x(), true), Some(Reading { items: 1, ids: None }));
     }
 
     #[test]
