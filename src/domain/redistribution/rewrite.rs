@@ -152,8 +152,9 @@ fn rewritten(body: &[u8], edits: &[Edit<'_>]) -> Result<Vec<u8>, FilterError> {
 /// remove that is not there). A count is set even where its parents are missing; a member is
 /// removed only from objects.
 fn apply(json: &[u8], edits: &[Edit<'_>]) -> Result<Option<String>, FilterError> {
-    if edits.is_empty() {
-        return Ok(None);
+    let removals_only = edits.iter().all(|e| e.put.is_none());
+    if edits.is_empty() || (removals_only && !json.trim_ascii_start().starts_with(b"{")) {
+        return Ok(None); // nothing to remove from what is not an object
     }
     let mut puts: Vec<(String, Box<RawValue>)> = Vec::new();
     let mut doc: BTreeMap<String, &RawValue> = serde_json::from_slice(json).map_err(|_| FilterError::NotJson)?;
@@ -175,7 +176,7 @@ fn apply(json: &[u8], edits: &[Edit<'_>]) -> Result<Option<String>, FilterError>
                     None => continue,
                 },
                 None if sets => apply(b"{}", &inner)?,
-                _ if !sets => continue, // nothing to remove inside what is not an object
+                _ if !sets => continue,
                 _ => return Err(FilterError::NotJson),
             }
         };
