@@ -396,7 +396,8 @@ mod tests {
         let f = filter(br#"{"data":[{"id":"1"},{"id":"2"}]}"#, Mode::Full, 1).unwrap();
         assert_eq!(parse(&f)["meta"]["result_count"], 1);
         assert_eq!(filter(br#"{"data":[{"id":"1"}],"data":[{"id":"2"},{"id":"3"}]}"#, Mode::IdsOnly, 10), Err(FilterError::NotJson));
-        // `null` items are no items.
+        // `null` items are no items, and a `null` body has nothing to remove.
         assert_eq!(filter(br#"{"data":null}"#, Mode::Full, 10).unwrap(), Filtered::Unchanged { items: 0 });
+        assert_eq!(filter(b"null", Mode::IdsOnly, 10).unwrap(), Filtered::Unchanged { items: 0 });
     }
 }
