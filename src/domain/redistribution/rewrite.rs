@@ -56,6 +56,8 @@ pub fn filter(body: &[u8], shape: &Shape, mode: Mode, allowance: u64) -> Result<
     if body.len() > MAX_FILTER_BYTES {
         return Err(FilterError::TooLarge);
     }
+    // JSON is UTF-8, and what the filter does not rewrite it passes on unread: check it all once.
+    std::str::from_utf8(body).map_err(|_| FilterError::NotJson)?;
     let limit = usize::try_from(allowance).unwrap_or(usize::MAX);
     let ids_only = mode == Mode::IdsOnly;
     let items_at = shape.items.tokens();
@@ -399,5 +401,7 @@ mod tests {
         // `null` items are no items, and a `null` body has nothing to remove.
         assert_eq!(filter(br#"{"data":null}"#, Mode::Full, 10).unwrap(), Filtered::Unchanged { items: 0 });
         assert_eq!(filter(b"null", Mode::IdsOnly, 10).unwrap(), Filtered::Unchanged { items: 0 });
+        // Found by the `stream` fuzz target: text that is not UTF-8 beside the items.
+        assert_eq!(filter(b"{\"other\":{\"\xe9d\":\"2\"}}", Mode::Full, 10), Err(FilterError::NotJson));
     }
 }
