@@ -69,8 +69,12 @@ enum Ref<'a> {
     Here(&'a Value),
 }
 
-/// The documented walk: through objects only; a missing member or `null` is nothing there.
+/// The documented walk: through objects only; a missing member or `null` is nothing there, but a
+/// whole body of `null` is not an object.
 fn lookup<'a>(v: &'a Value, path: &[String]) -> Ref<'a> {
+    if v.is_null() && !path.is_empty() {
+        return Ref::Mismatch;
+    }
     let mut at = v;
     for name in path {
         at = match at {

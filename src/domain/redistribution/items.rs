@@ -101,7 +101,7 @@ pub fn is_json(content_type: Option<&str>) -> bool {
 pub enum At<'a> {
     /// A member on the way is missing or `null`.
     Absent,
-    /// An array or a scalar lies on the way.
+    /// An array or a scalar lies on the way (or the whole text is `null`).
     Mismatch,
     Here(&'a RawValue),
 }
@@ -119,7 +119,7 @@ pub fn at<'a>(json: &'a [u8], path: &[String]) -> Option<At<'a>> {
 
 fn walk<'a>(json: &'a [u8], path: &[String], want: Want<'_>) -> Option<Found<'a>> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let found = Walk { path, want }.deserialize(&mut de).ok()?;
+    let found = Walk { path, want, root: true }.deserialize(&mut de).ok()?;
     de.end().ok()?;
     Some(found)
 }
@@ -148,6 +148,8 @@ enum Found<'a> {
 struct Walk<'s> {
     path: &'s [String],
     want: Want<'s>,
+    /// At the top of the document, where only an object fits a pointer that goes further.
+    root: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
@@ -186,7 +188,7 @@ impl<'de> Visitor<'de> for Walk<'_> {
             } else if found.is_some() {
                 return Err(de::Error::custom("a member on the way is repeated"));
             } else {
-                found = Some(map.next_value_seed(Walk { path: rest, ..self })?);
+                found = Some(map.next_value_seed(Walk { path: rest, root: false, ..self })?);
             }
         }
         Ok(found.unwrap_or(Found::Absent))
@@ -220,7 +222,9 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Found<'de>, E> {
-        Ok(Found::Absent)
+        // `null` on the way to the items (or there) is no items; a whole body of `null` where
+        // the items are a member is not the shape.
+        Ok(if self.root && !self.path.is_empty() { Found::Mismatch } else { Found::Absent })
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Found<'de>, E> {
@@ -389,6 +393,8 @@ mod tests {
         assert_eq!(count(b"[1,2,3]", &x()), None);
         assert_eq!(count(br#"{"data":[1,2"#, &x()), None);
         assert_eq!(count(b"", &x()), None);
+        assert_eq!(count(b"null", &x()), None, "a null body is not an object");
+        assert_eq!(count(br#"{"data":null}"#, &x()), Some(0));
     }
 
     #[test]
