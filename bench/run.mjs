@@ -1,7 +1,8 @@
 // `make bench`: measures Tollgate and writes bench/results.json. A benchmark, not a test.
 //
 // 1. the deployable module's size (gzip -9 of the enforcer's build/enforcer/index_bg.wasm, and of the control plane's);
-// 2. the pure policy decision on the host (criterion, bench/decision);
+// 2. the pure policy decision on the host (criterion, bench/decision), and the item counter per
+//    body for each response shape (criterion, bench/decision/benches/items.rs);
 // 3. the same decision compiled to wasm32 and timed in Node's WebAssembly (bench/decision-wasm);
 // 4. throughput and latency through Tollgate in lease mode, through Tollgate in strict mode and
 //    through a pass-through baseline worker (bench/baseline), all in `wrangler dev` in front of the
@@ -17,6 +18,7 @@
 //
 // Knobs (environment): BENCH_ROUNDS (7), BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (3),
 // BENCH_CONCURRENCY (16), BENCH_OVERSHOOT_ROUNDS (5), BENCH_BURST_CONCURRENCY (96).
+// BENCH_ONLY=items measures the item counter alone and updates its figures in results.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -55,9 +57,9 @@ const CONFIG = {
 
 // Lease mode's constants, read from the source so the bounds below follow the code.
 function leaseConstant(name) {
-  const text = readFileSync(join(ROOT, 'src/domain/lease.rs'), 'utf8');
+  const text = readFileSync(join(ROOT, 'src/domain/throttle/lease/mod.rs'), 'utf8');
   const m = text.match(new RegExp(`pub const ${name}: u64 = ([0-9_]+);`));
-  if (!m) throw new Error(`src/domain/lease.rs has no \`pub const ${name}: u64\``);
+  if (!m) throw new Error(`src/domain/throttle/lease/mod.rs has no \`pub const ${name}: u64\``);
   return Number(m[1].replaceAll('_', ''));
 }
 const LEASE_SIZE = leaseConstant('LEASE_SIZE');
@@ -69,7 +71,7 @@ const LEASE_TTL_MS = leaseConstant('LEASE_TTL_MS');
 const WINDOW_SECONDS = 2_678_400; // the longest window a plan may state: no reset during a run
 const ROOMY_LIMIT = 100_000_000;
 const BURST = { limit: 200, requests: 600, tokens: 3 };
-// What src/domain/lease.rs states: the guard charges a whole slice when it grants it, so the
+// What src/domain/throttle/lease/mod.rs states: the guard charges a whole slice when it grants it, so the
 // origin never serves more than a limit.
 const OVERSHOOT_BOUND = 0;
 
@@ -201,6 +203,20 @@ async function nativeDecision() {
     decision_ns_native: criterionMedian('full'),
     decide_only_ns_native: criterionMedian('decide_only'),
   };
+}
+
+// The item counter per body (100 items), for each shape, and for X API v2's with the counter as it
+// was before shapes, in the same run.
+const ITEM_SHAPES = ['x_v2_before', 'x_v2', 'array', 'listing'];
+
+async function nativeItems() {
+  rmSync(join(CRITERION_HOME, 'items'), { recursive: true, force: true });
+  say('item counter (native): cargo bench --bench items in bench/decision (criterion)');
+  await runCommand('cargo', ['bench', '--manifest-path', join(BENCH, 'decision/Cargo.toml'), '--bench', 'items'], {
+    env: cargoEnv(), timeoutMs: 15 * 60_000, logFile: join(OUT, 'criterion-items.log'),
+  });
+  const median = (id) => JSON.parse(readFileSync(join(CRITERION_HOME, 'items', id, 'new', 'estimates.json'), 'utf8')).median.point_estimate;
+  return Object.fromEntries(ITEM_SHAPES.map((shape) => [shape, { count_ns: median(`${shape}_count`), delivery_ns: median(`${shape}_delivery`) }]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,9 +574,51 @@ const roundRun = (x) => ({
   elapsed_s: round(x.elapsed_s, 3),
 });
 
+/** The item counter's figures for results.json. */
+function itemFigures(counter) {
+  return {
+    // Per body of 100 items: `count_ns` the items alone, `delivery_ns` items and ids as the ledger
+    // reads them; `x_v2_before` is X API v2's shape with the counter before response shapes.
+    item_counter_ns_per_body: counter
+      ? Object.fromEntries(Object.entries(counter).map(([k, v]) => [k, { count_ns: round(v.count_ns, 0), delivery_ns: round(v.delivery_ns, 0) }]))
+      : null,
+    item_counter_ratio: counter ? round(counter.x_v2.count_ns / counter.x_v2_before.count_ns, 3) : null,
+  };
+}
+
+const itemRows = (figures) => [
+  ...ITEM_SHAPES.map((shape) => {
+    const f = figures.item_counter_ns_per_body?.[shape];
+    const what = shape === 'x_v2_before' ? "X API v2's shape, the counter before response shapes" : `shape ${shape}`;
+    return [`item counter, ${shape}`, f ? `${fmt(f.count_ns, 0)} / ${fmt(f.delivery_ns, 0)} ns` : 'n/a', `per body of 100 items, count / count and ids (criterion median): ${what}`];
+  }),
+  ['item_counter_ratio', fmt(figures.item_counter_ratio, 3), 'x_v2 count with shapes / before shapes, same body, same run'],
+];
+
+/**
+ * `BENCH_ONLY=items`: the item counter alone (a minute, no worker), its figures written into the
+ * existing results.json beside the others, with the time they were measured.
+ */
+async function itemsOnly() {
+  const counter = await nativeItems();
+  const results = JSON.parse(readFileSync(RESULTS, 'utf8'));
+  const figures = itemFigures(counter);
+  Object.assign(results, figures, { item_counter_measured_at: new Date().toISOString(), item_counter_loadavg: os.loadavg().map((x) => round(x, 2)) });
+  const pass = figures.item_counter_ratio <= 1.1;
+  results.targets = { ...results.targets, item_counter_ratio: { value: figures.item_counter_ratio, target: '<= 1.1', pass } };
+  results.targets_total = Object.keys(results.targets).length;
+  results.targets_met = Object.values(results.targets).filter((t) => t.pass === true).length;
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`\nItem counter (written to bench/results.json)\n\n${table([['metric', 'value', 'how'], ...itemRows(figures)])}\n`);
+}
+
 async function main() {
   const started = performance.now();
   mkdirSync(OUT, { recursive: true });
+  if (process.env.BENCH_ONLY === 'items') {
+    await itemsOnly();
+    return;
+  }
   // Other work on the machine skews every figure here (2 cores): say so up front.
   const loadAtStart = os.loadavg();
   if (loadAtStart[0] > 0.5) {
@@ -581,6 +639,7 @@ async function main() {
   const size = await attempt('module size', async () => moduleSize());
   const controlSize = await attempt('control module size', async () => moduleSize('control'));
   const native = await attempt('native decision', nativeDecision);
+  const counter = await attempt('item counter', nativeItems);
   const wasm = await attempt('wasm decision', wasmDecision);
   const load = await attempt('throughput', throughput);
 
@@ -664,6 +723,7 @@ async function main() {
     kv_reads_per_request_strict: round(perRequest(strictDelta, 'kv_reads'), 5),
     decision_ns_native: round(native?.decision_ns_native, 1),
     decide_only_ns_native: round(native?.decide_only_ns_native, 1),
+    ...itemFigures(counter),
     decision_ns_wasm: round(wasm?.decision_ns_wasm, 1),
     decide_only_ns_wasm: round(wasm?.decide_only_ns_wasm, 1),
     wasm_gzip_bytes: size?.wasm_gzip_bytes ?? null,
@@ -692,6 +752,8 @@ async function main() {
       load_generator: 'bench/load.mjs: closed loop, node:http keep-alive agent, one socket per worker',
       statistics: 'medians over rounds; throughput_ratio(_strict) is the median of per-round Tollgate/baseline ratios; '
         + 'p50/p99 are per-round nearest-rank percentiles of 200 responses, then the median over rounds',
+      item_counter: 'criterion, bench/decision/benches/items.rs: one page of 100 items per shape (bench/decision/src/bodies.rs); '
+        + 'item_counter_ratio is x_v2 count / x_v2_before count (the counter before response shapes, bench/decision/src/before_shapes.rs)',
       decision: 'token_from_header + Token::hash + decide on records decoded once (bench/decision/src/lib.rs); '
         + 'decide_only_* is decide alone; both built with the deployable profile (opt-level s, lto, codegen-units 1)',
     },
@@ -727,6 +789,7 @@ async function main() {
     check('do_calls_per_request', results.do_calls_per_request, '<=', 0.05, 4),
     check('kv_reads_per_request', results.kv_reads_per_request, '<=', 0.01, 5),
     check('decision_ns_native', results.decision_ns_native, '<', 10000, 1),
+    check('item_counter_ratio', results.item_counter_ratio, '<=', 1.1, 3),
     check('wasm_gzip_bytes', results.wasm_gzip_bytes, '<', 400000, 0),
     check('overshoot_max', results.overshoot_max, '<=', results.overshoot_bound, 0),
   ];
@@ -755,12 +818,13 @@ async function main() {
     ['kv_reads_per_request_strict', fmt(results.kv_reads_per_request_strict, 5), `strict: same (${sd ? `${sd.kv_reads} / ${sd.requests}` : 'n/a'})`],
     ['decision_ns_native', fmt(results.decision_ns_native), 'criterion median: token_from_header + hash + decide'],
     ['decide_only_ns_native', fmt(results.decide_only_ns_native), 'criterion median: decide alone'],
+    ...itemRows(results),
     ['decision_ns_wasm', fmt(results.decision_ns_wasm), `wasm32 in Node (V8), median of 9 timed rounds (fastest ${fmt(wasm?.wasm_timing.full.min_ns)})`],
     ['decide_only_ns_wasm', fmt(results.decide_only_ns_wasm), 'wasm32 in Node (V8), decide alone'],
     ['wasm_gzip_bytes', fmt(results.wasm_gzip_bytes, 0), `${results.wasm_gzip_tool ?? 'gzip -9'} of build/enforcer/index_bg.wasm (raw ${fmt(results.wasm_raw_bytes, 0)})`],
     ['control_wasm_gzip_bytes', fmt(results.control_wasm_gzip_bytes, 0), 'the same, of build/control/index_bg.wasm (off the request path)'],
     ['overshoot_max', fmt(results.overshoot_max, 0), `max over ${bursts.length} rounds × 2 accounts of origin served − ${BURST.limit} (lease limit; bursts of ${BURST.requests} and ${BURST.limit}, ${BURST.tokens} tokens, ${c.burst_concurrency} concurrent; and after settlement)`],
-    ['overshoot_bound', fmt(results.overshoot_bound, 0), 'stated in src/domain/lease.rs: the guard charges a slice when it grants it'],
+    ['overshoot_bound', fmt(results.overshoot_bound, 0), 'stated in src/domain/throttle/lease/mod.rs: the guard charges a slice when it grants it'],
     ['under_admission_max', fmt(results.under_admission_max, 0), `max over rounds of ${BURST.limit} − origin served right after the ${BURST.requests}-request burst${reloadedBursts.length ? ' (rounds hit by a reload left out)' : ''}`],
     ['under_admission_max_short_burst', fmt(results.under_admission_max_short_burst, 0), `the same right after a burst of exactly ${BURST.limit} requests (units still held by leases)`],
     ['under_admission_bound', fmt(results.under_admission_bound, 0), `LEASE_SIZE ${LEASE_SIZE} × ${BURST.tokens} keys (one per token), one isolate`],

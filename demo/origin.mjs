@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Demo origin for Tollgate: a stand-in for the public X (Twitter) API v2.
+// Demo origin for Tollgate: a stand-in for the public X (Twitter) API v2, and for a second API
+// whose responses have other shapes (a top-level array; a nested listing).
 //
 // It answers a small set of read endpoints with X-shaped JSON so that stock
 // X API v2 client libraries work against it unchanged, but only for requests
@@ -850,6 +851,101 @@ function serveStream(req, res, params, key, withRules) {
   tick();
 }
 
+// ---------------------------------------------------------------------------
+// A second demo API in two other common response shapes, for Tollgate's per-endpoint shapes:
+//
+//   GET /v1/products?page=&per_page=   a top-level array of products with numeric ids
+//   GET /v1/products/:id               one product object
+//   GET /r/:board/new?limit=&after=    a nested listing: {"kind":"Listing","data":{"children":[
+//                                      {"kind":"t3","data":{"id":…}}, …],"dist":n,"after":…}}
+//
+// Its own errors are `{"error":{"code":…,"message":…}}`. Every endpoint returns the items it
+// served, which the origin's stats count like X's `data`.
+
+const CATALOGUE_SIZE = 5000;
+const FIRST_PRODUCT = 100001;
+const BOARD_POSTS = 1000;
+
+const catalogueError = (status, code, message) => ({ status, body: { error: { code, message } }, items: 0 });
+
+function positiveInt(params, name, min, max, dflt) {
+  const raw = params.get(name);
+  if (raw === null) return dflt;
+  if (!/^\d{1,6}$/.test(raw) || Number(raw) < min || Number(raw) > max) return null;
+  return Number(raw);
+}
+
+function makeProduct(n) {
+  const h = fnv32(`product:${n}`);
+  return {
+    id: FIRST_PRODUCT + n,
+    sku: `SKU-${String(FIRST_PRODUCT + n).padStart(7, '0')}`,
+    name: `${FIRST[h & 7]} ${LAST[(h >>> 3) & 7]} lamp, model ${n}`,
+    price_cents: 999 + (h % 40_000),
+    currency: 'EUR',
+    stock: (h >>> 8) % 120,
+    supplier: { id: 500 + ((h >>> 16) % 8), name: `Supplier ${(h >>> 16) % 8}` },
+  };
+}
+
+function productsPage(params) {
+  const page = positiveInt(params, 'page', 1, 100_000, 1);
+  const perPage = positiveInt(params, 'per_page', 1, 100, 10);
+  if (page === null) return catalogueError(400, 'invalid_parameter', '`page` must be a whole number from 1');
+  if (perPage === null) return catalogueError(400, 'invalid_parameter', '`per_page` must be a whole number from 1 to 100');
+  const first = (page - 1) * perPage;
+  const items = [];
+  for (let n = first; n < Math.min(first + perPage, CATALOGUE_SIZE); n++) items.push(makeProduct(n));
+  return { status: 200, body: items, items: items.length };
+}
+
+function productById(rawId) {
+  const n = /^\d{1,9}$/.test(rawId) ? Number(rawId) - FIRST_PRODUCT : -1;
+  if (n < 0 || n >= CATALOGUE_SIZE) return catalogueError(404, 'not_found', `No product with id ${rawId.slice(0, 32)}`);
+  return { status: 200, body: makeProduct(n), items: 1 };
+}
+
+// A board's posts, newest first: ids in base 36 from a per-board base, so they differ across boards.
+function boardPostId(board, i) {
+  return ((seed32(`board:${board}`) % 100_000) * 10_000 + BOARD_POSTS - i).toString(36);
+}
+
+function boardListing(params, rawBoard) {
+  const board = decodeURIComponent(rawBoard);
+  if (!/^[A-Za-z0-9_]{1,32}$/.test(board)) return catalogueError(404, 'not_found', 'No such board');
+  const limit = positiveInt(params, 'limit', 1, 100, 25);
+  if (limit === null) return catalogueError(400, 'invalid_parameter', '`limit` must be a whole number from 1 to 100');
+  let start = 0;
+  const after = params.get('after');
+  if (after !== null) {
+    const i = [...Array(BOARD_POSTS).keys()].find((k) => `t3_${boardPostId(board, k)}` === after);
+    if (i === undefined) return catalogueError(400, 'invalid_parameter', '`after` is not a post of this board');
+    start = i + 1;
+  }
+  const children = [];
+  for (let i = start; i < Math.min(start + limit, BOARD_POSTS); i++) {
+    const id = boardPostId(board, i);
+    const h = fnv32(`${board}:${id}`);
+    children.push({
+      kind: 't3',
+      data: {
+        id,
+        name: `t3_${id}`,
+        title: tweetText(`${board}:${id}`).slice(0, 80),
+        author: USER_POOL[h & 63].username,
+        subreddit: board,
+        created_utc: Math.floor(ANCHOR_MS / 1000) - i * 90,
+        score: h % 500,
+        num_comments: (h >>> 9) % 40,
+      },
+    });
+  }
+  const last = children.at(-1);
+  const more = start + limit < BOARD_POSTS;
+  const data = { after: more && last ? last.data.name : null, before: null, dist: children.length, modhash: '', children };
+  return { status: 200, body: { kind: 'Listing', data }, items: children.length };
+}
+
 // Route templates double as the stats keys, keeping by_path bounded no matter
 // which ids clients ask for.
 function route(pathname) {
@@ -864,6 +960,11 @@ function route(pathname) {
   if (m) return { key: '/2/tweets/:id', run: (p) => tweetById(p, m[1]) };
   m = /^\/2\/users\/([^/]+)\/tweets$/.exec(pathname);
   if (m) return { key: '/2/users/:id/tweets', run: (p) => userTweets(p, m[1]) };
+  if (pathname === '/v1/products') return { key: pathname, run: productsPage };
+  m = /^\/v1\/products\/([^/]+)$/.exec(pathname);
+  if (m) return { key: '/v1/products/:id', run: () => productById(m[1]) };
+  m = /^\/r\/([^/]+)\/new$/.exec(pathname);
+  if (m) return { key: '/r/:board/new', run: (p) => boardListing(p, m[1]) };
   return null;
 }
 
@@ -1020,7 +1121,7 @@ async function handleApi(req, res, parsed) {
       return;
     }
   }
-  countServed(key, itemCount(result.body));
+  countServed(key, result.items ?? itemCount(result.body));
   sendJson(res, result.status, result.body);
 }
 
@@ -1232,11 +1333,11 @@ async function handleHook(req, res, pathname) {
 async function handle(req, res) {
   const parsed = splitUrl(req.url ?? '');
   const pathname = parsed ? parsed.pathname : '';
-  if (pathname === '/2' || pathname.startsWith('/2/')) return handleApi(req, res, parsed);
+  if (pathname === '/2' || /^\/(2|v1|r)\//.test(pathname)) return handleApi(req, res, parsed);
   if (pathname.startsWith('/__origin/')) return handleHook(req, res, pathname);
   // Malformed targets are still API traffic if they are not hooks: they must be signed.
   if (!parsed) return handleApi(req, res, null);
-  sendProblem(res, 404, 'Not Found Error', 'Only /2/... API paths are served here');
+  sendProblem(res, 404, 'Not Found Error', 'Only /2/..., /v1/... and /r/... API paths are served here');
 }
 
 const server = http.createServer({ keepAlive: true }, (req, res) => {

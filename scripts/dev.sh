@@ -42,6 +42,7 @@ Try (the tokens are public demo values, for local runs only; the README lists mo
   curl -s '$base/2/tweets/20' -H 'Authorization: Bearer $(token acme-retired)'   # 401: revoked
   curl -s '$base/2/tweets/search/recent?query=edge' -H 'Authorization: Bearer $(token globex-lookup)'   # 403: not in plan
   curl -s '$base/2/tweets/search/recent?query=edge' -H 'Authorization: Bearer $(token trial-app)'   # 5 a minute, then 429
+  curl -s '$base/v1/products?per_page=3' -H 'Authorization: Bearer $(token bazaar-app)'   # 200: another API shape, a top-level array
   curl -s '$base/_tollgate/admin/v1/accounts' -H 'Authorization: Bearer $ADMIN_SECRET'   # 200: the admin API
   curl -s 'http://127.0.0.1:$ORIGIN_PORT/2/tweets/20'                       # 403 from the origin: not signed by the edge
 

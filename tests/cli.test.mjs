@@ -49,13 +49,19 @@ test('validate accepts the demo file and rejects a broken one with each problem 
   assert.equal(good.code, 0, good.stderr);
   const bad = join(scratch, 'bad.json');
   writeFileSync(bad, JSON.stringify({
-    plans: [{ v: 1, id: 'p', endpoints: [{ method: 'GET', path: 'x', group: 'g' }] }],
+    plans: [
+      { v: 1, id: 'p', endpoints: [{ method: 'GET', path: 'x', group: 'g' }] },
+      { v: 1, id: 'q', shape: { items: '/data', keep: ['/name'] }, endpoints: [{ method: 'GET', path: '/x', group: 'g' }] },
+      { v: 1, id: 'r', endpoints: [{ method: 'GET', path: '/x', group: 'g', shape: { items: 'results' } }] },
+    ],
     accounts: [{ v: 1, id: 'a', name: 'A', plan: 'missing', status: 'active' }],
     apps: [{ token: 'tg_short', record: { v: 1, account: 'a', app: 'x', status: 'active' } }],
   }));
   const res = await admin(['validate', bad]);
   assert.equal(res.code, 1);
   assert.match(res.stderr, /plans\[0\]: record field `endpoints`/);
+  assert.match(res.stderr, /plans\[1\]: record field `shape` is invalid: `keep` must keep the id/);
+  assert.match(res.stderr, /plans\[2\]: .*JSON Pointer/);
   assert.match(res.stderr, /accounts\[0\]: plan `missing` is not in the file/);
   assert.match(res.stderr, /apps\[0\]: the token has the wrong length/);
 });

@@ -1,5 +1,5 @@
-//! `items::count` and `items::ids` on arbitrary bytes, `items::is_json` on arbitrary content
-//! types.
+//! `items::count` and `items::ids` on arbitrary bytes in X API v2's shape (the default),
+//! `items::is_json` on arbitrary content types. (Other shapes: the `shape` target.)
 //!
 //! Invariants, against `serde_json::Value` as the reference reader: every JSON object (with at
 //! most one `data` key) is counted, nothing but an object is, and the count is the length of an
@@ -11,7 +11,8 @@
 use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
-use tollgate::domain::redistribution::items::{count, ids, is_json};
+use tollgate::domain::redistribution::items::{self, is_json};
+use tollgate::domain::redistribution::shape::Shape;
 
 /// How many top-level `data` keys an object has (`None` when the body is not an object).
 struct DataKeys(Option<usize>);
@@ -75,7 +76,8 @@ fn ids_in(map: &serde_json::Map<String, Value>) -> Option<Vec<String>> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let counted = count(data);
+    let x = Shape::x_v2();
+    let counted = items::count(data, &x);
     // The counter skips ignored strings without checking their UTF-8, so the reference for
     // what it counts reads invalid UTF-8 as U+FFFD; whether it counts at all is checked strictly.
     let lossy = serde_json::from_str::<Value>(&String::from_utf8_lossy(data)).ok();
@@ -93,7 +95,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    if let Some(listed) = ids(data) {
+    if let Some(listed) = items::ids(data, &x) {
         match &lossy {
             Some(Value::Object(map)) => assert_eq!(Some(&listed), ids_in(map).as_ref()),
             None if out_of_range(data) => {}

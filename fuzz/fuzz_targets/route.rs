@@ -98,7 +98,7 @@ fn check(table: &RouteTable, endpoints: &[Endpoint], method: Method, path: &str)
 fn fixed() -> Vec<Endpoint> {
     FIXED
         .iter()
-        .map(|&(method, path, group)| Endpoint { method, path: path.into(), group: Id::new(group).unwrap(), stream: false })
+        .map(|&(method, path, group)| Endpoint { method, path: path.into(), group: Id::new(group).unwrap(), stream: false, shape: None })
         .collect()
 }
 
@@ -127,7 +127,7 @@ fn path(u: &mut Unstructured<'_>, fill_params: bool) -> arbitrary::Result<String
 
 fn fixed_table(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let endpoints = fixed();
-    let table = RouteTable::build(&endpoints).expect("the fixed plan builds");
+    let table = RouteTable::build(&endpoints, None).expect("the fixed plan builds");
     for e in &endpoints {
         check(&table, &endpoints, e.method, &e.path);
     }
@@ -162,9 +162,9 @@ fn arbitrary_table(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     for _ in 0..n {
         let method = *u.choose(&METHODS)?;
         let group = Id::new(u.choose(&groups)?).unwrap();
-        endpoints.push(Endpoint { method, path: path(u, false)?, group, stream: false });
+        endpoints.push(Endpoint { method, path: path(u, false)?, group, stream: false, shape: None });
     }
-    match RouteTable::build(&endpoints) {
+    match RouteTable::build(&endpoints, None) {
         Ok(table) => {
             assert!(endpoints.iter().all(|e| valid_pattern(&e.path)), "an invalid pattern was accepted");
             for (i, e) in endpoints.iter().enumerate() {

@@ -13,6 +13,7 @@
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tollgate::domain::redistribution::recipient::Mode;
+use tollgate::domain::redistribution::shape::Shape;
 use tollgate::domain::redistribution::stream::{classify, Batch, ForRecipient, Kind, LineFilter};
 
 /// Feeds the chunks and adds up what comes out.
@@ -80,7 +81,7 @@ fuzz_target!(|data: &[u8]| {
                 let blank = inputs[next].iter().all(u8::is_ascii_whitespace);
                 assert!(if blank { line.is_empty() } else { *line == inputs[next] }, "a line was changed");
                 at = next + 1;
-                if let Kind::Post { items: n, ids: i } = classify(line) {
+                if let Kind::Post { items: n, ids: i } = classify(line, &Shape::x_v2()) {
                     items += n;
                     ids.extend(i);
                 }

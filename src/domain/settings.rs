@@ -1,6 +1,8 @@
 //! Deployment settings, read from wrangler vars and secrets through one lookup function so that
 //! parsing them is pure and tested here.
 
+use crate::domain::http::error_body::ErrorBody;
+
 /// Everything the edge needs to know about its deployment.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -10,6 +12,8 @@ pub struct Settings {
     pub cache_ttl_ms: u64,
     /// Prefix of every problem `type` URI.
     pub problem_type_base: String,
+    /// The body of Tollgate's own errors: a problem, or the API's own shape.
+    pub error_body: ErrorBody,
     /// HMAC key of the signed context header (a secret).
     pub signing_key: Vec<u8>,
 }
@@ -21,6 +25,7 @@ impl std::fmt::Debug for Settings {
             .field("origin_timeout_ms", &self.origin_timeout_ms)
             .field("cache_ttl_ms", &self.cache_ttl_ms)
             .field("problem_type_base", &self.problem_type_base)
+            .field("error_body", &self.error_body)
             .field("signing_key", &"<redacted>")
             .finish()
     }
@@ -38,6 +43,7 @@ pub const ORIGIN_URL: &str = "ORIGIN_URL";
 pub const ORIGIN_TIMEOUT_MS: &str = "ORIGIN_TIMEOUT_MS";
 pub const ENTITLEMENT_CACHE_TTL_SECONDS: &str = "ENTITLEMENT_CACHE_TTL_SECONDS";
 pub const PROBLEM_TYPE_BASE: &str = "PROBLEM_TYPE_BASE";
+pub const ERROR_BODY: &str = "ERROR_BODY";
 pub const CONTEXT_SIGNING_KEY: &str = "CONTEXT_SIGNING_KEY";
 
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -56,6 +62,10 @@ impl Settings {
         let origin_timeout_ms = number(&get, ORIGIN_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 1..=300_000)?;
         let ttl_seconds = number(&get, ENTITLEMENT_CACHE_TTL_SECONDS, DEFAULT_TTL_SECONDS, 0..=3600)?;
         let problem_type_base = get(PROBLEM_TYPE_BASE).unwrap_or_else(|| DEFAULT_TYPE_BASE.to_owned());
+        let error_body = match get(ERROR_BODY) {
+            Some(text) => ErrorBody::parse(&text).map_err(|why| SettingsError::Invalid { name: ERROR_BODY, why })?,
+            None => ErrorBody::Problem,
+        };
         let signing_key = get(CONTEXT_SIGNING_KEY).ok_or(SettingsError::Missing(CONTEXT_SIGNING_KEY))?;
         if signing_key.len() < MIN_KEY_BYTES {
             return Err(SettingsError::Invalid { name: CONTEXT_SIGNING_KEY, why: "must be at least 32 bytes" });
@@ -65,6 +75,7 @@ impl Settings {
             origin_timeout_ms,
             cache_ttl_ms: ttl_seconds * 1000,
             problem_type_base,
+            error_body,
             signing_key: signing_key.into_bytes(),
         })
     }
@@ -104,6 +115,7 @@ mod tests {
         assert_eq!(s.origin_timeout_ms, 10_000);
         assert_eq!(s.cache_ttl_ms, 30_000);
         assert_eq!(s.problem_type_base, DEFAULT_TYPE_BASE);
+        assert_eq!(s.error_body, ErrorBody::Problem);
         assert!(!format!("{s:?}").contains("0123456789abcdef"));
     }
 
@@ -120,6 +132,18 @@ mod tests {
         assert!(matches!(
             with(&[(ORIGIN_URL, "http://o"), KEY, (ORIGIN_TIMEOUT_MS, "0")]),
             Err(SettingsError::Invalid { name: ORIGIN_TIMEOUT_MS, .. })
+        ));
+    }
+
+    #[test]
+    fn the_error_body_is_a_problem_or_a_valid_template() {
+        let template = r#"{"error":{"code":"{code}","message":"{detail}"}}"#;
+        let s = with(&[(ORIGIN_URL, "http://o"), KEY, (ERROR_BODY, template)]).unwrap();
+        assert!(matches!(s.error_body, ErrorBody::Template(_)));
+        assert_eq!(with(&[(ORIGIN_URL, "http://o"), KEY, (ERROR_BODY, "problem")]).unwrap().error_body, ErrorBody::Problem);
+        assert!(matches!(
+            with(&[(ORIGIN_URL, "http://o"), KEY, (ERROR_BODY, r#"{"error":"{cod}"}"#)]),
+            Err(SettingsError::Invalid { name: ERROR_BODY, .. })
         ));
     }
 }

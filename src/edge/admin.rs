@@ -207,7 +207,7 @@ impl Admin<'_> {
 
     async fn get_record<R: Record + serde::Serialize>(&self, id: &str, key: fn(&Id) -> String) -> Answer {
         let record: R = self.load(&key(&id_of(id)?)).await?;
-        ok(&serde_json::to_value(&record).unwrap_or_default())
+        Ok(respond(serde_json::to_string(&record).unwrap_or_default().into_bytes(), 200, "application/json"))
     }
 
     async fn put_plan(&self, id: &str) -> Answer {
@@ -217,8 +217,10 @@ impl Admin<'_> {
             return Err(bad(format!("Field `id` is `{}` but the path names `{id}`.", record.id)));
         }
         let text = serde_json::to_string(&record).unwrap_or_default();
+        // The record as written (read back as JSON rather than converted: one serialiser for plans).
+        let written: Value = serde_json::from_str(&text).unwrap_or_default();
         self.write(&kv_layout::plan_key(&id), text).await?;
-        self.audit_change(ADMIN_LOG, AdminChange::PlanWritten, json!({ "plan": id, "record": record })).await?;
+        self.audit_change(ADMIN_LOG, AdminChange::PlanWritten, json!({ "plan": id, "record": written })).await?;
         ok(&json!({ "plan": id, "written": true }))
     }
 

@@ -4,6 +4,9 @@
 //!
 //! Shared by the criterion benchmark (native) and `bench/decision-wasm` (the same code in wasm).
 
+pub mod before_shapes;
+pub mod bodies;
+
 use std::hint::black_box;
 
 use tollgate::domain::access::bearer::token_from_header;

@@ -5,6 +5,7 @@ use crate::domain::time::clock::UnixMillis;
 use crate::domain::access::entitlement::{AccountRecord, AccountStatus, AppRecord, AppStatus, Method, Plan};
 use crate::domain::access::id::Id;
 use crate::domain::http::problem::{Forbidden, Problem, Unauthorized};
+use crate::domain::redistribution::items::Metering;
 use crate::domain::redistribution::recipient::Delivery;
 use crate::domain::access::use_case;
 
@@ -17,6 +18,8 @@ pub struct Grant {
     pub group: Id,
     /// The endpoint is a stream: its response is passed on and metered line by line.
     pub stream: bool,
+    /// How its responses are counted: the endpoint's shape, and whether the plan caps items.
+    pub metering: Metering,
     /// The downstream recipient the request is served to, if it names one.
     pub delivery: Option<Delivery>,
 }
@@ -65,6 +68,7 @@ pub fn decide(app: &AppRecord, account: &AccountRecord, plan: &Plan, call: Call<
             plan: plan.record.id.clone(),
             group: route.group.clone(),
             stream: route.stream,
+            metering: Metering { shape: route.shape.clone(), capped: plan.record.monthly_item_cap.is_some() },
             delivery,
         }),
         Err(refusal) => Decision::Deny(Problem::Forbidden(refusal.into())),

@@ -125,7 +125,8 @@ mod tests {
     #[test]
     fn reports_every_problem_with_its_place() {
         let text = r#"{
-          "plans": [{"v":1,"id":"p","endpoints":[{"method":"GET","path":"bad","group":"g"}]}],
+          "plans": [{"v":1,"id":"p","endpoints":[{"method":"GET","path":"bad","group":"g"}]},
+                    {"v":1,"id":"q","endpoints":[{"method":"GET","path":"/a","group":"g","shape":{"items":"","count":"/total"}}]}],
           "accounts": [{"v":1,"id":"a","name":"A","plan":"p","status":"active","use_cases":[{"id":"u","status":"approved"}]}],
           "apps": [
             {"token":"tg_nope","record":{"v":1,"account":"a","app":"x","status":"active"}},
@@ -134,6 +135,7 @@ mod tests {
           ]}"#;
         let errors: Vec<String> = validate(text).iter().map(ToString::to_string).collect();
         assert!(errors.iter().any(|e| e.starts_with("plans[0]: record field `endpoints`")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.starts_with("plans[1]: record field `endpoints` is invalid: endpoint 0 (`/a`): shape:")), "{errors:?}");
         assert!(errors.iter().any(|e| e == "accounts[0]: plan `p` is not in the file"), "{errors:?}");
         assert!(errors.iter().any(|e| e.starts_with("apps[0]: ")), "{errors:?}");
         assert!(errors.iter().any(|e| e == "apps[1].record: account `b` is not in the file"), "{errors:?}");

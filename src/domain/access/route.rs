@@ -1,9 +1,11 @@
 //! Route matching: which endpoint group, if any, a method and path fall in.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::domain::access::entitlement::{Endpoint, Method};
 use crate::domain::access::id::Id;
+use crate::domain::redistribution::shape::Shape;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
@@ -14,17 +16,21 @@ pub enum RouteError {
 }
 
 /// Compiled routes of one plan. Paths go through the router once; each path then holds the
-/// groups of the methods allowed on it, and whether each is a stream.
+/// endpoints of the methods allowed on it: group, whether it is a stream, its response shape.
 pub struct RouteTable {
     router: matchit::Router<usize>,
-    by_path: Vec<Vec<(Method, Id, bool)>>,
+    by_path: Vec<Vec<Entry>>,
 }
+
+/// One method on a path: its group, whether it is a stream, its shape.
+type Entry = (Method, Id, bool, Rc<Shape>);
 
 /// The endpoint a request falls in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route<'a> {
     pub group: &'a Id,
     pub stream: bool,
+    pub shape: &'a Rc<Shape>,
 }
 
 impl std::fmt::Debug for RouteTable {
@@ -34,11 +40,14 @@ impl std::fmt::Debug for RouteTable {
 }
 
 impl RouteTable {
+    /// The endpoints, each with its own shape, or else the plan's (`shape`), or else X API v2's.
+    ///
     /// # Errors
     /// A [`RouteError`] for a malformed or duplicate pattern.
-    pub fn build(endpoints: &[Endpoint]) -> Result<Self, RouteError> {
+    pub fn build(endpoints: &[Endpoint], shape: Option<&Shape>) -> Result<Self, RouteError> {
+        let plan_shape = Rc::new(shape.cloned().unwrap_or_default());
         let mut router = matchit::Router::new();
-        let mut by_path: Vec<Vec<(Method, Id, bool)>> = Vec::new();
+        let mut by_path: Vec<Vec<Entry>> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
         for endpoint in endpoints {
             check_pattern(&endpoint.path)?;
@@ -54,10 +63,11 @@ impl RouteTable {
                 by_path.push(Vec::new());
                 slot
             };
-            if by_path[slot].iter().any(|(m, _, _)| *m == endpoint.method) {
+            if by_path[slot].iter().any(|(m, ..)| *m == endpoint.method) {
                 return Err(RouteError::Conflict { method: endpoint.method, path: endpoint.path.clone() });
             }
-            by_path[slot].push((endpoint.method, endpoint.group.clone(), endpoint.stream));
+            let shape = endpoint.shape.as_ref().map_or_else(|| plan_shape.clone(), |s| Rc::new(s.clone()));
+            by_path[slot].push((endpoint.method, endpoint.group.clone(), endpoint.stream, shape));
         }
         Ok(Self { router, by_path })
     }
@@ -68,7 +78,7 @@ impl RouteTable {
         self.route(method, path).map(|r| r.group)
     }
 
-    /// The endpoint of a request path: its group, and whether it is a stream.
+    /// The endpoint of a request path: its group, whether it is a stream, its shape.
     #[must_use]
     pub fn route(&self, method: Method, path: &str) -> Option<Route<'_>> {
         let matched = self.router.at(path).ok()?;
@@ -78,7 +88,10 @@ impl RouteTable {
             return None;
         }
         let slot = *matched.value;
-        self.by_path[slot].iter().find(|(m, _, _)| *m == method).map(|(_, group, stream)| Route { group, stream: *stream })
+        self.by_path[slot]
+            .iter()
+            .find(|(m, ..)| *m == method)
+            .map(|(_, group, stream, shape)| Route { group, stream: *stream, shape })
     }
 }
 
@@ -110,7 +123,7 @@ mod tests {
     use super::*;
 
     fn endpoint(method: Method, path: &str, group: &str) -> Endpoint {
-        Endpoint { method, path: path.into(), group: Id::new(group).unwrap(), stream: false }
+        Endpoint { method, path: path.into(), group: Id::new(group).unwrap(), stream: false, shape: None }
     }
 
     fn table() -> RouteTable {
@@ -120,7 +133,7 @@ mod tests {
             endpoint(Method::Get, "/2/tweets/:id", "lookup"),
             endpoint(Method::Get, "/2/users/:id/tweets", "timeline"),
             endpoint(Method::Post, "/2/tweets", "write"),
-        ])
+        ], None)
         .unwrap()
     }
 
@@ -147,10 +160,10 @@ mod tests {
     #[test]
     fn refuses_malformed_and_duplicate_patterns() {
         for bad in ["", "x", "/a//b", "/a/*rest", "/a/:", "/a/../b", "/a/b c"] {
-            assert!(RouteTable::build(&[endpoint(Method::Get, bad, "g")]).is_err(), "{bad:?}");
+            assert!(RouteTable::build(&[endpoint(Method::Get, bad, "g")], None).is_err(), "{bad:?}");
         }
         let twice = [endpoint(Method::Get, "/a", "g"), endpoint(Method::Get, "/a", "h")];
-        assert!(matches!(RouteTable::build(&twice), Err(RouteError::Conflict { .. })));
+        assert!(matches!(RouteTable::build(&twice, None), Err(RouteError::Conflict { .. })));
     }
 
     #[test]

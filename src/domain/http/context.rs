@@ -61,6 +61,7 @@ mod tests {
             plan: Id::new("pro").unwrap(),
             group: Id::new("search").unwrap(),
             stream: false,
+            metering: crate::domain::redistribution::items::Metering::default(),
             delivery: None,
         }
     }

@@ -1,9 +1,10 @@
 //! The request and response as HTTP: the request's shape and overrides, the headers that reach
-//! the origin, the signed context, rate-limit headers, problem responses, and the paths Tollgate
-//! answers itself.
+//! the origin, the signed context, rate-limit headers, problem responses and the error body they
+//! are written in, and the paths Tollgate answers itself.
 
 pub mod client_address;
 pub mod context;
+pub mod error_body;
 pub mod namespace;
 pub mod overrides;
 pub mod own_paths;

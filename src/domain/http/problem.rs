@@ -30,6 +30,9 @@ pub enum Problem {
     OriginResponseUnfilterable,
     /// 502: the origin answered with a part of a body (206), which cannot be metered.
     OriginResponsePartial,
+    /// 502: the plan caps items and a successful response does not have its endpoint's shape,
+    /// so its items cannot be counted.
+    OriginResponseUncountable,
     /// 503: the account's guard could not be reached and the plan fails closed.
     GuardUnavailable,
     /// 400, 414 or 431: the request's shape is refused before any policy.
@@ -127,7 +130,10 @@ impl Problem {
             Self::Forbidden(_) => 403,
             Self::EntitlementUnavailable | Self::GuardUnavailable => 503,
             Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } => 429,
-            Self::OriginUnreachable | Self::OriginResponseUnfilterable | Self::OriginResponsePartial => 502,
+            Self::OriginUnreachable
+            | Self::OriginResponseUnfilterable
+            | Self::OriginResponsePartial
+            | Self::OriginResponseUncountable => 502,
             Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => 400,
             Self::BadRequest(ShapeError::TargetTooLong) => 414,
             Self::BadRequest(ShapeError::HeadersTooLarge) => 431,
@@ -146,7 +152,7 @@ impl Problem {
             Self::UsageCapped { .. } => "usage-capped",
             Self::RedistributionCapped { .. } => "redistribution-capped",
             Self::BadRequest(_) => "invalid-request",
-            Self::OriginResponseUnfilterable | Self::OriginResponsePartial => "bad-gateway",
+            Self::OriginResponseUnfilterable | Self::OriginResponsePartial | Self::OriginResponseUncountable => "bad-gateway",
             Self::OriginUnreachable => "bad-gateway",
             Self::OriginTimeout => "gateway-timeout",
         }
@@ -164,7 +170,7 @@ impl Problem {
             Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => "Invalid Request",
             Self::BadRequest(ShapeError::TargetTooLong) => "URI Too Long",
             Self::BadRequest(ShapeError::HeadersTooLarge) => "Request Header Fields Too Large",
-            Self::OriginResponseUnfilterable | Self::OriginResponsePartial => "Bad Gateway",
+            Self::OriginResponseUnfilterable | Self::OriginResponsePartial | Self::OriginResponseUncountable => "Bad Gateway",
             Self::OriginUnreachable => "Bad Gateway",
             Self::OriginTimeout => "Gateway Timeout",
         }
@@ -206,6 +212,9 @@ impl Problem {
             }
             Self::OriginResponseUnfilterable => "The upstream response could not be filtered for its recipient.",
             Self::OriginResponsePartial => "The upstream service answered with part of a response, which cannot be metered.",
+            Self::OriginResponseUncountable => {
+                "The upstream response does not have the shape declared for this endpoint, so its items cannot be counted."
+            }
             Self::BadRequest(ShapeError::Override(o)) => override_detail(*o),
             Self::BadRequest(ShapeError::PathNotCanonical) => {
                 "The path contains encoded separators, dot segments or characters that are not allowed."
@@ -244,6 +253,7 @@ impl Problem {
             }),
             Self::OriginResponseUnfilterable => Some("origin-response-unfilterable"),
             Self::OriginResponsePartial => Some("origin-response-partial"),
+            Self::OriginResponseUncountable => Some("origin-response-uncountable"),
             Self::BadRequest(ShapeError::Override(o)) => Some(if o.is_method() { "method-override" } else { "target-override" }),
             Self::BadRequest(ShapeError::PathNotCanonical) => Some("path-not-canonical"),
             Self::BadRequest(ShapeError::TargetTooLong) => Some("target-too-long"),
@@ -336,6 +346,7 @@ mod tests {
             Problem::OriginUnreachable,
             Problem::OriginTimeout,
             Problem::OriginResponsePartial,
+            Problem::OriginResponseUncountable,
             Problem::BadRequest(ShapeError::Override(Override::XHttpMethodOverride)),
             Problem::BadRequest(ShapeError::Override(Override::XOriginalUrl)),
         ]);

@@ -6,20 +6,24 @@
 //! - [`Splitter`]: byte chunks in, whole lines out, whatever the chunking. A line longer than its
 //!   limit ([`MAX_LINE_BYTES`]) is skipped to its end without being kept, so memory per stream
 //!   stays below the limit however long the stream or the line.
-//! - [`classify`]: a post line (its items and ids, counted like a page's `data`), a keep-alive,
-//!   an error line (`errors` and no `data`, X's own rule), another JSON object, or not JSON.
+//! - [`classify`]: a post line (its items and ids, counted like a page of the endpoint's shape:
+//!   X's `data` by default), a keep-alive, an error line (`errors` and no items, X's own rule),
+//!   another JSON object, or not JSON (or not the shape).
 //! - [`LineFilter`]: what leaves. Without a recipient every whole line passes, and only post lines
 //!   count. For a recipient every line goes through the page filter (`rewrite`): `ids_only`
 //!   reduces each post to `{"id":…}` (other fields such as `matching_rules` stay), nothing passes
-//!   beyond the recipient's reservation, and a line the filter cannot read is dropped.
+//!   beyond the recipient's reservation, and a line the filter cannot read is dropped. Under a
+//!   monthly cap, a line that is not JSON of the endpoint's shape is dropped too: it would carry
+//!   items the cap never sees.
 //! - [`Meter`]: what was sent and not yet reported to the ledger, and when a report is due.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
-use crate::domain::redistribution::items;
+use crate::domain::redistribution::items::{self, Metering};
 use crate::domain::redistribution::recipient::Mode;
 use crate::domain::redistribution::rewrite::{self, Filtered};
+use crate::domain::redistribution::shape::Shape;
 use crate::domain::throttle::lease::Deliveries;
 use crate::domain::throttle::verdict::Allowance;
 use crate::domain::time::clock::UnixMillis;
@@ -139,16 +143,15 @@ struct Envelope {
     errors: Option<IgnoredAny>,
 }
 
-/// What a line is.
+/// What a line is, read in the endpoint's shape.
 #[must_use]
-pub fn classify(line: &[u8]) -> Kind {
+pub fn classify(line: &[u8], shape: &Shape) -> Kind {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Kind::KeepAlive;
     }
-    let Some(count) = items::count(line) else { return Kind::NotJson };
-    if count > 0 {
-        let ids = items::ids(line).unwrap_or_default();
-        return Kind::Post { items: count, ids };
+    let Some(reading) = items::read(line, shape, true) else { return Kind::NotJson };
+    if reading.items > 0 {
+        return Kind::Post { items: reading.items, ids: reading.ids.unwrap_or_default() };
     }
     match serde_json::from_slice::<Envelope>(line) {
         Ok(Envelope { errors: Some(_) }) => Kind::Error,
@@ -162,7 +165,8 @@ pub fn classify(line: &[u8]) -> Kind {
 pub struct Dropped {
     /// Longer than the limit.
     pub too_long: u64,
-    /// Not JSON (passed on without a recipient, so only counted here for a recipient).
+    /// Not JSON, or not the endpoint's shape (passed on without a recipient and without a monthly
+    /// cap, so only counted here for a recipient or under a cap).
     pub not_json: u64,
     /// JSON the recipient filter cannot read (for example `"data":[5]`).
     pub unfilterable: u64,
@@ -216,6 +220,7 @@ pub struct LineFilter {
     recipient: Option<ForRecipient>,
     /// Items the recipient may still receive.
     left: u64,
+    metering: Metering,
 }
 
 impl LineFilter {
@@ -228,7 +233,13 @@ impl LineFilter {
     #[must_use]
     pub fn with_limit(recipient: Option<ForRecipient>, max_line: usize) -> Self {
         let left = recipient.map_or(0, |r| r.allowance);
-        Self { splitter: Splitter::new(max_line), recipient, left }
+        Self { splitter: Splitter::new(max_line), recipient, left, metering: Metering::default() }
+    }
+
+    /// Lines read in the endpoint's shape, under its plan's cap (X's shape and no cap otherwise).
+    #[must_use]
+    pub fn metered(self, metering: Metering) -> Self {
+        Self { metering, ..self }
     }
 
     /// A recipient's reservation is used up: nothing more may be sent, and the stream ends.
@@ -255,6 +266,7 @@ impl LineFilter {
         let mut batch = Batch::default();
         let recipient = self.recipient;
         let left = &mut self.left;
+        let metering = &self.metering;
         self.splitter.push(chunk, &mut |piece| {
             let line = match piece {
                 Piece::TooLong => {
@@ -264,8 +276,8 @@ impl LineFilter {
                 Piece::Line(line) => line,
             };
             match recipient {
-                None => pass(&mut batch, line),
-                Some(r) if *left > 0 => *left -= filter(&mut batch, line, r.mode, *left),
+                None => pass(&mut batch, line, metering),
+                Some(r) if *left > 0 => *left -= filter(&mut batch, line, &metering.shape, r.mode, *left),
                 Some(_) => {}
             }
         });
@@ -273,9 +285,10 @@ impl LineFilter {
     }
 }
 
-/// Without a recipient: every line is sent as it came; post lines count.
-fn pass(batch: &mut Batch, line: &[u8]) {
-    match classify(line) {
+/// Without a recipient: every line is sent as it came; post lines count. Under a cap, a line
+/// that is not the shape is dropped.
+fn pass(batch: &mut Batch, line: &[u8], metering: &Metering) {
+    match classify(line, &metering.shape) {
         // Sent as the API's own keep-alive, whatever blank it was.
         Kind::KeepAlive => {
             batch.bytes.extend_from_slice(LINE_END);
@@ -284,6 +297,10 @@ fn pass(batch: &mut Batch, line: &[u8]) {
         Kind::Post { items, ids } => {
             batch.items += items;
             batch.ids.extend(ids);
+        }
+        Kind::NotJson if metering.capped => {
+            batch.dropped.not_json += 1;
+            return;
         }
         Kind::NotJson => batch.passed_not_json += 1,
         Kind::Error | Kind::Other => {}
@@ -294,16 +311,16 @@ fn pass(batch: &mut Batch, line: &[u8]) {
 
 /// For a recipient: a keep-alive passes; every other line is sent only as the filter leaves it,
 /// within what is left of the reservation. Returns the items sent.
-fn filter(batch: &mut Batch, line: &[u8], mode: Mode, left: u64) -> u64 {
+fn filter(batch: &mut Batch, line: &[u8], shape: &Shape, mode: Mode, left: u64) -> u64 {
     if line.iter().all(u8::is_ascii_whitespace) {
         batch.bytes.extend_from_slice(LINE_END);
         return 0;
     }
-    if items::count(line).is_none() {
+    if items::count(line, shape).is_none() {
         batch.dropped.not_json += 1;
         return 0;
     }
-    let Ok(filtered) = rewrite::filter(line, mode, left) else {
+    let Ok(filtered) = rewrite::filter(line, shape, mode, left) else {
         batch.dropped.unfilterable += 1;
         return 0;
     };
@@ -314,7 +331,7 @@ fn filter(batch: &mut Batch, line: &[u8], mode: Mode, left: u64) -> u64 {
     };
     if sent > 0 {
         batch.items += sent;
-        batch.ids.extend(items::ids(out).unwrap_or_default());
+        batch.ids.extend(items::ids(out, shape).unwrap_or_default());
     }
     batch.bytes.extend_from_slice(out);
     batch.bytes.extend_from_slice(LINE_END);
@@ -386,6 +403,11 @@ mod tests {
     use super::*;
     use crate::domain::access::id::Id;
     use crate::domain::time::day::Day;
+
+    /// A line read in X's shape, as every stream before shapes.
+    fn classify(line: &[u8]) -> Kind {
+        super::classify(line, &Shape::x_v2())
+    }
 
     fn split(chunks: &[&[u8]], max: usize) -> Vec<Option<Vec<u8>>> {
         let mut s = Splitter::new(max);
@@ -547,6 +569,33 @@ mod tests {
             let chunks: Vec<&[u8]> = stream.as_bytes().chunks(size).collect();
             assert_eq!(feed_all(&mut LineFilter::new(None), &chunks), once, "chunks of {size}");
         }
+    }
+
+    #[test]
+    fn lines_are_read_in_the_endpoints_shape() {
+        // A stream of one object a line (the whole line is the item), with numeric ids.
+        let array: Shape = serde_json::from_str(r#"{"items":""}"#).unwrap();
+        let metering = Metering { shape: std::rc::Rc::new(array), capped: false };
+        let stream = "{\"id\":101,\"name\":\"a\"}\r\n\r\n{\"id\":102,\"name\":\"b\"}\r\n";
+        let b = feed_all(&mut LineFilter::new(None).metered(metering.clone()), &[stream.as_bytes()]);
+        assert_eq!((b.items, b.ids.clone()), (2, vec!["101".to_owned(), "102".to_owned()]));
+        assert_eq!(text(&b), stream);
+        let recipient = Some(ForRecipient { mode: Mode::IdsOnly, allowance: 10 });
+        let b = feed_all(&mut LineFilter::new(recipient).metered(metering), &[stream.as_bytes()]);
+        assert_eq!(text(&b), "{\"id\":101}\r\n\r\n{\"id\":102}\r\n");
+        assert_eq!(b.ids, ["101", "102"]);
+        // X's post lines are not this shape's items where the shape differs.
+        assert_eq!(super::classify(post("1").as_bytes(), &serde_json::from_str(r#"{"items":"/includes/users"}"#).unwrap()),
+            Kind::Post { items: 1, ids: vec!["9".into()] });
+    }
+
+    #[test]
+    fn under_a_cap_a_line_of_another_shape_is_dropped_not_passed_uncounted() {
+        let capped = Metering { shape: std::rc::Rc::new(Shape::x_v2()), capped: true };
+        let stream = format!("{}\r\n<html>\r\n[{{\"id\":\"2\"}}]\r\n{DISCONNECT}\r\n", post("1"));
+        let b = feed_all(&mut LineFilter::new(None).metered(capped), &[stream.as_bytes()]);
+        assert_eq!(text(&b), format!("{}\r\n{DISCONNECT}\r\n", post("1")));
+        assert_eq!((b.items, b.passed_not_json, b.dropped.not_json), (1, 0, 2));
     }
 
     #[test]

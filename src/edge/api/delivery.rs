@@ -1,6 +1,8 @@
-//! The origin's response on its way back: rate-limit headers added, items counted, and for a
-//! downstream recipient, filtered to the form and volume it may receive.
+//! The origin's response on its way back: rate-limit headers added, items counted where the
+//! endpoint's shape puts them, and for a downstream recipient, filtered to the form and volume it
+//! may receive. A body that is not the shape is never passed on uncounted under a monthly cap.
 
+use serde_json::json;
 use worker::js_sys::{self, ArrayBuffer, Uint8Array};
 use worker::wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -13,7 +15,8 @@ use crate::domain::http::problem::Problem;
 use crate::domain::redistribution::recipient::Mode;
 use crate::domain::redistribution::rewrite::{self, Filtered};
 use crate::domain::http::rate_headers;
-use crate::domain::redistribution::items;
+use crate::domain::redistribution::items::{self, Reading, Unshaped};
+use crate::edge::log;
 
 /// What the response may carry for a recipient: its form and how many items are reserved.
 pub struct Constraint {
@@ -47,11 +50,12 @@ pub struct Shipment {
 }
 
 impl Shipment {
-    fn of(body: &[u8], items: u64) -> Self {
-        let mut ids = if items == 0 { Vec::new() } else { items::ids(body).unwrap_or_default() };
+    fn of(reading: Reading, bytes: usize) -> Self {
+        let Reading { items, ids } = reading;
+        let mut ids = if items == 0 { Vec::new() } else { ids.unwrap_or_default() };
         ids.truncate(MAX_TRACKED_IDS);
         let untracked = items.saturating_sub(ids.len() as u64);
-        Self { items, ids, untracked, bytes: body.len() as u64 }
+        Self { items, ids, untracked, bytes: bytes as u64 }
     }
 
     /// A body streamed through unread: its length if the origin stated it, no items.
@@ -67,13 +71,17 @@ impl Shipment {
 ///
 /// # Errors
 /// [`Problem::OriginResponseUnfilterable`] when a recipient's response cannot be filtered:
-/// nothing leaves unfiltered.
+/// nothing leaves unfiltered. [`Problem::OriginResponseUncountable`] when a successful response
+/// under a monthly cap does not have the endpoint's shape: nothing leaves uncounted.
 pub async fn deliver(
     response: web_sys::Response,
     quotas: &[Quota],
     constraint: Option<Constraint>,
+    grant: &Grant,
     now: UnixMillis,
 ) -> Result<(web_sys::Response, Shipment), Problem> {
+    let metering = &grant.metering;
+    let shape = &*metering.shape;
     let status = response.status();
     // Ranges never reach the origin (`namespace`); a part of a body sent anyway cannot be
     // counted or filtered, so it does not leave.
@@ -105,22 +113,41 @@ pub async fn deliver(
             return if success { Err(Problem::OriginResponseUnfilterable) } else { stream_through() };
         }
         let (buffer, body) = read_body(&response).await?;
-        let filtered = rewrite::filter(&body, constraint.mode, constraint.allowance)
+        let filtered = rewrite::filter(&body, shape, constraint.mode, constraint.allowance)
             .map_err(|_| Problem::OriginResponseUnfilterable)?;
         let delivered = filtered.items();
-        return match filtered {
-            Filtered::Unchanged { .. } => Ok((rebuild(&buffer)?, Shipment::of(&body, delivered))),
-            Filtered::Rewritten { body, .. } => {
-                let out = Uint8Array::from(body.as_slice());
-                Ok((rebuild(&out)?, Shipment::of(&body, delivered)))
-            }
+        let (out, sent) = match &filtered {
+            Filtered::Unchanged { .. } => (rebuild(&buffer)?, body.as_slice()),
+            Filtered::Rewritten { body, .. } => (rebuild(&Uint8Array::from(body.as_slice()))?, body.as_slice()),
         };
+        let ids = if delivered == 0 { None } else { items::ids(sent, shape) };
+        return Ok((out, Shipment::of(Reading { items: delivered, ids }, sent.len())));
     }
 
-    if success && json {
+    if success && (json || metering.capped) {
+        // Under a cap a success that is not JSON is read too: it may carry data, and it is only
+        // passed on if it is empty.
+        if !json && response.body().is_none() {
+            return stream_through();
+        }
         let (buffer, body) = read_body(&response).await?;
-        let shipment = Shipment::of(&body, items::count(&body).unwrap_or(0));
-        return Ok((rebuild(&buffer)?, shipment));
+        let reading = match items::meter(&body, metering) {
+            Ok(reading) => reading,
+            Err(unshaped) => {
+                let refused = unshaped == Unshaped::Refused;
+                log::event(
+                    if refused { "error" } else { "warn" },
+                    "origin_response_unshaped",
+                    json!({ "account": grant.account.as_str(), "app": grant.app.as_str(), "group": grant.group.as_str(),
+                            "status": status, "bytes": body.len(), "json": json, "refused": refused }),
+                );
+                if refused {
+                    return Err(Problem::OriginResponseUncountable);
+                }
+                Reading { items: 0, ids: None }
+            }
+        };
+        return Ok((rebuild(&buffer)?, Shipment::of(reading, body.len())));
     }
     stream_through()
 }

@@ -23,6 +23,7 @@ use self::request::Incoming;
 use self::stream::Opened;
 use super::clock::EdgeClock;
 use super::{log, settings};
+use crate::domain::http::error_body::ErrorBody;
 use crate::domain::http::problem::Problem;
 use crate::domain::time::clock::Clock;
 
@@ -35,44 +36,45 @@ pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) ->
         Ok(settings) => settings,
         Err(why) => {
             log::event("error", "settings_invalid", json!({ "error": why }));
-            return respond::problem(&Problem::EntitlementUnavailable, FALLBACK_TYPE_BASE);
+            let fallback = respond::Errors { type_base: FALLBACK_TYPE_BASE, body: &ErrorBody::Problem };
+            return respond::problem(&Problem::EntitlementUnavailable, fallback);
         }
     };
-    let base = settings.problem_type_base.as_str();
+    let errors = respond::Errors { type_base: &settings.problem_type_base, body: &settings.error_body };
     // Read the request, once.
     let incoming = match Incoming::read(req, url) {
         Ok(incoming) => incoming,
-        Err(problem) => return respond::problem(&problem, base),
+        Err(problem) => return respond::problem(&problem, errors),
     };
     // Admit: the token, its entitlements, the decision.
     let admitted = match admit::admit(&incoming, &env, &settings, now).await {
         Ok(admitted) => admitted,
         Err(refusal) => {
             record::refused(&env, &ctx, &refusal);
-            return respond::problem(&refusal.problem, base);
+            return respond::problem(&refusal.problem, errors);
         }
     };
     // Limit: strict or leased, chosen from the plan's limits.
     let guard = Guard::new(&env, &ctx, &admitted.grant.account);
     let granted = match limit::limit(&admitted, &incoming, &guard, now).await {
         Ok(granted) => granted,
-        Err(refused) => return respond::refused(&refused.problem, &refused.quotas, base, now),
+        Err(refused) => return respond::refused(&refused.problem, &refused.quotas, errors, now),
     };
     // Forward to the origin, and deliver its response: counted, and filtered for a recipient.
     let constraint = Constraint::of(&admitted.grant, granted.allowance.as_ref());
     let delivered = match origin::forward(&incoming, &admitted.grant, &settings, now).await {
         // A stream: its lines are passed on, metered and recorded as they arrive.
-        Ok(response) if admitted.grant.stream => match stream::open(response, &granted.quotas, constraint, now).await {
+        Ok(response) if admitted.grant.stream => match stream::open(response, &granted.quotas, constraint, &admitted.grant, now).await {
             Opened::Stream(response, pump) => {
                 record::streaming(&guard, &admitted.grant, granted, pump);
                 return response;
             }
             Opened::Page(delivered) => delivered,
         },
-        Ok(response) => delivery::deliver(response, &granted.quotas, constraint, now).await,
+        Ok(response) => delivery::deliver(response, &granted.quotas, constraint, &admitted.grant, now).await,
         Err(problem) => Err(problem),
     };
-    let (response, shipment) = delivered.unwrap_or_else(|problem| (respond::problem(&problem, base), Shipment::default()));
+    let (response, shipment) = delivered.unwrap_or_else(|problem| (respond::problem(&problem, errors), Shipment::default()));
     // Record what was delivered, off the client's path.
     record::delivered(&guard, &admitted.grant, granted, shipment, now);
     response

@@ -23,6 +23,7 @@ use worker::web_sys::{self, ReadableStreamDefaultReader, ResponseInit, Transform
 use worker::{Delay, Env};
 
 use super::delivery::{self, Constraint, Shipment};
+use crate::domain::access::decision::Grant;
 use crate::domain::access::id::Id;
 use crate::domain::guard::command::Command;
 use crate::domain::http::problem::Problem;
@@ -58,12 +59,12 @@ pub struct Ledger {
 }
 
 /// Opens the client's side of a stream: the origin's status and headers with the rate-limit
-/// headers, and a body the pump feeds.
-pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Option<Constraint>, now: UnixMillis) -> Opened {
+/// headers, and a body the pump feeds, its lines read in the endpoint's shape.
+pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Option<Constraint>, grant: &Grant, now: UnixMillis) -> Opened {
     let status = response.status();
     let body = response.body().filter(|_| (200..300).contains(&status) && status != 206);
     let Some(body) = body else {
-        return Opened::Page(delivery::deliver(response, quotas, constraint, now).await);
+        return Opened::Page(delivery::deliver(response, quotas, constraint, grant, now).await);
     };
     let origin_init: &ResponseInit = response.unchecked_ref();
     let opened = (|| {
@@ -77,7 +78,7 @@ pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Opt
         return Opened::Page(Err(Problem::OriginUnreachable));
     };
     let recipient = constraint.map(|c| ForRecipient { mode: c.mode, allowance: c.allowance });
-    let pump = Pump { reader, writer, filter: LineFilter::new(recipient) };
+    let pump = Pump { reader, writer, filter: LineFilter::new(recipient).metered(grant.metering.clone()) };
     Opened::Stream(uncompressed(delivery::with_rate_headers(out, quotas, now)), pump)
 }
 

@@ -1,4 +1,5 @@
-//! A plan: the endpoints an account may call, each in a named endpoint group.
+//! A plan: the endpoints an account may call, each in a named endpoint group, and the shape of
+//! their responses (where the items are) when it is not X API v2's.
 
 use serde::{Deserialize, Serialize};
 
@@ -6,6 +7,7 @@ use super::{Record, RecordError};
 use crate::domain::access::id::Id;
 use crate::domain::throttle::limit::{GuardFailure, Limit};
 use crate::domain::access::route::{RouteError, RouteTable};
+use crate::domain::redistribution::shape::Shape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Method {
@@ -49,6 +51,9 @@ pub struct Endpoint {
     /// before the origin answers, and a stream's response head looks like a page's.
     #[serde(default, skip_serializing_if = "is_false")]
     pub stream: bool,
+    /// This endpoint's response shape, where it differs from the plan's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Shape>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
@@ -72,6 +77,9 @@ pub struct PlanRecord {
     /// Whether to refuse (`closed`, the default) or forward (`open`) when the guard is down.
     #[serde(default)]
     pub guard_failure: GuardFailure,
+    /// The response shape of the plan's endpoints (X API v2's when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<Shape>,
 }
 
 pub const MAX_ENDPOINTS: usize = 256;
@@ -89,7 +97,14 @@ impl Record for PlanRecord {
                 why: format!("at most {MAX_ENDPOINTS} endpoints"),
             });
         }
-        RouteTable::build(&self.endpoints).map_err(route_field)?;
+        RouteTable::build(&self.endpoints, self.shape.as_ref()).map_err(route_field)?;
+        if let Some(why) = self.shape.as_ref().and_then(Shape::problem) {
+            return Err(RecordError::Field { field: "shape", why });
+        }
+        let odd = self.endpoints.iter().enumerate().find_map(|(i, e)| Some((i, e, e.shape.as_ref()?.problem()?)));
+        if let Some((i, e, why)) = odd {
+            return Err(RecordError::Field { field: "endpoints", why: format!("endpoint {i} (`{}`): shape: {why}", e.path) });
+        }
         if let Some((i, e)) = self.endpoints.iter().enumerate().find(|(_, e)| e.stream && e.method != Method::Get) {
             return Err(RecordError::Field {
                 field: "endpoints",
@@ -148,7 +163,7 @@ impl Plan {
     /// # Errors
     /// The route error of an invalid endpoint list.
     pub fn compile(record: PlanRecord) -> Result<Self, RecordError> {
-        let routes = RouteTable::build(&record.endpoints).map_err(route_field)?;
+        let routes = RouteTable::build(&record.endpoints, record.shape.as_ref()).map_err(route_field)?;
         Ok(Self { record, routes })
     }
 }
@@ -223,5 +238,40 @@ mod tests {
         assert_eq!(Method::from_request("HEAD"), Some(Method::Get));
         assert_eq!(Method::from_request("TRACE"), None);
         assert_eq!(Method::from_request("get"), None);
+    }
+
+    #[test]
+    fn shapes_are_declared_per_plan_and_overridden_per_endpoint() {
+        let text = r#"{"v":1,"id":"catalog","shape":{"items":""},"endpoints":[
+            {"method":"GET","path":"/v1/products","group":"catalog"},
+            {"method":"GET","path":"/r/:sub/new","group":"listing",
+             "shape":{"items":"/data/children","id":"/data/id","keep":["/kind","/data/id"],"count":"/data/dist"}}]}"#;
+        let plan = Plan::compile(decode(text).unwrap()).unwrap();
+        let products = plan.routes.route(Method::Get, "/v1/products").unwrap();
+        assert!(products.shape.items.is_root());
+        let listing = plan.routes.route(Method::Get, "/r/demo/new").unwrap();
+        assert_eq!(listing.shape.items.to_string(), "/data/children");
+        // Written back as it was given.
+        let back: serde_json::Value = serde_json::to_value(&plan.record).unwrap();
+        assert_eq!(back["shape"], serde_json::json!({"items":"","id":"/id"}));
+        assert_eq!(back["endpoints"][1]["shape"]["count"], "/data/dist");
+        // Without a declaration, X API v2's shape.
+        let x = r#"{"v":1,"id":"p","endpoints":[{"method":"GET","path":"/2/tweets/:id","group":"lookup"}]}"#;
+        let plan = Plan::compile(decode(x).unwrap()).unwrap();
+        assert_eq!(**plan.routes.route(Method::Get, "/2/tweets/1").unwrap().shape, Shape::x_v2());
+        assert!(!serde_json::to_string(&plan.record).unwrap().contains("shape"));
+    }
+
+    #[test]
+    fn refuses_shapes_that_cannot_be_read() {
+        let endpoint = |shape: &str| format!(r#"{{"v":1,"id":"p","endpoints":[{{"method":"GET","path":"/a","group":"g","shape":{shape}}}]}}"#);
+        let plan = |shape: &str| format!(r#"{{"v":1,"id":"p","shape":{shape},"endpoints":[{{"method":"GET","path":"/a","group":"g"}}]}}"#);
+        let e = decode::<PlanRecord>(&endpoint(r#"{"items":"/data","keep":["/name"]}"#)).unwrap_err();
+        assert!(e.to_string().contains("endpoint 0 (`/a`): shape: `keep` must keep the id"), "{e}");
+        let e = decode::<PlanRecord>(&plan(r#"{"items":"","count":"/total"}"#)).unwrap_err();
+        assert!(matches!(e, RecordError::Field { field: "shape", .. }), "{e}");
+        let e = decode::<PlanRecord>(&plan(r#"{"items":"data"}"#)).unwrap_err();
+        assert!(e.to_string().contains("JSON Pointer"), "{e}");
+        assert!(decode::<PlanRecord>(&plan(r#"{"items":"/data","typo":1}"#)).is_err());
     }
 }
