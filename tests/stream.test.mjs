@@ -1,7 +1,8 @@
 // Streams end to end through `wrangler dev`: the filtered and sample streams pass each line on as
 // the origin sends it, every post line is metered (the ledger's items equal the origin's post
 // lines, exactly), keep-alives and error lines pass uncounted, a recipient gets ids only per
-// line and never more than its reservation, and bad streams (an over-long line, a line that is
+// line, the monthly cap and the entity's 30-day ids cut a stream after its last allowed line
+// with an error line saying why, and bad streams (an over-long line, a line that is
 // not JSON, a connection cut mid-line) each end the way the README says. An unmodified
 // streaming client (`twitter-api-v2`) reads the stream as it would read X's.
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +17,8 @@ const STREAM = '/2/tweets/search/stream';
 const SAMPLE = '/2/tweets/sample/stream';
 const X_V2_PREFIX = 'https://api.x.com/2/';
 const TEST_MS = 60_000;
+const PROBLEMS = 'https://api.example.com/2/problems/';
+const MONTH_CAP = 2_500;
 
 const plan = {
   v: 1,
@@ -28,6 +31,7 @@ const plan = {
   ],
   limits: [{ group: 'stream', scope: 'app', requests: 100, window_seconds: 900 }],
 };
+const cappedPlan = { ...plan, id: 'streams-capped', monthly_item_cap: MONTH_CAP };
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
 const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream'];
@@ -42,9 +46,14 @@ const relay = {
     ],
   },
 };
-const tokens = Object.fromEntries([...plain, relay.id].map((a) => [a, newToken()]));
+const tokens = Object.fromEntries([...plain, relay.id, 'month-cap'].map((a) => [a, newToken()]));
 const entries = [
   { key: 'tollgate:v1:plan:streams', value: JSON.stringify(plan) },
+  { key: 'tollgate:v1:plan:streams-capped', value: JSON.stringify(cappedPlan) },
+  {
+    key: 'tollgate:v1:account:month-cap',
+    value: JSON.stringify({ v: 1, id: 'month-cap', name: 'month-cap', plan: 'streams-capped', status: 'active', use_cases: useCases }),
+  },
   ...plain.map((a) => ({
     key: `tollgate:v1:account:${a}`,
     value: JSON.stringify({ v: 1, id: a, name: a, plan: 'streams', status: 'active', use_cases: useCases }),
@@ -114,6 +123,9 @@ async function readStream(path, { token, recipient, stopAfterLines } = {}) {
   return out;
 }
 
+/** Refusals under one reason in an account's usage, over its rows. */
+const refusedFor = (usage, reason) => usage.rows.reduce((n, r) => n + (r.refused[reason] ?? 0), 0);
+
 /** Waits for a line of the worker's log (it is written just after the stream's last report). */
 async function logged(pattern) {
   for (let i = 0; i < 50 && !pattern.test(stack.logs()); i++) await sleep(100);
@@ -133,7 +145,7 @@ async function usage(account, ready = () => true) {
   return last;
 }
 
-describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
+describe('streams through Tollgate', { timeout: 14 * TEST_MS }, () => {
   test('the first line arrives long before the stream ends, and every post line is metered', { timeout: TEST_MS }, async () => {
     await stack.resetOrigin();
     // One line every 200 ms for 3 s.
@@ -276,19 +288,53 @@ describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
     assert.equal(first.totals.items, 5);
     assert.ok(first.rows.every((r) => r.recipient === 'nw-east'));
 
-    // The entity may receive 120 ids in 30 days, 5 of them spent. A stream carries one
-    // reservation (at most 100 ids): it ends after the 100th line, and the next gets the 15 left.
+    // The entity may receive 120 ids in 30 days, 5 of them spent. The stream's holds are
+    // renewed as it reports, so it runs to the entity's cap: 115 more lines, then one error line
+    // saying why, and the stream ends.
     await originStream({ rate: 500, lines: null });
     const second = await readStream(STREAM, { token, recipient: 'nw-east' });
     assert.equal(second.ended, 'end');
-    assert.equal(second.posts.length, 100);
-    const third = await readStream(STREAM, { token, recipient: 'nw-east' });
-    assert.equal(third.posts.length, ENTITY_CAP - 5 - 100);
+    assert.equal(second.posts.length, ENTITY_CAP - 5);
+    assert.equal(second.lines.length, ENTITY_CAP - 5 + 1 + second.lines.filter((l) => l === '').length);
+    const last = JSON.parse(second.lines.at(-1));
+    assert.equal(last.data, undefined);
+    assert.equal(last.errors[0].type, `${PROBLEMS}redistribution-capped`);
+    assert.equal(last.errors[0].status, 429);
     const capped = await stack.call(STREAM, { token, headers: { 'x-tollgate-recipient': 'nw-east' } });
     assert.equal(capped.status, 429);
     assert.equal((await capped.json()).type.endsWith('redistribution-capped'), true);
-    const { totals } = await usage(relay.id, (t) => t.items >= ENTITY_CAP);
-    assert.equal(totals.items, ENTITY_CAP, 'the ledger has exactly what the recipient received');
+    const ledger = await usage(relay.id, (t) => t.items >= ENTITY_CAP);
+    assert.equal(ledger.totals.items, ENTITY_CAP, 'the ledger has exactly what the recipient received');
+    // The ledger says why: the cut stream and the refused connection.
+    assert.equal(refusedFor(ledger, 'redistribution-capped'), 2);
+  });
+
+  test('the monthly cap cuts a stream after its last allowed line, with the usage-capped error line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    // More than one hold's worth (2,000), so the stream renews its hold on the way to the cap.
+    await originStream({ rate: 2_000, lines: null });
+    const token = tokens['month-cap'];
+    const read = await readStream(STREAM, { token });
+    assert.equal(read.status, 200);
+    assert.equal(read.ended, 'end');
+    assert.equal(read.posts.length, MONTH_CAP);
+    const last = JSON.parse(read.lines.at(-1));
+    assert.deepEqual(Object.keys(last), ['errors']);
+    assert.equal(last.errors[0].type, `${PROBLEMS}usage-capped`);
+    assert.equal(last.errors[0].title, 'Usage Capped');
+    assert.equal(new Set(read.posts.map((l) => JSON.parse(l).data.id)).size, MONTH_CAP, 'distinct posts');
+    const ledger = await usage('month-cap', (t) => t.items >= MONTH_CAP && t.refused >= 1);
+    assert.equal(ledger.totals.items, MONTH_CAP);
+    assert.equal(ledger.totals.distinct_items, MONTH_CAP);
+    assert.equal(refusedFor(ledger, 'usage-capped'), 1, 'the ledger says why the stream ended');
+    assert.ok((await streamCounts()).lines > MONTH_CAP, 'the origin sent more than the cap allowed');
+    await logged(/"event":"stream_ended"[^\n]*"how":"usage-capped"/);
+    // The next connection is refused before the origin is called.
+    const opened = (await streamCounts()).opened;
+    const refused = await stack.call(STREAM, { token });
+    assert.equal(refused.status, 429);
+    assert.equal((await refused.json()).type, `${PROBLEMS}usage-capped`);
+    assert.equal((await streamCounts()).opened, opened);
   });
 
   test('a line longer than the limit is dropped, the stream goes on, and it is not counted', { timeout: TEST_MS }, async () => {

@@ -289,6 +289,14 @@ impl Problem {
         // Serialising a struct of strings and a number cannot fail.
         serde_json::to_string(&self.body(type_base)).unwrap_or_default()
     }
+
+    /// The line an open stream ends with when this problem ends it: the problem as the one entry
+    /// of `errors`, and no `data`, the API's shape for the error lines it ends a stream with
+    /// (so clients read it as such), ended by `\r\n`.
+    #[must_use]
+    pub fn stream_error_line(&self, type_base: &str) -> Vec<u8> {
+        [b"{\"errors\":[", self.to_json(type_base).as_bytes(), b"]}\r\n"].concat()
+    }
 }
 
 /// The detail of an override refusal, naming the header or parameter.
@@ -351,6 +359,20 @@ mod tests {
             assert!(!v["title"].as_str().unwrap().is_empty());
             assert!(!v["detail"].as_str().unwrap().is_empty());
         }
+    }
+
+    #[test]
+    fn a_problem_that_ends_a_stream_is_its_last_line_in_the_apis_error_shape() {
+        let line = Problem::UsageCapped { retry_after: 9 }.stream_error_line(BASE);
+        assert!(line.ends_with(b"}\r\n"));
+        let v: serde_json::Value = serde_json::from_slice(&line[..line.len() - 2]).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 1, "errors, and no data");
+        let kind = crate::domain::redistribution::stream::classify(&line[..line.len() - 2]);
+        assert_eq!(kind, crate::domain::redistribution::stream::Kind::Error, "an error line, as clients and the meter read it");
+        assert_eq!(v["errors"][0]["type"], format!("{BASE}usage-capped"));
+        assert_eq!(v["errors"][0]["status"], 429);
+        let revoked = Problem::Unauthorized(Unauthorized::Revoked).stream_error_line(BASE);
+        assert!(String::from_utf8(revoked).unwrap().contains(r#""reason":"revoked-token""#));
     }
 
     #[test]

@@ -49,6 +49,14 @@ pub struct Charge {
     /// Who sent the request, for the resale count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
+    /// The request opens a stream: the guard keeps its holds while it is open.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stream: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Checks every limit, then charges all of them or none.
@@ -129,7 +137,7 @@ pub fn charge_units(
         }
     }
     let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + granted)).collect();
-    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation })
+    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation, stream: None })
 }
 
 /// Gives back the units of a lease that were not used, in the windows it was granted in.
@@ -189,7 +197,7 @@ mod tests {
     }
 
     fn request(app: &str, limits: Vec<Limit>) -> Charge {
-        Charge { app: id(app), token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None }
+        Charge { app: id(app), token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None, stream: false }
     }
 
     const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
@@ -207,7 +215,7 @@ mod tests {
             let problem = verdict.refusal().unwrap();
             assert_eq!((problem.status(), problem.ledger_reason()), (status, reason));
         }
-        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None }.refusal(), None);
+        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None, stream: None }.refusal(), None);
         assert_eq!(Verdict::UsageCapped { retry_after: 7 }.refusal().unwrap().retry_after(), Some(7));
     }
 

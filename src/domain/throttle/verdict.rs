@@ -41,6 +41,9 @@ pub enum Verdict {
         pooling: Option<PoolingEvidence>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         allowance: Option<Allowance>,
+        /// The stream opened, by its number at the guard, for its reports.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<u64>,
     },
     RateLimited { quotas: Vec<Quota>, retry_after: u64 },
     UsageCapped { retry_after: u64 },

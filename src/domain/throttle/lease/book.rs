@@ -149,6 +149,7 @@ mod tests {
             monthly_item_cap: None,
             recipient: None,
             fingerprint: None,
+            stream: false,
         }
     }
 

@@ -151,6 +151,7 @@ mod tests {
             monthly_item_cap: None,
             recipient: None,
             fingerprint: None,
+            stream: false,
         }
     }
 
