@@ -2,7 +2,8 @@
 // the origin sends it, every post line is metered (the ledger's items equal the origin's post
 // lines, exactly), keep-alives and error lines pass uncounted, a recipient gets ids only per
 // line, the monthly cap and the entity's 30-day ids cut a stream after its last allowed line
-// with an error line saying why, and bad streams (an over-long line, a line that is
+// with an error line saying why, revoking the token or suspending the account ends an open
+// stream within one report, and bad streams (an over-long line, a line that is
 // not JSON, a connection cut mid-line) each end the way the README says. An unmodified
 // streaming client (`twitter-api-v2`) reads the stream as it would read X's.
 import { after, before, describe, test } from 'node:test';
@@ -34,7 +35,7 @@ const plan = {
 const cappedPlan = { ...plan, id: 'streams-capped', monthly_item_cap: MONTH_CAP };
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
-const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream'];
+const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended'];
 const ENTITY_CAP = 120;
 const relay = {
   v: 1, id: 'relay-stream', name: 'Relay Streams', plan: 'streams', status: 'active', use_cases: useCases,
@@ -145,7 +146,7 @@ async function usage(account, ready = () => true) {
   return last;
 }
 
-describe('streams through Tollgate', { timeout: 14 * TEST_MS }, () => {
+describe('streams through Tollgate', { timeout: 16 * TEST_MS }, () => {
   test('the first line arrives long before the stream ends, and every post line is metered', { timeout: TEST_MS }, async () => {
     await stack.resetOrigin();
     // One line every 200 ms for 3 s.
@@ -335,6 +336,69 @@ describe('streams through Tollgate', { timeout: 14 * TEST_MS }, () => {
     assert.equal(refused.status, 429);
     assert.equal((await refused.json()).type, `${PROBLEMS}usage-capped`);
     assert.equal((await streamCounts()).opened, opened);
+  });
+
+  /**
+   * Opens an endless stream, does `act` once `before` lines have come, and reads on to the end:
+   * the lines, and how long after `act` returned the stream ended.
+   */
+  async function endedBy(token, before, act) {
+    await originStream({ rate: 20, lines: null });
+    const res = await fetch(`${stack.base}${STREAM}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    const decoder = new TextDecoder();
+    let text = '';
+    let acted = null;
+    const deadline = setTimeout(() => res.body.cancel(), 20_000);
+    try {
+      for await (const chunk of res.body) {
+        text += decoder.decode(chunk, { stream: true });
+        if (acted === null && text.split('\r\n').length > before) {
+          await act();
+          acted = Date.now();
+        }
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    const lines = text.split('\r\n').slice(0, -1);
+    return { lines, afterMs: Date.now() - acted, last: JSON.parse(lines.at(-1)) };
+  }
+
+  test('revoking the token ends its open stream within one report (2 s), with the 401 as its last line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    const token = tokens.revoked;
+    const { lines, afterMs, last } = await endedBy(token, 5, async () => {
+      const res = await stack.admin('POST', `tokens/${tokenHash(token)}/revoke`);
+      assert.equal(res.status, 200);
+    });
+    console.log(`revoked: the stream ended ${afterMs} ms after the revocation`);
+    assert.ok(afterMs <= 2_000 + 1_500, `ended ${afterMs} ms after the revocation`);
+    assert.equal(last.errors[0].type, `${PROBLEMS}unauthorized`);
+    assert.equal(last.errors[0].reason, 'revoked-token');
+    assert.equal(last.errors[0].status, 401);
+    const posts = lines.filter((l) => l.startsWith('{"data"')).length;
+    // The origin is let go, and the ledger has the posts sent and why the stream ended.
+    for (let i = 0; i < 50 && (await streamCounts()).open > 0; i++) await sleep(100);
+    assert.equal((await streamCounts()).open, 0);
+    const ledger = await usage('revoked', (t) => t.items >= posts && t.refused >= 1);
+    assert.equal(ledger.totals.items, posts);
+    assert.equal(refusedFor(ledger, 'revoked-token'), 1);
+    await logged(/"event":"stream_ended"[^\n]*"how":"revoked-token"/);
+  });
+
+  test('suspending the account ends its open stream within one report, with the 403 as its last line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    const { afterMs, last } = await endedBy(tokens.suspended, 5, async () => {
+      const res = await stack.admin('POST', 'accounts/suspended/suspend');
+      assert.equal(res.status, 200);
+    });
+    console.log(`suspended: the stream ended ${afterMs} ms after the suspension`);
+    assert.ok(afterMs <= 2_000 + 1_500, `ended ${afterMs} ms after the suspension`);
+    assert.equal(last.errors[0].reason, 'account-suspended');
+    assert.equal(last.errors[0].status, 403);
+    const ledger = await usage('suspended', (t) => t.refused >= 1);
+    assert.equal(refusedFor(ledger, 'account-suspended'), 1);
   });
 
   test('a line longer than the limit is dropped, the stream goes on, and it is not counted', { timeout: TEST_MS }, async () => {

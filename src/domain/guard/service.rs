@@ -151,9 +151,10 @@ fn deliver(store: &mut impl GuardStore, line: &Line<'_>, delivered: &Deliveries,
 }
 
 /// An open stream's report: its deliveries go to the ledger and the month, as a page's do; its
-/// holds are settled and renewed, and its heartbeat with them. When a cap has nothing left, or
-/// on its last report, the holds are given back and the stream is closed; a refusal that ends
-/// it is counted on its line.
+/// token and account are checked again, and its holds settled and renewed, and its heartbeat
+/// with them. When the token is revoked, the account suspended or a cap has nothing left, or on
+/// its last report, the holds are given back and the stream is closed; a refusal that ends it
+/// is counted on its line.
 fn stream(store: &mut impl GuardStore, id: u64, charge: &Charge, delivered: &Deliveries, last: bool, now: UnixMillis) -> Result<Reply, StoreError> {
     let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
     let line = Line { day: Day::of(now), app: charge.app.as_str(), group: charge.group.as_str(), recipient };
@@ -168,7 +169,15 @@ fn stream(store: &mut impl GuardStore, id: u64, charge: &Charge, delivered: &Del
         store.close_stream(id)?;
         return Ok(Reply::Done);
     }
-    Ok(Reply::Verdict(match hold::renew(store, caps, held, used, now)? {
+    // A revoked token or a suspended account ends the stream at its next report.
+    let renewed = match standing(store, charge)?.refusal() {
+        Some(refusal) => {
+            hold::release(store, caps, held, used, now)?;
+            Err(refusal)
+        }
+        None => hold::renew(store, caps, held, used, now)?,
+    };
+    Ok(Reply::Verdict(match renewed {
         Ok(holds) => {
             let until = now.plus_millis(STREAM_TTL_MS);
             let id = if id == 0 {

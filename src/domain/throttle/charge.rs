@@ -80,11 +80,8 @@ pub fn charge_units(
     want: u64,
     now: UnixMillis,
 ) -> Result<Verdict, StoreError> {
-    if standing.account_suspended {
-        return Ok(Verdict::AccountSuspended);
-    }
-    if standing.token_revoked {
-        return Ok(Verdict::Revoked);
+    if let Some(refusal) = standing.refusal() {
+        return Ok(refusal);
     }
     if let Some(cap) = charge.monthly_item_cap {
         let month = Month::of(now);

@@ -75,6 +75,20 @@ pub struct Standing {
     pub account_suspended: bool,
 }
 
+impl Standing {
+    /// The refusal a suspended account or a revoked token gets, whatever else it asks for.
+    #[must_use]
+    pub fn refusal(self) -> Option<Verdict> {
+        if self.account_suspended {
+            Some(Verdict::AccountSuspended)
+        } else if self.token_revoked {
+            Some(Verdict::Revoked)
+        } else {
+            None
+        }
+    }
+}
+
 fn one() -> u64 {
     1
 }

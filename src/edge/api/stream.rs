@@ -1,8 +1,11 @@
 //! A stream on its way back (an endpoint the plan marks `"stream": true`): the client gets the
 //! response head at once, and a pump moves the origin's body to it chunk by chunk, through the
 //! core's per-line decisions (`domain::redistribution::stream`), telling the guard what it
-//! delivered as it goes and spending from the holds the guard renews with each report. When a
-//! cap has nothing left, the guard says why, and the stream ends with that error line.
+//! delivered as it goes and spending from the holds the guard renews with each report. Every
+//! report (one every 2 s at least) is also the stream's heartbeat at the guard and a fresh check
+//! of its token and account: when a cap has nothing left, the token is revoked or the account
+//! suspended, the guard says so, and the stream ends with that error line. A stream whose guard
+//! answers nothing for 15 s ends the same way (`guard-unavailable`).
 //!
 //! The response's body is the readable side of a `TransformStream`; the pump reads the origin's
 //! body and writes whole lines to the writable side. The pump is a future handed to
@@ -150,7 +153,7 @@ impl Pump {
     /// the stream's budget, and what reached the client is reported as it goes (see `Meter`),
     /// each report renewing the holds the budget spends, and once more at the end.
     pub async fn run(mut self, env: Env, account: Id, mut ledger: Ledger) {
-        let mut meter = Meter::default();
+        let mut meter = Meter::new(EdgeClock.now());
         let charge = &ledger.charge;
         let held = if charge.monthly_item_cap.is_some() { 0 } else { ledger.reserved };
         let mut budget = Budget::new(charge.monthly_item_cap.is_some() || charge.recipient.is_some(), held);
@@ -161,15 +164,18 @@ impl Pump {
         let mut in_flight: Option<Report> = None;
         let ending = loop {
             let now = EdgeClock.now();
+            if meter.guard_silent(now) {
+                break Ending::Refused(Problem::GuardUnavailable);
+            }
             if in_flight.is_none() {
                 let renew = budget.wants_renewal(meter.unreported());
                 if meter.due(now, renew) {
                     timer = None;
-                    let delivered = meter.take();
+                    let delivered = meter.take(now);
                     budget.report(delivered.items);
                     in_flight = Some(Box::pin(report(&env, &account, &ledger, delivered, false)));
-                } else if let (None, Some(at)) = (&timer, meter.due_at(renew)) {
-                    timer = Some(Delay::from(Duration::from_millis(at.0.saturating_sub(now.0))));
+                } else if timer.is_none() {
+                    timer = Some(Delay::from(Duration::from_millis(meter.due_at(renew).0.saturating_sub(now.0))));
                 }
             }
             // Nothing more is read while lines wait for the budget.
@@ -203,14 +209,14 @@ impl Pump {
                 Event::ClientGone => break Ending::ClientGone,
                 Event::Answered(Answer::Unanswered) => {
                     budget.unanswered();
-                    meter.answered(Some(EdgeClock.now()));
+                    meter.answered(false, EdgeClock.now());
                     continue;
                 }
                 Event::Answered(Answer::Stop(problem)) => break Ending::Refused(problem),
                 Event::Answered(Answer::Go { stream, held }) => {
                     ledger.stream = stream;
                     budget.renewed(held);
-                    meter.answered(None);
+                    meter.answered(true, EdgeClock.now());
                     if !self.filter.waiting() {
                         continue;
                     }
@@ -233,7 +239,7 @@ impl Pump {
             if JsFuture::from(self.writer.write_with_chunk(&out)).await.is_err() {
                 break Ending::ClientGone;
             }
-            meter.sent(batch.items, batch.ids, batch.bytes.len() as u64, EdgeClock.now());
+            meter.sent(batch.items, batch.ids, batch.bytes.len() as u64);
         };
         self.close(&ending, &ledger.type_base).await;
         if let Some(report) = in_flight.take() {
@@ -244,7 +250,7 @@ impl Pump {
         // The last report gives back what the stream still holds and closes it at the guard
         // (which already did, if it stopped the stream).
         let items = meter.items();
-        report(&env, &account, &ledger, meter.take(), true).await;
+        report(&env, &account, &ledger, meter.take(EdgeClock.now()), true).await;
         log::event(
             "info",
             "stream_ended",

@@ -15,7 +15,8 @@
 //!   post that comes when it is spent waits, with the lines after it, until it is renewed.
 //! - [`Budget`]: what the stream may still send, from the holds the guard keeps for it against
 //!   the monthly cap and a recipient entity's 30 days (`throttle::hold`).
-//! - [`Meter`]: what was sent and not yet reported to the ledger, and when a report is due.
+//! - [`Meter`]: what was sent and not yet reported, and when a report (the stream's heartbeat at
+//!   the guard) is due.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -28,7 +29,7 @@ mod budget;
 mod meter;
 
 pub use budget::Budget;
-pub use meter::{Meter, REPORT_EVERY_MS, REPORT_ITEMS};
+pub use meter::{Meter, GUARD_SILENCE_MS, REPORT_EVERY_MS, REPORT_ITEMS};
 
 /// The longest line passed on, its line ending not counted: 1 MiB. A post with every field and
 /// expansion is tens of kilobytes; a longer line is dropped, never passed on uncounted.
