@@ -49,13 +49,17 @@ test('validate accepts the demo file and rejects a broken one with each problem 
   assert.equal(good.code, 0, good.stderr);
   const bad = join(scratch, 'bad.json');
   writeFileSync(bad, JSON.stringify({
-    plans: [{ v: 1, id: 'p', endpoints: [{ method: 'GET', path: 'x', group: 'g' }] }],
+    plans: [
+      { v: 1, id: 'p', endpoints: [{ method: 'GET', path: 'x', group: 'g' }] },
+      { v: 1, id: 'q', endpoints: [{ method: 'GET', path: '/2/tweets', group: 'g' }], stream_connections_per_app: 1 },
+    ],
     accounts: [{ v: 1, id: 'a', name: 'A', plan: 'missing', status: 'active' }],
     apps: [{ token: 'tg_short', record: { v: 1, account: 'a', app: 'x', status: 'active' } }],
   }));
   const res = await admin(['validate', bad]);
   assert.equal(res.code, 1);
   assert.match(res.stderr, /plans\[0\]: record field `endpoints`/);
+  assert.match(res.stderr, /plans\[1\]: record field `stream_connections_per_app` is invalid: the plan has no stream endpoint/);
   assert.match(res.stderr, /accounts\[0\]: plan `missing` is not in the file/);
   assert.match(res.stderr, /apps\[0\]: the token has the wrong length/);
 });

@@ -3,7 +3,8 @@
 // lines, exactly), keep-alives and error lines pass uncounted, a recipient gets ids only per
 // line, the monthly cap and the entity's 30-day ids cut a stream after its last allowed line
 // with an error line saying why, revoking the token or suspending the account ends an open
-// stream within one report, and bad streams (an over-long line, a line that is
+// stream within one report, a plan's connection limits refuse a stream past them with 429 before
+// the origin is called, and bad streams (an over-long line, a line that is
 // not JSON, a connection cut mid-line) each end the way the README says. An unmodified
 // streaming client (`twitter-api-v2`) reads the stream as it would read X's.
 import { after, before, describe, test } from 'node:test';
@@ -33,6 +34,10 @@ const plan = {
   limits: [{ group: 'stream', scope: 'app', requests: 100, window_seconds: 900 }],
 };
 const cappedPlan = { ...plan, id: 'streams-capped', monthly_item_cap: MONTH_CAP };
+// The API's model: one stream per app; and two for the whole account.
+const limitedPlan = { ...plan, id: 'streams-limited', stream_connections_per_app: 1, stream_connections_per_account: 2 };
+const limitedApps = ['one', 'two', 'three'];
+const limitedTokens = Object.fromEntries(limitedApps.map((a) => [a, newToken()]));
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
 const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended'];
@@ -51,6 +56,15 @@ const tokens = Object.fromEntries([...plain, relay.id, 'month-cap'].map((a) => [
 const entries = [
   { key: 'tollgate:v1:plan:streams', value: JSON.stringify(plan) },
   { key: 'tollgate:v1:plan:streams-capped', value: JSON.stringify(cappedPlan) },
+  { key: 'tollgate:v1:plan:streams-limited', value: JSON.stringify(limitedPlan) },
+  {
+    key: 'tollgate:v1:account:limited',
+    value: JSON.stringify({ v: 1, id: 'limited', name: 'limited', plan: 'streams-limited', status: 'active', use_cases: useCases }),
+  },
+  ...limitedApps.map((app) => ({
+    key: `tollgate:v1:token:${tokenHash(limitedTokens[app])}`,
+    value: JSON.stringify({ v: 1, account: 'limited', app, status: 'active', use_case: 'monitoring' }),
+  })),
   {
     key: 'tollgate:v1:account:month-cap',
     value: JSON.stringify({ v: 1, id: 'month-cap', name: 'month-cap', plan: 'streams-capped', status: 'active', use_cases: useCases }),
@@ -146,7 +160,7 @@ async function usage(account, ready = () => true) {
   return last;
 }
 
-describe('streams through Tollgate', { timeout: 16 * TEST_MS }, () => {
+describe('streams through Tollgate', { timeout: 17 * TEST_MS }, () => {
   test('the first line arrives long before the stream ends, and every post line is metered', { timeout: TEST_MS }, async () => {
     await stack.resetOrigin();
     // One line every 200 ms for 3 s.
@@ -399,6 +413,47 @@ describe('streams through Tollgate', { timeout: 16 * TEST_MS }, () => {
     assert.equal(last.errors[0].status, 403);
     const ledger = await usage('suspended', (t) => t.refused >= 1);
     assert.equal(refusedFor(ledger, 'account-suspended'), 1);
+  });
+
+  test('connection limits: one stream per app and two per account, refused with 429 before the origin is called', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 10, lines: null });
+    const open = async (app) => {
+      const controller = new AbortController();
+      const res = await fetch(`${stack.base}${STREAM}`, { headers: { authorization: `Bearer ${limitedTokens[app]}` }, signal: controller.signal });
+      if (res.status === 200) res.body.getReader().read().catch(() => {}); // read, so the stream flows
+      return { res, close: () => controller.abort() };
+    };
+    const first = await open('one');
+    assert.equal(first.res.status, 200);
+    const opened = (await streamCounts()).opened;
+    const again = await open('one');
+    assert.equal(again.res.status, 429);
+    const problem = await again.res.json();
+    assert.equal(problem.type, `${PROBLEMS}streaming-connection`);
+    assert.equal(problem.title, 'ConnectionException');
+    assert.equal(problem.connection_issue, 'TooManyConnections');
+    assert.equal(problem.reason, 'too-many-connections');
+    assert.equal((await streamCounts()).opened, opened, 'the origin was not called');
+    // Another app of the account has a slot of its own; a third passes the account's two.
+    const second = await open('two');
+    assert.equal(second.res.status, 200);
+    const third = await open('three');
+    assert.equal(third.res.status, 429);
+    // A stream that ends frees its slot as soon as its last report is in.
+    first.close();
+    let reopened;
+    for (let i = 0; i < 50; i++) {
+      reopened = await open('one');
+      if (reopened.res.status === 200) break;
+      await reopened.res.body?.cancel();
+      await sleep(100);
+    }
+    assert.equal(reopened.res.status, 200);
+    reopened.close();
+    second.close();
+    const ledger = await usage('limited', (t) => t.refused >= 2);
+    assert.ok(refusedFor(ledger, 'too-many-connections') >= 2, JSON.stringify(ledger.rows));
   });
 
   test('a line longer than the limit is dropped, the stream goes on, and it is not counted', { timeout: TEST_MS }, async () => {

@@ -319,6 +319,12 @@ impl Streams for MemoryStore {
         self.streams.remove(&stream);
         Ok(())
     }
+
+    fn open_streams(&self, group: &Id, app: Option<&Id>, now: UnixMillis) -> Result<u64, StoreError> {
+        self.check()?;
+        let open = self.streams.values().filter(|s| s.group == group.as_str() && app.is_none_or(|a| s.app == a.as_str()) && s.until > now.0);
+        Ok(open.count() as u64)
+    }
 }
 
 impl Retention for MemoryStore {

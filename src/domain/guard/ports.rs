@@ -211,6 +211,12 @@ pub trait Streams {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn close_stream(&mut self, stream: u64) -> Result<(), StoreError>;
+    /// Streams of an endpoint group open at `now` (their time not run out), of one app or of
+    /// the whole account.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn open_streams(&self, group: &Id, app: Option<&Id>, now: UnixMillis) -> Result<u64, StoreError>;
 }
 
 /// Deleting what has outlived its retention (`record::retention`), a bounded batch at a time.

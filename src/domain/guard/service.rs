@@ -49,7 +49,9 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
     let reply = match command {
         Command::Charge(charge) => {
             let standing = standing(store, &charge)?;
-            let mut verdict = charge::charge(store, standing, &charge, now)?;
+            // A stream past a connection limit is refused before anything is charged.
+            let full = charge.stream && standing.refusal().is_none() && at_connection_limit(store, &charge, now)?;
+            let mut verdict = if full { Verdict::TooManyConnections } else { charge::charge(store, standing, &charge, now)? };
             if charge.stream {
                 open_stream(store, &charge, &mut verdict, now)?;
             }
@@ -196,6 +198,18 @@ fn stream(store: &mut impl GuardStore, id: u64, charge: &Charge, delivered: &Del
             verdict
         }
     }))
+}
+
+/// Whether the streams of the charge's group already open (those whose time has not run out)
+/// reach one of its connection limits, per app or for the account.
+fn at_connection_limit(store: &impl GuardStore, charge: &Charge, now: UnixMillis) -> Result<bool, StoreError> {
+    for (app, max) in [(Some(&charge.app), charge.connections_per_app), (None, charge.connections_per_account)] {
+        let Some(max) = max else { continue };
+        if store.open_streams(&charge.group, app, now)? >= max {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// A charge that opens a stream: the guard notes it, with the page of ids the charge reserved
@@ -401,7 +415,7 @@ mod tests {
     }
 
     fn charge(app: &str, token: u8, limits: Vec<Limit>) -> Charge {
-        Charge { app: id(app), token_hash: hash(token), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None, stream: false }
+        Charge { app: id(app), token_hash: hash(token), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None, stream: false, connections_per_app: None, connections_per_account: None }
     }
 
     fn run(store: &mut MemoryStore, command: Command, now: UnixMillis) -> Reply {
@@ -625,6 +639,37 @@ mod tests {
         assert_eq!(store.entity_days.get(&("northwind".to_owned(), Day::of(T0).0)), Some(&10), "what was sent stays on its day");
         assert_eq!(store.entity_days.get(&("northwind".to_owned(), Day::of(tomorrow).0)), Some(&(STREAM_HOLD as i64)));
         assert_eq!(store.streams[&n].holds.ids_day, Day::of(tomorrow));
+    }
+
+    #[test]
+    fn connection_limits_refuse_a_stream_before_anything_is_charged_and_free_a_slot_when_one_ends() {
+        let mut store = MemoryStore::default();
+        let for_app = |app: &str, token: u8| Charge {
+            group: id("stream"),
+            stream: true,
+            connections_per_app: Some(1),
+            connections_per_account: Some(2),
+            ..charge(app, token, vec![limit(Scope::App, 100)])
+        };
+        let (a1, a2, a3) = (for_app("a1", 1), for_app("a2", 2), for_app("a3", 3));
+        let (first, _) = open(&mut store, &a1, T0);
+        assert_eq!(verdict(&mut store, &a1, T0), Verdict::TooManyConnections, "one per app");
+        assert_eq!(Verdict::TooManyConnections.refusal().unwrap().status(), 429);
+        let key = crate::domain::throttle::counter_key::CounterKey::of(&limit(Scope::App, 100), &id("a1"), None).unwrap();
+        assert_eq!(store.count(&key, T0.0 - T0.0 % 900_000).unwrap(), 1, "the refused stream was not charged");
+        open(&mut store, &a2, T0);
+        assert_eq!(verdict(&mut store, &a3, T0), Verdict::TooManyConnections, "two for the account");
+        // The first stream ends: its slot is free at once.
+        report(&mut store, first, &a1, 0..3, true, T0).unwrap();
+        let (again, _) = open(&mut store, &a1, T0);
+        // A stream that dies without a word holds its slot until its time runs out, 20 s after
+        // its last report; one that reports keeps it.
+        assert_eq!(verdict(&mut store, &a3, T0.plus_millis(STREAM_TTL_MS - 1)), Verdict::TooManyConnections);
+        report(&mut store, again, &a1, 0..0, false, T0.plus_millis(10_000)).unwrap();
+        let (_, _) = open(&mut store, &a3, T0.plus_millis(STREAM_TTL_MS + 1));
+        assert_eq!(verdict(&mut store, &a1, T0.plus_millis(STREAM_TTL_MS + 1)), Verdict::TooManyConnections, "the reporting stream kept its slot");
+        let row = usage(&mut store, T0).into_iter().find(|r| r.app == "a1").unwrap();
+        assert_eq!(row.refused.get("too-many-connections"), Some(&2));
     }
 
     #[test]

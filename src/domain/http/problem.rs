@@ -26,6 +26,8 @@ pub enum Problem {
     UsageCapped { retry_after: u64 },
     /// 429: the recipient's entity has received its 30-day volume of IDs.
     RedistributionCapped { retry_after: u64 },
+    /// 429: a stream would pass the plan's limit of streams open at once.
+    TooManyConnections,
     /// 502: the response must be filtered for its recipient and is not JSON that can be.
     OriginResponseUnfilterable,
     /// 502: the origin answered with a part of a body (206), which cannot be metered.
@@ -108,6 +110,9 @@ pub struct ProblemBody {
     /// A stable machine-readable reason where one status has several causes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The API's own name for a stream connection problem (`TooManyConnections`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_issue: Option<&'static str>,
 }
 
 impl From<BearerError> for Problem {
@@ -126,7 +131,7 @@ impl Problem {
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
             Self::EntitlementUnavailable | Self::GuardUnavailable => 503,
-            Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } => 429,
+            Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } | Self::TooManyConnections => 429,
             Self::OriginUnreachable | Self::OriginResponseUnfilterable | Self::OriginResponsePartial => 502,
             Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => 400,
             Self::BadRequest(ShapeError::TargetTooLong) => 414,
@@ -145,6 +150,7 @@ impl Problem {
             Self::RateLimited { .. } => "rate-limit-exceeded",
             Self::UsageCapped { .. } => "usage-capped",
             Self::RedistributionCapped { .. } => "redistribution-capped",
+            Self::TooManyConnections => "streaming-connection",
             Self::BadRequest(_) => "invalid-request",
             Self::OriginResponseUnfilterable | Self::OriginResponsePartial => "bad-gateway",
             Self::OriginUnreachable => "bad-gateway",
@@ -161,6 +167,7 @@ impl Problem {
             Self::RateLimited { .. } => "Too Many Requests",
             Self::UsageCapped { .. } => "Usage Capped",
             Self::RedistributionCapped { .. } => "Redistribution Capped",
+            Self::TooManyConnections => "ConnectionException",
             Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => "Invalid Request",
             Self::BadRequest(ShapeError::TargetTooLong) => "URI Too Long",
             Self::BadRequest(ShapeError::HeadersTooLarge) => "Request Header Fields Too Large",
@@ -204,6 +211,7 @@ impl Problem {
             Self::RedistributionCapped { .. } => {
                 "The recipient's organisation has received its 30-day volume of identifiers."
             }
+            Self::TooManyConnections => "This stream is at the most connections the plan allows open at once.",
             Self::OriginResponseUnfilterable => "The upstream response could not be filtered for its recipient.",
             Self::OriginResponsePartial => "The upstream service answered with part of a response, which cannot be metered.",
             Self::BadRequest(ShapeError::Override(o)) => override_detail(*o),
@@ -242,6 +250,7 @@ impl Problem {
                 Forbidden::RecipientClassProhibited => "recipient-class-prohibited",
                 Forbidden::RedistributionNotAllowed => "redistribution-not-allowed",
             }),
+            Self::TooManyConnections => Some("too-many-connections"),
             Self::OriginResponseUnfilterable => Some("origin-response-unfilterable"),
             Self::OriginResponsePartial => Some("origin-response-partial"),
             Self::BadRequest(ShapeError::Override(o)) => Some(if o.is_method() { "method-override" } else { "target-override" }),
@@ -270,6 +279,7 @@ impl Problem {
             detail: self.detail(),
             status: self.status(),
             reason: self.reason(),
+            connection_issue: (*self == Self::TooManyConnections).then_some("TooManyConnections"),
         }
     }
 
@@ -335,6 +345,7 @@ mod tests {
             Problem::RateLimited { retry_after: 5 },
             Problem::UsageCapped { retry_after: 5 },
             Problem::RedistributionCapped { retry_after: 5 },
+            Problem::TooManyConnections,
             Problem::OriginResponseUnfilterable,
             Problem::BadRequest(ShapeError::PathNotCanonical),
             Problem::BadRequest(ShapeError::TargetTooLong),
@@ -386,6 +397,11 @@ mod tests {
         assert_eq!(Problem::UsageCapped { retry_after: 1 }.slug(), "usage-capped");
         assert_eq!(Problem::UsageCapped { retry_after: 1 }.status(), 429);
         assert_eq!(Problem::OriginResponsePartial.status(), 502);
+        let many = Problem::TooManyConnections;
+        assert_eq!((many.status(), many.slug(), many.ledger_reason()), (429, "streaming-connection", "too-many-connections"));
+        let body: serde_json::Value = serde_json::from_str(&many.to_json("https://x/")).unwrap();
+        assert_eq!((body["title"].as_str(), body["connection_issue"].as_str()), (Some("ConnectionException"), Some("TooManyConnections")));
+        assert_eq!(Problem::UsageCapped { retry_after: 1 }.body("").connection_issue, None);
         assert_eq!(Problem::OriginResponsePartial.reason(), Some("origin-response-partial"));
         let o = Problem::BadRequest(ShapeError::Override(Override::MethodParameter));
         assert_eq!((o.status(), o.reason()), (400, Some("method-override")));

@@ -52,6 +52,12 @@ pub struct Charge {
     /// The request opens a stream: the guard keeps its holds while it is open.
     #[serde(default, skip_serializing_if = "is_false")]
     pub stream: bool,
+    /// For a stream: the plan's limits of streams of its group open at once, per app and for
+    /// the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_per_app: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_per_account: Option<u64>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
@@ -194,7 +200,7 @@ mod tests {
     }
 
     fn request(app: &str, limits: Vec<Limit>) -> Charge {
-        Charge { app: id(app), token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None, stream: false }
+        Charge { app: id(app), token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None, stream: false, connections_per_app: None, connections_per_account: None }
     }
 
     const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s

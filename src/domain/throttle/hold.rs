@@ -27,10 +27,11 @@ use crate::domain::time::month::Month;
 /// every 1,000 items), so it keeps sending while a report is answered. The account's other
 /// requests can be refused while up to this many items sit unsent in an open stream's holds.
 pub const STREAM_HOLD: u64 = 2_000;
-/// How long an open stream is kept after its last report: it reports every 2 s while it lives
-/// (and ends itself once its guard has not answered for as long), so a stream not heard from for
-/// this long died without a word.
-pub const STREAM_TTL_MS: u64 = 15_000;
+/// How long an open stream is kept after its last report: it reports every 2 s while it lives,
+/// and ends itself once its guard has answered none of its reports for 15 s
+/// (`redistribution::stream::GUARD_SILENCE_MS`), so a stream not heard from for this long died
+/// without a word, and its connection slot is free.
+pub const STREAM_TTL_MS: u64 = 20_000;
 
 /// What an open stream holds: `month` items against the monthly cap, counted in the month of
 /// `month_day`, and `ids` of its recipient's entity, counted on `ids_day`. Zero holds nothing.

@@ -50,6 +50,8 @@ pub enum Verdict {
     RedistributionCapped { retry_after: u64 },
     Revoked,
     AccountSuspended,
+    /// A stream's group already has as many streams open as a connection limit allows.
+    TooManyConnections,
 }
 
 impl Verdict {
@@ -64,6 +66,7 @@ impl Verdict {
             Self::RedistributionCapped { retry_after } => Problem::RedistributionCapped { retry_after: *retry_after },
             Self::Revoked => Problem::Unauthorized(Unauthorized::Revoked),
             Self::AccountSuspended => Problem::Forbidden(Forbidden::AccountSuspended),
+            Self::TooManyConnections => Problem::TooManyConnections,
         })
     }
 }

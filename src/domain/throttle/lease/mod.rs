@@ -152,6 +152,8 @@ mod tests {
             recipient: None,
             fingerprint: None,
             stream: false,
+            connections_per_app: None,
+            connections_per_account: None,
         }
     }
 

@@ -120,6 +120,8 @@ pub fn charge(admitted: &Admitted) -> Charge {
         }),
         fingerprint: None,
         stream: grant.stream,
+        connections_per_app: plan.stream_connections_per_app.filter(|_| grant.stream),
+        connections_per_account: plan.stream_connections_per_account.filter(|_| grant.stream),
     }
 }
 

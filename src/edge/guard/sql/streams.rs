@@ -47,4 +47,14 @@ impl Streams for SqlStore {
     fn close_stream(&mut self, stream: u64) -> Result<(), StoreError> {
         self.exec("DELETE FROM streams WHERE id = ?", vec![int(stream)])
     }
+
+    fn open_streams(&self, group: &Id, app: Option<&Id>, now: UnixMillis) -> Result<u64, StoreError> {
+        match app {
+            Some(app) => self.number(
+                "SELECT COUNT(*) AS n FROM streams WHERE grp = ? AND app = ? AND until_ms > ?",
+                vec![group.as_str().into(), app.as_str().into(), int(now.0)],
+            ),
+            None => self.number("SELECT COUNT(*) AS n FROM streams WHERE grp = ? AND until_ms > ?", vec![group.as_str().into(), int(now.0)]),
+        }
+    }
 }
