@@ -4,8 +4,8 @@
 // line, the monthly cap and the entity's 30-day ids cut a stream after its last allowed line
 // with an error line saying why, revoking the token or suspending the account ends an open
 // stream within one report, a plan's connection limits refuse a stream past them with 429 before
-// the origin is called, and bad streams (an over-long line, a line that is
-// not JSON, a connection cut mid-line) each end the way the README says. An unmodified
+// the origin is called, and bad streams (an over-long line, a line that is not JSON, an origin
+// that goes silent, a connection cut mid-line) each end the way the README says. An unmodified
 // streaming client (`twitter-api-v2`) reads the stream as it would read X's.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +21,7 @@ const X_V2_PREFIX = 'https://api.x.com/2/';
 const TEST_MS = 60_000;
 const PROBLEMS = 'https://api.example.com/2/problems/';
 const MONTH_CAP = 2_500;
+const SILENCE_S = 3;
 
 const plan = {
   v: 1,
@@ -40,7 +41,7 @@ const limitedApps = ['one', 'two', 'three'];
 const limitedTokens = Object.fromEntries(limitedApps.map((a) => [a, newToken()]));
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
-const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended'];
+const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended', 'silent'];
 const ENTITY_CAP = 120;
 const relay = {
   v: 1, id: 'relay-stream', name: 'Relay Streams', plan: 'streams', status: 'active', use_cases: useCases,
@@ -83,7 +84,8 @@ const entries = [
 let stack;
 let agent;
 before(async () => {
-  stack = await startStack({ entries });
+  // An origin silent for 3 s ends a stream (the default is 60 s); every stream here sends more often.
+  stack = await startStack({ entries, vars: { STREAM_SILENCE_SECONDS: String(SILENCE_S) } });
   agent = new http.Agent({ keepAlive: false });
 }, { timeout: 200_000 });
 after(async () => {
@@ -160,7 +162,7 @@ async function usage(account, ready = () => true) {
   return last;
 }
 
-describe('streams through Tollgate', { timeout: 17 * TEST_MS }, () => {
+describe('streams through Tollgate', { timeout: 18 * TEST_MS }, () => {
   test('the first line arrives long before the stream ends, and every post line is metered', { timeout: TEST_MS }, async () => {
     await stack.resetOrigin();
     // One line every 200 ms for 3 s.
@@ -502,6 +504,30 @@ describe('streams through Tollgate', { timeout: 17 * TEST_MS }, () => {
     const { totals } = await usage('cut', (t) => t.items >= 4);
     assert.equal(totals.items, 4);
     await logged(/"event":"stream_ended"[^\n]*"how":"origin_cut"[^\n]*"unended_line_dropped":true/);
+  });
+
+  test('an origin that goes silent (not even a keep-alive) ends the stream after the stated time, with the 504 as its last line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    // A post every 4 s, longer than the 3 s allowed, with a keep-alive every second between them
+    // (they keep the stream alive); after the second post, nothing at all.
+    await originStream({ rate: 0.25, lines: 2, keepalive_ms: 1_000, then: 'silent' });
+    const read = await readStream(STREAM, { token: tokens.silent });
+    assert.equal(read.ended, 'end');
+    assert.equal(read.posts.length, 2);
+    assert.ok(read.lines.filter((l) => l === '').length >= 3, 'keep-alives passed');
+    const sinceLastPost = read.took - 4_000;
+    console.log(`silent origin: the stream ended ${read.took} ms after it opened`);
+    assert.ok(sinceLastPost >= SILENCE_S * 1000 && sinceLastPost <= SILENCE_S * 1000 + 2_500, `ended ${sinceLastPost} ms after the last post`);
+    const last = JSON.parse(read.lines.at(-1));
+    assert.equal(last.errors[0].type, `${PROBLEMS}gateway-timeout`);
+    assert.equal(last.errors[0].status, 504);
+    // The origin's request is let go; what was sent is counted, and nothing is refused.
+    for (let i = 0; i < 50 && (await streamCounts()).open > 0; i++) await sleep(100);
+    assert.equal((await streamCounts()).open, 0);
+    const ledger = await usage('silent', (t) => t.items >= 2);
+    assert.equal(ledger.totals.items, 2);
+    assert.equal(ledger.totals.refused, 0);
+    await logged(/"event":"stream_ended"[^\n]*"how":"gateway-timeout"[^\n]*"items":2/);
   });
 
   test('a client that hangs up: the origin is let go and what reached the client is counted', { timeout: TEST_MS }, async () => {

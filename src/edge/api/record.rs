@@ -13,6 +13,7 @@ use super::limit::{self, Granted};
 use super::stream::{Ledger, Pump};
 use crate::domain::access::decision::Grant;
 use crate::domain::guard::command::Command;
+use crate::domain::settings::Settings;
 use crate::domain::throttle::lease::Deliveries;
 use crate::domain::time::clock::UnixMillis;
 use crate::edge::guard::client as guard_client;
@@ -59,12 +60,13 @@ pub fn delivered(guard: &Guard<'_>, grant: &Grant, granted: Granted, shipment: S
 /// A stream: its pump runs off the client's path for as long as the stream lasts, and reports
 /// what it delivered as it goes (see `stream::Pump::run`). Under a lease, the request itself is
 /// already in the lease's report.
-pub fn streaming(guard: &Guard<'_>, admitted: &Admitted, granted: Granted, pump: Pump, type_base: &str) {
+pub fn streaming(guard: &Guard<'_>, admitted: &Admitted, granted: Granted, pump: Pump, settings: &Settings) {
     let ledger = Ledger {
         stream: granted.stream.unwrap_or(0),
         charge: limit::charge(admitted),
         reserved: granted.allowance.map_or(0, |a| a.ids),
-        type_base: type_base.to_owned(),
+        type_base: settings.problem_type_base.clone(),
+        silence_ms: settings.stream_silence_ms,
     };
     guard.later(move |env, account| pump.run(env, account, ledger));
 }

@@ -65,6 +65,8 @@ pub struct Ledger {
     pub reserved: u64,
     /// The problem base, for the error line a stream ends with.
     pub type_base: String,
+    /// How long the origin may send nothing before the stream ends.
+    pub silence_ms: u64,
 }
 
 /// Opens the client's side of a stream: the origin's status and headers with the rate-limit
@@ -162,6 +164,12 @@ impl Pump {
         let mut closed = JsFuture::from(self.writer.closed());
         let mut timer: Option<Delay> = None;
         let mut in_flight: Option<Report> = None;
+        // When the read in progress began (the origin is silent only while the pump waits on it,
+        // not while it waits for the client or the budget), and a wake-up for when it will have
+        // been silent too long (re-armed only when it fires: one timer per silence period, not
+        // one per chunk).
+        let mut heard_origin = EdgeClock.now();
+        let mut silence: Option<Delay> = None;
         let ending = loop {
             let now = EdgeClock.now();
             if meter.guard_silent(now) {
@@ -181,6 +189,14 @@ impl Pump {
             // Nothing more is read while lines wait for the budget.
             if read.is_none() && !self.filter.waiting() {
                 read = Some(JsFuture::from(self.reader.read()));
+                heard_origin = now;
+            }
+            if read.is_some() && silence.is_none() {
+                let quiet = now.0.saturating_sub(heard_origin.0);
+                if quiet >= ledger.silence_ms {
+                    break Ending::Refused(Problem::OriginTimeout);
+                }
+                silence = Some(Delay::from(Duration::from_millis(ledger.silence_ms - quiet)));
             }
             let event = poll_fn(|cx| {
                 if let Some(report) = in_flight.as_mut() {
@@ -195,6 +211,12 @@ impl Pump {
                 if let Some(delay) = timer.as_mut() {
                     if Pin::new(delay).poll(cx).is_ready() {
                         timer = None;
+                        return Poll::Ready(Event::ReportDue);
+                    }
+                }
+                if let Some(delay) = silence.as_mut() {
+                    if Pin::new(delay).poll(cx).is_ready() {
+                        silence = None;
                         return Poll::Ready(Event::ReportDue);
                     }
                 }
