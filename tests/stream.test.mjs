@@ -37,11 +37,11 @@ const plan = {
 const cappedPlan = { ...plan, id: 'streams-capped', monthly_item_cap: MONTH_CAP };
 // The API's model: one stream per app; and two for the whole account.
 const limitedPlan = { ...plan, id: 'streams-limited', stream_connections_per_app: 1, stream_connections_per_account: 2 };
-const limitedApps = ['one', 'two', 'three'];
+const limitedApps = ['one', 'two', 'three', 'client-one'];
 const limitedTokens = Object.fromEntries(limitedApps.map((a) => [a, newToken()]));
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
-const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended', 'silent'];
+const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended', 'silent', 'client-revoke'];
 const ENTITY_CAP = 120;
 const relay = {
   v: 1, id: 'relay-stream', name: 'Relay Streams', plan: 'streams', status: 'active', use_cases: useCases,
@@ -50,10 +50,11 @@ const relay = {
     recipients: [
       { id: 'nw-east', class: 'commercial', entity: 'northwind', approval: 'approved' },
       { id: 'capped', class: 'commercial', entity: 'cappedco', approval: 'approved', mode: 'full' },
+      { id: 'client-feed', class: 'commercial', entity: 'clientco', approval: 'approved' },
     ],
   },
 };
-const tokens = Object.fromEntries([...plain, relay.id, 'month-cap'].map((a) => [a, newToken()]));
+const tokens = Object.fromEntries([...plain, relay.id, 'month-cap', 'client-cap'].map((a) => [a, newToken()]));
 const entries = [
   { key: 'tollgate:v1:plan:streams', value: JSON.stringify(plan) },
   { key: 'tollgate:v1:plan:streams-capped', value: JSON.stringify(cappedPlan) },
@@ -66,10 +67,10 @@ const entries = [
     key: `tollgate:v1:token:${tokenHash(limitedTokens[app])}`,
     value: JSON.stringify({ v: 1, account: 'limited', app, status: 'active', use_case: 'monitoring' }),
   })),
-  {
-    key: 'tollgate:v1:account:month-cap',
-    value: JSON.stringify({ v: 1, id: 'month-cap', name: 'month-cap', plan: 'streams-capped', status: 'active', use_cases: useCases }),
-  },
+  ...['month-cap', 'client-cap'].map((id) => ({
+    key: `tollgate:v1:account:${id}`,
+    value: JSON.stringify({ v: 1, id, name: id, plan: 'streams-capped', status: 'active', use_cases: useCases }),
+  })),
   ...plain.map((a) => ({
     key: `tollgate:v1:account:${a}`,
     value: JSON.stringify({ v: 1, id: a, name: a, plan: 'streams', status: 'active', use_cases: useCases }),
@@ -541,5 +542,117 @@ describe('streams through Tollgate', { timeout: 18 * TEST_MS }, () => {
     assert.equal(origin.open, 0, 'the origin request was cancelled');
     const { totals } = await usage('client-gone', (t) => t.items >= 5);
     assert.ok(totals.items >= 5 && totals.items <= origin.lines, `items ${totals.items}, origin sent ${origin.lines}`);
+  });
+});
+
+describe('an unmodified streaming client (twitter-api-v2 searchStream) through Tollgate', { timeout: 6 * TEST_MS }, () => {
+  /** The library's v2 client for a token, sent to the local worker (and naming a recipient). */
+  function clientFor(token, recipient) {
+    // The library's documented plugin hooks swap its fixed X prefix for the local worker, as in
+    // the first test above, and add the recipient header where one is named.
+    const toTollgate = (params) => {
+      if (!params.url.startsWith(X_V2_PREFIX)) throw new Error(`unexpected request outside X API v2: ${params.url}`);
+      params.url = `${stack.base}/2/${params.url.slice(X_V2_PREFIX.length)}`;
+      if (recipient) params.headers = { ...(params.headers ?? {}), 'x-tollgate-recipient': recipient };
+    };
+    return new TwitterApi(token, {
+      httpAgent: agent,
+      plugins: [{
+        onBeforeRequestConfig: ({ params }) => toTollgate(params),
+        onBeforeStreamRequestConfig: ({ params }) => toTollgate(params),
+      }],
+    }).readOnly.v2;
+  }
+
+  /** The posts and error payloads of a stream until it closes; `onPost` sees each post's number. */
+  function collect(stream, onPost = () => {}) {
+    const out = { posts: [], errors: [] };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the stream did not close; ${out.posts.length} posts`)), 30_000);
+      stream.on(ETwitterStreamEvent.Data, (event) => {
+        out.posts.push(event);
+        onPost(out.posts.length);
+      });
+      stream.on(ETwitterStreamEvent.DataError, (event) => out.errors.push(event));
+      stream.on(ETwitterStreamEvent.ConnectionClosed, () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+  }
+
+  test('the monthly cap cuts its stream: every allowed post, then the usage-capped error payload, then the close', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 2_000, lines: null });
+    const client = clientFor(tokens['client-cap']);
+    const { posts, errors } = await collect(await client.searchStream());
+    assert.equal(posts.length, MONTH_CAP);
+    assert.equal(new Set(posts.map((p) => p.data.id)).size, MONTH_CAP);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].errors[0].type, `${PROBLEMS}usage-capped`);
+    // Reconnecting is refused as the API refuses it: the library's own 429 error.
+    await assert.rejects(client.searchStream(), (e) => e.code === 429 && e.data.type === `${PROBLEMS}usage-capped`);
+    const ledger = await usage('client-cap', (t) => t.items >= MONTH_CAP);
+    assert.equal(ledger.totals.items, MONTH_CAP);
+  });
+
+  test("a revoked token's stream ends with the revoked-token error payload", { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 20, lines: null });
+    const token = tokens['client-revoke'];
+    const client = clientFor(token);
+    let revokedAt = null;
+    const { posts, errors } = await collect(await client.searchStream(), (n) => {
+      if (n === 3) {
+        revokedAt = Date.now();
+        stack.admin('POST', `tokens/${tokenHash(token)}/revoke`).then((r) => assert.equal(r.status, 200));
+      }
+    });
+    const after = Date.now() - revokedAt;
+    assert.ok(posts.length >= 3);
+    assert.ok(after <= 2_000 + 1_500, `closed ${after} ms after the revocation`);
+    assert.equal(errors.length, 1);
+    assert.deepEqual([errors[0].errors[0].reason, errors[0].errors[0].status], ['revoked-token', 401]);
+    await assert.rejects(client.searchStream(), (e) => e.code === 401);
+  });
+
+  test('the connection limit: a second stream of the app is refused with 429 TooManyConnections', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 10, lines: null });
+    const client = clientFor(limitedTokens['client-one']);
+    const first = await client.searchStream();
+    const opened = (await streamCounts()).opened;
+    await assert.rejects(client.searchStream(), (e) => {
+      assert.equal(e.code, 429);
+      assert.equal(e.data.connection_issue, 'TooManyConnections');
+      assert.equal(e.data.title, 'ConnectionException');
+      return true;
+    });
+    assert.equal((await streamCounts()).opened, opened, 'the origin was not called');
+    first.close();
+    // Its slot is free once its last report is in.
+    let again;
+    for (let i = 0; i < 50 && !again; i++) {
+      again = await client.searchStream().catch(() => sleep(100).then(() => undefined));
+    }
+    assert.ok(again, 'the slot was not freed');
+    again.close();
+  });
+
+  test('ids_only per line: a recipient receives each post as its id and rules only', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 50, lines: 10 });
+    const client = clientFor(tokens[relay.id], 'client-feed');
+    const stream = await client.searchStream({ 'tweet.fields': ['created_at', 'author_id'], expansions: ['author_id'] });
+    const { posts, errors } = await collect(stream);
+    assert.equal(errors.length, 0);
+    assert.equal(posts.length, 10);
+    for (const post of posts) {
+      assert.deepEqual(Object.keys(post.data), ['id']);
+      assert.equal(post.includes, undefined);
+      assert.equal(post.matching_rules[0].tag, 'demo');
+    }
+    const ledger = await usage(relay.id, (t) => t.items >= ENTITY_CAP + 10);
+    assert.equal(ledger.rows.filter((r) => r.recipient === 'client-feed').reduce((n, r) => n + r.items, 0), 10);
   });
 });
