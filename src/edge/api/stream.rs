@@ -11,8 +11,9 @@
 //! body and writes whole lines to the writable side. The pump is a future handed to
 //! `ctx.wait_until`, so it runs on after `handle` has returned the response, for as long as the
 //! stream lasts, and its last report is made before the runtime lets the request go. A write
-//! waits until the client has taken the previous one, and the next read waits for the write: one
-//! chunk is in flight at a time, so the worker's memory stays flat whatever the stream's length.
+//! waits until the client has taken the previous one, and the next read is under way meanwhile:
+//! one chunk is in flight each way, so the worker's memory stays flat whatever the stream's
+//! length.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -256,6 +257,12 @@ impl Pump {
             odd.note(&batch, &account, &ledger);
             if batch.bytes.is_empty() {
                 continue;
+            }
+            // The next read starts while this chunk goes to the client: one chunk in flight each
+            // way, so the origin's side and the client's overlap and memory stays bounded.
+            if read.is_none() && !self.filter.waiting() {
+                read = Some(JsFuture::from(self.reader.read()));
+                heard_origin = EdgeClock.now();
             }
             let out = Uint8Array::from(batch.bytes.as_slice());
             if JsFuture::from(self.writer.write_with_chunk(&out)).await.is_err() {

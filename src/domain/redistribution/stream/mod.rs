@@ -147,10 +147,16 @@ pub fn classify(line: &[u8]) -> Kind {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Kind::KeepAlive;
     }
-    let Some(count) = items::count(line) else { return Kind::NotJson };
-    if count > 0 {
-        let ids = items::ids(line).unwrap_or_default();
-        return Kind::Post { items: count, ids };
+    // One pass for the items and their ids; a line it cannot read so is counted as a page's
+    // body is, its items then without ids (counted as distinct).
+    match items::read(line) {
+        Some(read) if read.items > 0 => return Kind::Post { items: read.items, ids: read.ids.unwrap_or_default() },
+        Some(_) => {}
+        None => match items::count(line) {
+            Some(count) if count > 0 => return Kind::Post { items: count, ids: Vec::new() },
+            Some(_) => {}
+            None => return Kind::NotJson,
+        },
     }
     match serde_json::from_slice::<Envelope>(line) {
         Ok(Envelope { errors: Some(_) }) => Kind::Error,
