@@ -710,7 +710,7 @@ function streamRulesPost(params, text) {
 const STREAM_PARAMS = new Set([...COMMON_PARAMS, 'backfill_minutes', 'partition', 'start_time', 'end_time']);
 const STREAM_THEN = new Set(['end', 'cut', 'disconnect', 'silent']);
 const INJECT_KINDS = new Set(['garbage', 'long']);
-const MAX_RATE = 10_000;
+const MAX_RATE = 1_000_000;
 const MAX_STREAM_LINES = 100_000_000;
 const MAX_LONG_BYTES = 16 * 1024 * 1024;
 const KEEPALIVE = '\r\n';

@@ -53,6 +53,7 @@ test('validate accepts the demo file and rejects a broken one with each problem 
       { v: 1, id: 'p', endpoints: [{ method: 'GET', path: 'x', group: 'g' }] },
       { v: 1, id: 'q', shape: { items: '/data', keep: ['/name'] }, endpoints: [{ method: 'GET', path: '/x', group: 'g' }] },
       { v: 1, id: 'r', endpoints: [{ method: 'GET', path: '/x', group: 'g', shape: { items: 'results' } }] },
+      { v: 1, id: 's', endpoints: [{ method: 'GET', path: '/2/tweets', group: 'g' }], stream_connections_per_app: 1 },
     ],
     accounts: [{ v: 1, id: 'a', name: 'A', plan: 'missing', status: 'active' }],
     apps: [{ token: 'tg_short', record: { v: 1, account: 'a', app: 'x', status: 'active' } }],
@@ -62,6 +63,7 @@ test('validate accepts the demo file and rejects a broken one with each problem 
   assert.match(res.stderr, /plans\[0\]: record field `endpoints`/);
   assert.match(res.stderr, /plans\[1\]: record field `shape` is invalid: `keep` must keep the id/);
   assert.match(res.stderr, /plans\[2\]: .*JSON Pointer/);
+  assert.match(res.stderr, /plans\[3\]: record field `stream_connections_per_app` is invalid: the plan has no stream endpoint/);
   assert.match(res.stderr, /accounts\[0\]: plan `missing` is not in the file/);
   assert.match(res.stderr, /apps\[0\]: the token has the wrong length/);
 });

@@ -1,8 +1,11 @@
 // Streams end to end through `wrangler dev`: the filtered and sample streams pass each line on as
 // the origin sends it, every post line is metered (the ledger's items equal the origin's post
 // lines, exactly), keep-alives and error lines pass uncounted, a recipient gets ids only per
-// line and never more than its reservation, and bad streams (an over-long line, a line that is
-// not JSON, a connection cut mid-line) each end the way the README says. An unmodified
+// line, the monthly cap and the entity's 30-day ids cut a stream after its last allowed line
+// with an error line saying why, revoking the token or suspending the account ends an open
+// stream within one report, a plan's connection limits refuse a stream past them with 429 before
+// the origin is called, and bad streams (an over-long line, a line that is not JSON, an origin
+// that goes silent, a connection cut mid-line) each end the way the README says. An unmodified
 // streaming client (`twitter-api-v2`) reads the stream as it would read X's.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +19,9 @@ const STREAM = '/2/tweets/search/stream';
 const SAMPLE = '/2/tweets/sample/stream';
 const X_V2_PREFIX = 'https://api.x.com/2/';
 const TEST_MS = 60_000;
+const PROBLEMS = 'https://api.example.com/2/problems/';
+const MONTH_CAP = 2_500;
+const SILENCE_S = 3;
 
 const plan = {
   v: 1,
@@ -28,9 +34,14 @@ const plan = {
   ],
   limits: [{ group: 'stream', scope: 'app', requests: 100, window_seconds: 900 }],
 };
+const cappedPlan = { ...plan, id: 'streams-capped', monthly_item_cap: MONTH_CAP };
+// The API's model: one stream per app; and two for the whole account.
+const limitedPlan = { ...plan, id: 'streams-limited', stream_connections_per_app: 1, stream_connections_per_account: 2 };
+const limitedApps = ['one', 'two', 'three', 'client-one'];
+const limitedTokens = Object.fromEntries(limitedApps.map((a) => [a, newToken()]));
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
-const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream'];
+const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended', 'silent', 'client-revoke'];
 const ENTITY_CAP = 120;
 const relay = {
   v: 1, id: 'relay-stream', name: 'Relay Streams', plan: 'streams', status: 'active', use_cases: useCases,
@@ -39,12 +50,27 @@ const relay = {
     recipients: [
       { id: 'nw-east', class: 'commercial', entity: 'northwind', approval: 'approved' },
       { id: 'capped', class: 'commercial', entity: 'cappedco', approval: 'approved', mode: 'full' },
+      { id: 'client-feed', class: 'commercial', entity: 'clientco', approval: 'approved' },
     ],
   },
 };
-const tokens = Object.fromEntries([...plain, relay.id].map((a) => [a, newToken()]));
+const tokens = Object.fromEntries([...plain, relay.id, 'month-cap', 'client-cap'].map((a) => [a, newToken()]));
 const entries = [
   { key: 'tollgate:v1:plan:streams', value: JSON.stringify(plan) },
+  { key: 'tollgate:v1:plan:streams-capped', value: JSON.stringify(cappedPlan) },
+  { key: 'tollgate:v1:plan:streams-limited', value: JSON.stringify(limitedPlan) },
+  {
+    key: 'tollgate:v1:account:limited',
+    value: JSON.stringify({ v: 1, id: 'limited', name: 'limited', plan: 'streams-limited', status: 'active', use_cases: useCases }),
+  },
+  ...limitedApps.map((app) => ({
+    key: `tollgate:v1:token:${tokenHash(limitedTokens[app])}`,
+    value: JSON.stringify({ v: 1, account: 'limited', app, status: 'active', use_case: 'monitoring' }),
+  })),
+  ...['month-cap', 'client-cap'].map((id) => ({
+    key: `tollgate:v1:account:${id}`,
+    value: JSON.stringify({ v: 1, id, name: id, plan: 'streams-capped', status: 'active', use_cases: useCases }),
+  })),
   ...plain.map((a) => ({
     key: `tollgate:v1:account:${a}`,
     value: JSON.stringify({ v: 1, id: a, name: a, plan: 'streams', status: 'active', use_cases: useCases }),
@@ -59,7 +85,8 @@ const entries = [
 let stack;
 let agent;
 before(async () => {
-  stack = await startStack({ entries });
+  // An origin silent for 3 s ends a stream (the default is 60 s); every stream here sends more often.
+  stack = await startStack({ entries, vars: { STREAM_SILENCE_SECONDS: String(SILENCE_S) } });
   agent = new http.Agent({ keepAlive: false });
 }, { timeout: 200_000 });
 after(async () => {
@@ -114,6 +141,9 @@ async function readStream(path, { token, recipient, stopAfterLines } = {}) {
   return out;
 }
 
+/** Refusals under one reason in an account's usage, over its rows. */
+const refusedFor = (usage, reason) => usage.rows.reduce((n, r) => n + (r.refused[reason] ?? 0), 0);
+
 /** Waits for a line of the worker's log (it is written just after the stream's last report). */
 async function logged(pattern) {
   for (let i = 0; i < 50 && !pattern.test(stack.logs()); i++) await sleep(100);
@@ -133,7 +163,7 @@ async function usage(account, ready = () => true) {
   return last;
 }
 
-describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
+describe('streams through Tollgate', { timeout: 18 * TEST_MS }, () => {
   test('the first line arrives long before the stream ends, and every post line is metered', { timeout: TEST_MS }, async () => {
     await stack.resetOrigin();
     // One line every 200 ms for 3 s.
@@ -276,19 +306,157 @@ describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
     assert.equal(first.totals.items, 5);
     assert.ok(first.rows.every((r) => r.recipient === 'nw-east'));
 
-    // The entity may receive 120 ids in 30 days, 5 of them spent. A stream carries one
-    // reservation (at most 100 ids): it ends after the 100th line, and the next gets the 15 left.
+    // The entity may receive 120 ids in 30 days, 5 of them spent. The stream's holds are
+    // renewed as it reports, so it runs to the entity's cap: 115 more lines, then one error line
+    // saying why, and the stream ends.
     await originStream({ rate: 500, lines: null });
     const second = await readStream(STREAM, { token, recipient: 'nw-east' });
     assert.equal(second.ended, 'end');
-    assert.equal(second.posts.length, 100);
-    const third = await readStream(STREAM, { token, recipient: 'nw-east' });
-    assert.equal(third.posts.length, ENTITY_CAP - 5 - 100);
+    assert.equal(second.posts.length, ENTITY_CAP - 5);
+    assert.equal(second.lines.length, ENTITY_CAP - 5 + 1 + second.lines.filter((l) => l === '').length);
+    const last = JSON.parse(second.lines.at(-1));
+    assert.equal(last.data, undefined);
+    assert.equal(last.errors[0].type, `${PROBLEMS}redistribution-capped`);
+    assert.equal(last.errors[0].status, 429);
     const capped = await stack.call(STREAM, { token, headers: { 'x-tollgate-recipient': 'nw-east' } });
     assert.equal(capped.status, 429);
     assert.equal((await capped.json()).type.endsWith('redistribution-capped'), true);
-    const { totals } = await usage(relay.id, (t) => t.items >= ENTITY_CAP);
-    assert.equal(totals.items, ENTITY_CAP, 'the ledger has exactly what the recipient received');
+    const ledger = await usage(relay.id, (t) => t.items >= ENTITY_CAP);
+    assert.equal(ledger.totals.items, ENTITY_CAP, 'the ledger has exactly what the recipient received');
+    // The ledger says why: the cut stream and the refused connection.
+    assert.equal(refusedFor(ledger, 'redistribution-capped'), 2);
+  });
+
+  test('the monthly cap cuts a stream after its last allowed line, with the usage-capped error line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    // More than one hold's worth (2,000), so the stream renews its hold on the way to the cap.
+    await originStream({ rate: 2_000, lines: null });
+    const token = tokens['month-cap'];
+    const read = await readStream(STREAM, { token });
+    assert.equal(read.status, 200);
+    assert.equal(read.ended, 'end');
+    assert.equal(read.posts.length, MONTH_CAP);
+    const last = JSON.parse(read.lines.at(-1));
+    assert.deepEqual(Object.keys(last), ['errors']);
+    assert.equal(last.errors[0].type, `${PROBLEMS}usage-capped`);
+    assert.equal(last.errors[0].title, 'Usage Capped');
+    assert.equal(new Set(read.posts.map((l) => JSON.parse(l).data.id)).size, MONTH_CAP, 'distinct posts');
+    const ledger = await usage('month-cap', (t) => t.items >= MONTH_CAP && t.refused >= 1);
+    assert.equal(ledger.totals.items, MONTH_CAP);
+    assert.equal(ledger.totals.distinct_items, MONTH_CAP);
+    assert.equal(refusedFor(ledger, 'usage-capped'), 1, 'the ledger says why the stream ended');
+    assert.ok((await streamCounts()).lines > MONTH_CAP, 'the origin sent more than the cap allowed');
+    await logged(/"event":"stream_ended"[^\n]*"how":"usage-capped"/);
+    // The next connection is refused before the origin is called.
+    const opened = (await streamCounts()).opened;
+    const refused = await stack.call(STREAM, { token });
+    assert.equal(refused.status, 429);
+    assert.equal((await refused.json()).type, `${PROBLEMS}usage-capped`);
+    assert.equal((await streamCounts()).opened, opened);
+  });
+
+  /**
+   * Opens an endless stream, does `act` once `before` lines have come, and reads on to the end:
+   * the lines, and how long after `act` returned the stream ended.
+   */
+  async function endedBy(token, before, act) {
+    await originStream({ rate: 20, lines: null });
+    const res = await fetch(`${stack.base}${STREAM}`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    const decoder = new TextDecoder();
+    let text = '';
+    let acted = null;
+    const deadline = setTimeout(() => res.body.cancel(), 20_000);
+    try {
+      for await (const chunk of res.body) {
+        text += decoder.decode(chunk, { stream: true });
+        if (acted === null && text.split('\r\n').length > before) {
+          await act();
+          acted = Date.now();
+        }
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    const lines = text.split('\r\n').slice(0, -1);
+    return { lines, afterMs: Date.now() - acted, last: JSON.parse(lines.at(-1)) };
+  }
+
+  test('revoking the token ends its open stream within one report (2 s), with the 401 as its last line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    const token = tokens.revoked;
+    const { lines, afterMs, last } = await endedBy(token, 5, async () => {
+      const res = await stack.admin('POST', `tokens/${tokenHash(token)}/revoke`);
+      assert.equal(res.status, 200);
+    });
+    console.log(`revoked: the stream ended ${afterMs} ms after the revocation`);
+    assert.ok(afterMs <= 2_000 + 1_500, `ended ${afterMs} ms after the revocation`);
+    assert.equal(last.errors[0].type, `${PROBLEMS}unauthorized`);
+    assert.equal(last.errors[0].reason, 'revoked-token');
+    assert.equal(last.errors[0].status, 401);
+    const posts = lines.filter((l) => l.startsWith('{"data"')).length;
+    // The origin is let go, and the ledger has the posts sent and why the stream ended.
+    for (let i = 0; i < 50 && (await streamCounts()).open > 0; i++) await sleep(100);
+    assert.equal((await streamCounts()).open, 0);
+    const ledger = await usage('revoked', (t) => t.items >= posts && t.refused >= 1);
+    assert.equal(ledger.totals.items, posts);
+    assert.equal(refusedFor(ledger, 'revoked-token'), 1);
+    await logged(/"event":"stream_ended"[^\n]*"how":"revoked-token"/);
+  });
+
+  test('suspending the account ends its open stream within one report, with the 403 as its last line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    const { afterMs, last } = await endedBy(tokens.suspended, 5, async () => {
+      const res = await stack.admin('POST', 'accounts/suspended/suspend');
+      assert.equal(res.status, 200);
+    });
+    console.log(`suspended: the stream ended ${afterMs} ms after the suspension`);
+    assert.ok(afterMs <= 2_000 + 1_500, `ended ${afterMs} ms after the suspension`);
+    assert.equal(last.errors[0].reason, 'account-suspended');
+    assert.equal(last.errors[0].status, 403);
+    const ledger = await usage('suspended', (t) => t.refused >= 1);
+    assert.equal(refusedFor(ledger, 'account-suspended'), 1);
+  });
+
+  test('connection limits: one stream per app and two per account, refused with 429 before the origin is called', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 10, lines: null });
+    const open = async (app) => {
+      const controller = new AbortController();
+      const res = await fetch(`${stack.base}${STREAM}`, { headers: { authorization: `Bearer ${limitedTokens[app]}` }, signal: controller.signal });
+      if (res.status === 200) res.body.getReader().read().catch(() => {}); // read, so the stream flows
+      return { res, close: () => controller.abort() };
+    };
+    const first = await open('one');
+    assert.equal(first.res.status, 200);
+    const opened = (await streamCounts()).opened;
+    const again = await open('one');
+    assert.equal(again.res.status, 429);
+    const problem = await again.res.json();
+    assert.equal(problem.type, `${PROBLEMS}streaming-connection`);
+    assert.equal(problem.title, 'ConnectionException');
+    assert.equal(problem.connection_issue, 'TooManyConnections');
+    assert.equal(problem.reason, 'too-many-connections');
+    assert.equal((await streamCounts()).opened, opened, 'the origin was not called');
+    // Another app of the account has a slot of its own; a third passes the account's two.
+    const second = await open('two');
+    assert.equal(second.res.status, 200);
+    const third = await open('three');
+    assert.equal(third.res.status, 429);
+    // A stream that ends frees its slot as soon as its last report is in.
+    first.close();
+    let reopened;
+    for (let i = 0; i < 50; i++) {
+      reopened = await open('one');
+      if (reopened.res.status === 200) break;
+      await reopened.res.body?.cancel();
+      await sleep(100);
+    }
+    assert.equal(reopened.res.status, 200);
+    reopened.close();
+    second.close();
+    const ledger = await usage('limited', (t) => t.refused >= 2);
+    assert.ok(refusedFor(ledger, 'too-many-connections') >= 2, JSON.stringify(ledger.rows));
   });
 
   test('a line longer than the limit is dropped, the stream goes on, and it is not counted', { timeout: TEST_MS }, async () => {
@@ -339,6 +507,30 @@ describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
     await logged(/"event":"stream_ended"[^\n]*"how":"origin_cut"[^\n]*"unended_line_dropped":true/);
   });
 
+  test('an origin that goes silent (not even a keep-alive) ends the stream after the stated time, with the 504 as its last line', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    // A post every 4 s, longer than the 3 s allowed, with a keep-alive every second between them
+    // (they keep the stream alive); after the second post, nothing at all.
+    await originStream({ rate: 0.25, lines: 2, keepalive_ms: 1_000, then: 'silent' });
+    const read = await readStream(STREAM, { token: tokens.silent });
+    assert.equal(read.ended, 'end');
+    assert.equal(read.posts.length, 2);
+    assert.ok(read.lines.filter((l) => l === '').length >= 3, 'keep-alives passed');
+    const sinceLastPost = read.took - 4_000;
+    console.log(`silent origin: the stream ended ${read.took} ms after it opened`);
+    assert.ok(sinceLastPost >= SILENCE_S * 1000 && sinceLastPost <= SILENCE_S * 1000 + 2_500, `ended ${sinceLastPost} ms after the last post`);
+    const last = JSON.parse(read.lines.at(-1));
+    assert.equal(last.errors[0].type, `${PROBLEMS}gateway-timeout`);
+    assert.equal(last.errors[0].status, 504);
+    // The origin's request is let go; what was sent is counted, and nothing is refused.
+    for (let i = 0; i < 50 && (await streamCounts()).open > 0; i++) await sleep(100);
+    assert.equal((await streamCounts()).open, 0);
+    const ledger = await usage('silent', (t) => t.items >= 2);
+    assert.equal(ledger.totals.items, 2);
+    assert.equal(ledger.totals.refused, 0);
+    await logged(/"event":"stream_ended"[^\n]*"how":"gateway-timeout"[^\n]*"items":2/);
+  });
+
   test('a client that hangs up: the origin is let go and what reached the client is counted', { timeout: TEST_MS }, async () => {
     await stack.resetOrigin();
     await originStream({ rate: 20, lines: null });
@@ -350,5 +542,117 @@ describe('streams through Tollgate', { timeout: 12 * TEST_MS }, () => {
     assert.equal(origin.open, 0, 'the origin request was cancelled');
     const { totals } = await usage('client-gone', (t) => t.items >= 5);
     assert.ok(totals.items >= 5 && totals.items <= origin.lines, `items ${totals.items}, origin sent ${origin.lines}`);
+  });
+});
+
+describe('an unmodified streaming client (twitter-api-v2 searchStream) through Tollgate', { timeout: 6 * TEST_MS }, () => {
+  /** The library's v2 client for a token, sent to the local worker (and naming a recipient). */
+  function clientFor(token, recipient) {
+    // The library's documented plugin hooks swap its fixed X prefix for the local worker, as in
+    // the first test above, and add the recipient header where one is named.
+    const toTollgate = (params) => {
+      if (!params.url.startsWith(X_V2_PREFIX)) throw new Error(`unexpected request outside X API v2: ${params.url}`);
+      params.url = `${stack.base}/2/${params.url.slice(X_V2_PREFIX.length)}`;
+      if (recipient) params.headers = { ...(params.headers ?? {}), 'x-tollgate-recipient': recipient };
+    };
+    return new TwitterApi(token, {
+      httpAgent: agent,
+      plugins: [{
+        onBeforeRequestConfig: ({ params }) => toTollgate(params),
+        onBeforeStreamRequestConfig: ({ params }) => toTollgate(params),
+      }],
+    }).readOnly.v2;
+  }
+
+  /** The posts and error payloads of a stream until it closes; `onPost` sees each post's number. */
+  function collect(stream, onPost = () => {}) {
+    const out = { posts: [], errors: [] };
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the stream did not close; ${out.posts.length} posts`)), 30_000);
+      stream.on(ETwitterStreamEvent.Data, (event) => {
+        out.posts.push(event);
+        onPost(out.posts.length);
+      });
+      stream.on(ETwitterStreamEvent.DataError, (event) => out.errors.push(event));
+      stream.on(ETwitterStreamEvent.ConnectionClosed, () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+  }
+
+  test('the monthly cap cuts its stream: every allowed post, then the usage-capped error payload, then the close', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 2_000, lines: null });
+    const client = clientFor(tokens['client-cap']);
+    const { posts, errors } = await collect(await client.searchStream());
+    assert.equal(posts.length, MONTH_CAP);
+    assert.equal(new Set(posts.map((p) => p.data.id)).size, MONTH_CAP);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].errors[0].type, `${PROBLEMS}usage-capped`);
+    // Reconnecting is refused as the API refuses it: the library's own 429 error.
+    await assert.rejects(client.searchStream(), (e) => e.code === 429 && e.data.type === `${PROBLEMS}usage-capped`);
+    const ledger = await usage('client-cap', (t) => t.items >= MONTH_CAP);
+    assert.equal(ledger.totals.items, MONTH_CAP);
+  });
+
+  test("a revoked token's stream ends with the revoked-token error payload", { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 20, lines: null });
+    const token = tokens['client-revoke'];
+    const client = clientFor(token);
+    let revokedAt = null;
+    const { posts, errors } = await collect(await client.searchStream(), (n) => {
+      if (n === 3) {
+        revokedAt = Date.now();
+        stack.admin('POST', `tokens/${tokenHash(token)}/revoke`).then((r) => assert.equal(r.status, 200));
+      }
+    });
+    const after = Date.now() - revokedAt;
+    assert.ok(posts.length >= 3);
+    assert.ok(after <= 2_000 + 1_500, `closed ${after} ms after the revocation`);
+    assert.equal(errors.length, 1);
+    assert.deepEqual([errors[0].errors[0].reason, errors[0].errors[0].status], ['revoked-token', 401]);
+    await assert.rejects(client.searchStream(), (e) => e.code === 401);
+  });
+
+  test('the connection limit: a second stream of the app is refused with 429 TooManyConnections', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 10, lines: null });
+    const client = clientFor(limitedTokens['client-one']);
+    const first = await client.searchStream();
+    const opened = (await streamCounts()).opened;
+    await assert.rejects(client.searchStream(), (e) => {
+      assert.equal(e.code, 429);
+      assert.equal(e.data.connection_issue, 'TooManyConnections');
+      assert.equal(e.data.title, 'ConnectionException');
+      return true;
+    });
+    assert.equal((await streamCounts()).opened, opened, 'the origin was not called');
+    first.close();
+    // Its slot is free once its last report is in.
+    let again;
+    for (let i = 0; i < 50 && !again; i++) {
+      again = await client.searchStream().catch(() => sleep(100).then(() => undefined));
+    }
+    assert.ok(again, 'the slot was not freed');
+    again.close();
+  });
+
+  test('ids_only per line: a recipient receives each post as its id and rules only', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    await originStream({ rate: 50, lines: 10 });
+    const client = clientFor(tokens[relay.id], 'client-feed');
+    const stream = await client.searchStream({ 'tweet.fields': ['created_at', 'author_id'], expansions: ['author_id'] });
+    const { posts, errors } = await collect(stream);
+    assert.equal(errors.length, 0);
+    assert.equal(posts.length, 10);
+    for (const post of posts) {
+      assert.deepEqual(Object.keys(post.data), ['id']);
+      assert.equal(post.includes, undefined);
+      assert.equal(post.matching_rules[0].tag, 'demo');
+    }
+    const ledger = await usage(relay.id, (t) => t.items >= ENTITY_CAP + 10);
+    assert.equal(ledger.rows.filter((r) => r.recipient === 'client-feed').reduce((n, r) => n + r.items, 0), 10);
   });
 });

@@ -98,7 +98,8 @@ fuzz_target!(|data: &[u8]| {
     if let Some(listed) = items::ids(data, &x) {
         match &lossy {
             Some(Value::Object(map)) => assert_eq!(Some(&listed), ids_in(map).as_ref()),
-            None if out_of_range(data) => {}
+            // The ids are read in one pass that skips every field but `id`, as the counter does.
+            None if out_of_range(data) || data.windows(3).any(|w| w.eq_ignore_ascii_case(b"\\ud")) => {}
             other => panic!("ids {listed:?} in a body that is not a JSON object: {other:?}"),
         }
         if let Some(n) = counted {

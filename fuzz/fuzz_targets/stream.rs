@@ -1,11 +1,12 @@
 //! A stream's per-line decisions (`redistribution::stream`) on arbitrary bytes, in arbitrary
-//! chunks, with or without a recipient, under a small line limit.
+//! chunks, with or without a recipient, with or without a budget, under a small line limit.
 //!
 //! Invariants: the same bytes give the same lines, items, ids and drops however they are chunked;
 //! what is held for an unended line never passes the limit (and one byte); what leaves is whole
-//! lines ended by `\r\n`. Without a recipient every line that leaves is an input line as it came
-//! (or a keep-alive), within the limit, and the items counted are exactly those of the post lines
-//! that left. For a recipient nothing leaves past its reservation, every line that leaves is a
+//! lines ended by `\r\n`; nothing carrying items leaves past the budget, and once lines wait for
+//! it, nothing more leaves until it is renewed. Without a recipient and a budget every line that
+//! leaves is an input line as it came (or a keep-alive), within the limit, and the items counted
+//! are exactly those of the post lines that left. For a recipient every line that leaves is a
 //! keep-alive or a JSON object, and under `ids_only` every item that leaves is `{"id":…}` with no
 //! expansions beside it.
 #![no_main]
@@ -14,18 +15,23 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tollgate::domain::redistribution::recipient::Mode;
 use tollgate::domain::redistribution::shape::Shape;
-use tollgate::domain::redistribution::stream::{classify, Batch, ForRecipient, Kind, LineFilter};
+use tollgate::domain::redistribution::stream::{classify, Batch, Kind, LineFilter};
 
-/// Feeds the chunks and adds up what comes out.
-fn run(chunks: &[&[u8]], recipient: Option<ForRecipient>, max_line: usize) -> (Batch, bool) {
+/// Feeds the chunks, each with what is left of the budget, and adds up what comes out; whether
+/// lines wait for the budget at the end.
+fn run(chunks: &[&[u8]], recipient: Option<Mode>, budget: Option<u64>, max_line: usize) -> (Batch, bool) {
     let mut filter = LineFilter::with_limit(recipient, max_line);
     let mut all = Batch::default();
     for chunk in chunks {
-        let b = filter.feed(chunk);
+        let waited = filter.waiting();
+        let b = filter.feed(chunk, budget.map(|n| n.saturating_sub(all.items)));
         assert!(filter.held() <= max_line + 1, "held {} past the limit {max_line}", filter.held());
+        if waited {
+            assert!(b.bytes.is_empty(), "a line left while others waited for the budget");
+        }
         all.absorb(b);
     }
-    (all, filter.spent())
+    (all, filter.waiting())
 }
 
 /// The input's lines as the splitter sees them (ended by `\n`, one `\r` before it stripped).
@@ -46,9 +52,11 @@ fuzz_target!(|data: &[u8]| {
     let max_line = 8 + usize::from(*limit);
     let recipient = match mode % 3 {
         0 => None,
-        1 => Some(ForRecipient { mode: Mode::IdsOnly, allowance: u64::from(*allowance % 8) }),
-        _ => Some(ForRecipient { mode: Mode::Full, allowance: u64::from(*allowance % 8) }),
+        1 => Some(Mode::IdsOnly),
+        _ => Some(Mode::Full),
     };
+    // No budget (only without a recipient), or one of up to 7 items.
+    let budget = (*allowance >= 128 || recipient.is_some()).then_some(u64::from(*allowance % 8));
     // Chunks of 1 to 16 bytes, sized from the seed.
     let mut chunks = Vec::new();
     let mut rest = body;
@@ -60,16 +68,23 @@ fuzz_target!(|data: &[u8]| {
         chunks.push(head);
         rest = tail;
     }
-    let (whole, spent) = run(&[body], recipient, max_line);
-    let (chunked, spent_chunked) = run(&chunks, recipient, max_line);
+    let (whole, waiting) = run(&[body], recipient, budget, max_line);
+    let (chunked, waiting_chunked) = run(&chunks, recipient, budget, max_line);
     assert_eq!(whole, chunked, "chunking changed the outcome");
-    assert_eq!(spent, spent_chunked);
+    assert_eq!(waiting, waiting_chunked);
+    if let Some(budget) = budget {
+        assert!(whole.items <= budget, "{} items past a budget of {budget}", whole.items);
+        if waiting {
+            assert_eq!(whole.items, budget, "lines waited with budget left");
+        }
+    }
 
     let out = &whole.bytes;
     assert!(out.is_empty() || out.ends_with(b"\r\n"), "what leaves ends mid-line");
     let lines = input_lines(out);
     match recipient {
-        None => {
+        // Without a budget every line passes as it came; with one, a post may be cut to it.
+        None if budget.is_none() => {
             let inputs = input_lines(body);
             let mut items = 0;
             let mut ids = Vec::new();
@@ -89,12 +104,9 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(whole.items, items);
             assert_eq!(whole.ids, ids);
         }
-        Some(r) => {
-            assert!(whole.items <= r.allowance, "{} items past a reservation of {}", whole.items, r.allowance);
+        None => assert!(whole.ids.len() as u64 <= whole.items),
+        Some(mode) => {
             assert!(whole.ids.len() as u64 <= whole.items);
-            if spent {
-                assert_eq!(whole.items, r.allowance);
-            }
             for line in &lines {
                 if line.is_empty() {
                     continue;
@@ -105,7 +117,7 @@ fuzz_target!(|data: &[u8]| {
                     Err(e) => panic!("a line that is not JSON left for a recipient ({e}): {}", String::from_utf8_lossy(line)),
                 };
                 let map = value.as_object().expect("a recipient's line is a JSON object");
-                if r.mode == Mode::IdsOnly {
+                if mode == Mode::IdsOnly {
                     assert!(!map.contains_key("includes"), "expansions left under ids_only");
                     let only_id = |v: &Value| v.as_object().is_some_and(|o| o.len() == 1 && o.contains_key("id"));
                     match map.get("data") {

@@ -9,6 +9,9 @@ pub struct Settings {
     /// Base URL of the origin, without a trailing slash.
     pub origin_url: String,
     pub origin_timeout_ms: u64,
+    /// How long an open stream's origin may send nothing, not even a keep-alive, before the
+    /// stream is ended.
+    pub stream_silence_ms: u64,
     pub cache_ttl_ms: u64,
     /// Prefix of every problem `type` URI.
     pub problem_type_base: String,
@@ -23,6 +26,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("origin_url", &self.origin_url)
             .field("origin_timeout_ms", &self.origin_timeout_ms)
+            .field("stream_silence_ms", &self.stream_silence_ms)
             .field("cache_ttl_ms", &self.cache_ttl_ms)
             .field("problem_type_base", &self.problem_type_base)
             .field("error_body", &self.error_body)
@@ -41,12 +45,15 @@ pub enum SettingsError {
 
 pub const ORIGIN_URL: &str = "ORIGIN_URL";
 pub const ORIGIN_TIMEOUT_MS: &str = "ORIGIN_TIMEOUT_MS";
+pub const STREAM_SILENCE_SECONDS: &str = "STREAM_SILENCE_SECONDS";
 pub const ENTITLEMENT_CACHE_TTL_SECONDS: &str = "ENTITLEMENT_CACHE_TTL_SECONDS";
 pub const PROBLEM_TYPE_BASE: &str = "PROBLEM_TYPE_BASE";
 pub const ERROR_BODY: &str = "ERROR_BODY";
 pub const CONTEXT_SIGNING_KEY: &str = "CONTEXT_SIGNING_KEY";
 
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Three of the API's 20 s keep-alives missed.
+const DEFAULT_SILENCE_SECONDS: u64 = 60;
 const DEFAULT_TTL_SECONDS: u64 = 30;
 const DEFAULT_TYPE_BASE: &str = "https://api.example.com/2/problems/";
 const MIN_KEY_BYTES: usize = 32;
@@ -60,6 +67,7 @@ impl Settings {
             return Err(SettingsError::Invalid { name: ORIGIN_URL, why: "must be an http(s) URL" });
         }
         let origin_timeout_ms = number(&get, ORIGIN_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, 1..=300_000)?;
+        let silence_seconds = number(&get, STREAM_SILENCE_SECONDS, DEFAULT_SILENCE_SECONDS, 1..=3600)?;
         let ttl_seconds = number(&get, ENTITLEMENT_CACHE_TTL_SECONDS, DEFAULT_TTL_SECONDS, 0..=3600)?;
         let problem_type_base = get(PROBLEM_TYPE_BASE).unwrap_or_else(|| DEFAULT_TYPE_BASE.to_owned());
         let error_body = match get(ERROR_BODY) {
@@ -73,6 +81,7 @@ impl Settings {
         Ok(Self {
             origin_url: origin_url.trim_end_matches('/').to_owned(),
             origin_timeout_ms,
+            stream_silence_ms: silence_seconds * 1000,
             cache_ttl_ms: ttl_seconds * 1000,
             problem_type_base,
             error_body,
@@ -113,6 +122,8 @@ mod tests {
         let s = with(&[(ORIGIN_URL, "http://127.0.0.1:8788/"), KEY]).unwrap();
         assert_eq!(s.origin_url, "http://127.0.0.1:8788");
         assert_eq!(s.origin_timeout_ms, 10_000);
+        assert_eq!(s.stream_silence_ms, 60_000);
+        assert_eq!(with(&[(ORIGIN_URL, "http://o"), KEY, (STREAM_SILENCE_SECONDS, "3")]).unwrap().stream_silence_ms, 3_000);
         assert_eq!(s.cache_ttl_ms, 30_000);
         assert_eq!(s.problem_type_base, DEFAULT_TYPE_BASE);
         assert_eq!(s.error_body, ErrorBody::Problem);
@@ -132,6 +143,10 @@ mod tests {
         assert!(matches!(
             with(&[(ORIGIN_URL, "http://o"), KEY, (ORIGIN_TIMEOUT_MS, "0")]),
             Err(SettingsError::Invalid { name: ORIGIN_TIMEOUT_MS, .. })
+        ));
+        assert!(matches!(
+            with(&[(ORIGIN_URL, "http://o"), KEY, (STREAM_SILENCE_SECONDS, "0")]),
+            Err(SettingsError::Invalid { name: STREAM_SILENCE_SECONDS, .. })
         ));
     }
 

@@ -41,6 +41,17 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         allowance: Option<Allowance>,
     },
+    /// An open stream's report: what it delivered since the last one, for its ledger line, and
+    /// the holds it spends from to settle and renew (`throttle::hold`); the `last` gives them
+    /// back and closes the stream. Answered with `Verdict::Allow`, whose `granted` is what the
+    /// stream may now send, or with the refusal that ends it.
+    Stream {
+        stream: u64,
+        charge: Charge,
+        delivered: Deliveries,
+        #[serde(default)]
+        last: bool,
+    },
     /// A refusal the edge made before the guard (use case, recipient, plan, token status).
     Refused {
         app: Id,

@@ -8,13 +8,14 @@ use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::guard::ports::{
-    AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Tokens,
+    AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Streams, Tokens,
 };
 use crate::domain::record::retention::Kept;
 use crate::domain::record::audit::{self, AuditKind, Entry};
 use crate::domain::record::ledger::Row;
 use crate::domain::redistribution::fingerprint::Fingerprint;
 use crate::domain::throttle::counter_key::CounterKey;
+use crate::domain::throttle::hold::Holds;
 use crate::domain::throttle::lease::Deliveries;
 use crate::domain::throttle::store::{CounterStore, StoreError};
 use crate::domain::time::clock::UnixMillis;
@@ -46,8 +47,20 @@ pub struct MemoryStore {
     /// Settled report id → when (Unix ms).
     pub settled: HashMap<String, u64>,
     pub verified: Option<(u64, String)>,
+    /// Open streams by number.
+    pub streams: BTreeMap<u64, OpenStream>,
     /// When set, every call fails with this message.
     pub failing: Option<String>,
+}
+
+/// A stream's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenStream {
+    pub app: String,
+    pub group: String,
+    pub holds: Holds,
+    /// Unix ms.
+    pub until: u64,
 }
 
 impl MemoryStore {
@@ -113,6 +126,14 @@ impl CounterStore for MemoryStore {
     fn add_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
         self.check()?;
         *self.months.entry(month.key()).or_insert(0) += items;
+        Ok(())
+    }
+
+    fn take_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
+        self.check()?;
+        if let Some(n) = self.months.get_mut(&month.key()) {
+            *n = n.saturating_sub(items);
+        }
         Ok(())
     }
 
@@ -274,6 +295,38 @@ impl Settlements for MemoryStore {
     }
 }
 
+impl Streams for MemoryStore {
+    fn open_stream(&mut self, app: &Id, group: &Id, holds: Holds, until: UnixMillis) -> Result<u64, StoreError> {
+        self.check()?;
+        let id = self.streams.keys().next_back().map_or(1, |n| n + 1);
+        self.streams.insert(id, OpenStream { app: app.to_string(), group: group.to_string(), holds, until: until.0 });
+        Ok(id)
+    }
+
+    fn stream_holds(&self, stream: u64) -> Result<Option<Holds>, StoreError> {
+        self.check()?;
+        Ok(self.streams.get(&stream).map(|s| s.holds))
+    }
+
+    fn keep_stream(&mut self, stream: u64, app: &Id, group: &Id, holds: Holds, until: UnixMillis) -> Result<(), StoreError> {
+        self.check()?;
+        self.streams.insert(stream, OpenStream { app: app.to_string(), group: group.to_string(), holds, until: until.0 });
+        Ok(())
+    }
+
+    fn close_stream(&mut self, stream: u64) -> Result<(), StoreError> {
+        self.check()?;
+        self.streams.remove(&stream);
+        Ok(())
+    }
+
+    fn open_streams(&self, group: &Id, app: Option<&Id>, now: UnixMillis) -> Result<u64, StoreError> {
+        self.check()?;
+        let open = self.streams.values().filter(|s| s.group == group.as_str() && app.is_none_or(|a| s.app == a.as_str()) && s.until > now.0);
+        Ok(open.count() as u64)
+    }
+}
+
 impl Retention for MemoryStore {
     fn prune(&mut self, what: Kept, before: u64, limit: u64) -> Result<u64, StoreError> {
         self.check()?;
@@ -321,6 +374,13 @@ impl Retention for MemoryStore {
                 let gone: Vec<_> = self.settled.iter().filter(|(_, d)| **d < before).map(|(k, _)| k.clone()).take(limit).collect();
                 gone.iter().for_each(|k| {
                     self.settled.remove(k);
+                });
+                gone.len()
+            }
+            Kept::Streams => {
+                let gone: Vec<u64> = self.streams.iter().filter(|(_, s)| s.until < before).map(|(k, _)| *k).take(limit).collect();
+                gone.iter().for_each(|k| {
+                    self.streams.remove(k);
                 });
                 gone.len()
             }

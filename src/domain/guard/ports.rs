@@ -11,6 +11,7 @@ use crate::domain::record::audit::{AuditKind, Entry};
 use crate::domain::record::ledger::Row;
 use crate::domain::record::retention::Kept;
 use crate::domain::redistribution::fingerprint::Fingerprint;
+use crate::domain::throttle::hold::Holds;
 use crate::domain::throttle::lease::Deliveries;
 pub use crate::domain::throttle::store::{CounterStore, StoreError};
 use crate::domain::time::clock::UnixMillis;
@@ -188,6 +189,36 @@ pub trait Settlements {
     fn mark_settled(&mut self, id: &str, now: UnixMillis) -> Result<(), StoreError>;
 }
 
+/// The streams open on the account: one row each, with its holds (`throttle::hold`) and the
+/// time its heartbeat keeps it until. A stream's reports renew it; its last report, or its stop,
+/// closes it; a row whose time ran out belongs to a stream that died without a word.
+pub trait Streams {
+    /// Notes a stream that opens; returns its number.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn open_stream(&mut self, app: &Id, group: &Id, holds: Holds, until: UnixMillis) -> Result<u64, StoreError>;
+    /// A stream's holds; `None` once it is closed or gone.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn stream_holds(&self, stream: u64) -> Result<Option<Holds>, StoreError>;
+    /// Writes a stream's holds and time (writing it again if it was gone).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn keep_stream(&mut self, stream: u64, app: &Id, group: &Id, holds: Holds, until: UnixMillis) -> Result<(), StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn close_stream(&mut self, stream: u64) -> Result<(), StoreError>;
+    /// Streams of an endpoint group open at `now` (their time not run out), of one app or of
+    /// the whole account.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn open_streams(&self, group: &Id, app: Option<&Id>, now: UnixMillis) -> Result<u64, StoreError>;
+}
+
 /// Deleting what has outlived its retention (`record::retention`), a bounded batch at a time.
 pub trait Retention {
     /// Deletes up to `limit` rows of `what` from before `before`; returns how many went.
@@ -198,6 +229,6 @@ pub trait Retention {
 }
 
 /// Everything a guard keeps.
-pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Retention {}
+pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Streams + Retention {}
 
-impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Retention> GuardStore for T {}
+impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Streams + Retention> GuardStore for T {}

@@ -16,6 +16,7 @@ use crate::domain::record::retention::{self, PRUNE_BATCH};
 use crate::domain::record::seal::{self, Seal};
 use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
 use crate::domain::throttle::charge::{self, Charge};
+use crate::domain::throttle::hold::{self, Caps, Holds, STREAM_TTL_MS};
 use crate::domain::throttle::lease::{Deliveries, Report};
 use crate::domain::throttle::pooling::PoolingEvidence;
 use crate::domain::throttle::verdict::{Standing, Verdict};
@@ -48,7 +49,12 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
     let reply = match command {
         Command::Charge(charge) => {
             let standing = standing(store, &charge)?;
-            let verdict = charge::charge(store, standing, &charge, now)?;
+            // A stream past a connection limit is refused before anything is charged.
+            let full = charge.stream && standing.refusal().is_none() && at_connection_limit(store, &charge, now)?;
+            let mut verdict = if full { Verdict::TooManyConnections } else { charge::charge(store, standing, &charge, now)? };
+            if charge.stream {
+                open_stream(store, &charge, &mut verdict, now)?;
+            }
             let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
             let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient };
             if let Some(problem) = verdict.refusal() {
@@ -89,6 +95,7 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
             }
             Reply::Done
         }
+        Command::Stream { stream: id, charge, delivered, last } => stream(store, id, &charge, &delivered, last, now)?,
         Command::Refused { app, group, recipient, reason } => {
             let group = group.as_ref().map_or("-", Id::as_str);
             let line = Line { day, app: app.as_str(), group, recipient: &recipient };
@@ -141,6 +148,76 @@ fn deliver(store: &mut impl GuardStore, line: &Line<'_>, delivered: &Deliveries,
     let distinct = store.count_delivered(line, delivered)?;
     if distinct > 0 {
         store.add_month_items(Month::of(now), distinct)?;
+    }
+    Ok(())
+}
+
+/// An open stream's report: its deliveries go to the ledger and the month, as a page's do; its
+/// token and account are checked again, and its holds settled and renewed, and its heartbeat
+/// with them. When the token is revoked, the account suspended or a cap has nothing left, or on
+/// its last report, the holds are given back and the stream is closed; a refusal that ends it
+/// is counted on its line.
+fn stream(store: &mut impl GuardStore, id: u64, charge: &Charge, delivered: &Deliveries, last: bool, now: UnixMillis) -> Result<Reply, StoreError> {
+    let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
+    let line = Line { day: Day::of(now), app: charge.app.as_str(), group: charge.group.as_str(), recipient };
+    deliver(store, &line, delivered, now)?;
+    let caps = Caps::of(charge);
+    // A stream already closed holds nothing; nor does one the guard did not see open (number 0:
+    // the plan let it open with the guard down), which it notes now.
+    let held = if id == 0 { Holds::default() } else { store.stream_holds(id)?.unwrap_or_default() };
+    let used = delivered.items;
+    if last {
+        hold::release(store, caps, held, used, now)?;
+        store.close_stream(id)?;
+        return Ok(Reply::Done);
+    }
+    // A revoked token or a suspended account ends the stream at its next report.
+    let renewed = match standing(store, charge)?.refusal() {
+        Some(refusal) => {
+            hold::release(store, caps, held, used, now)?;
+            Err(refusal)
+        }
+        None => hold::renew(store, caps, held, used, now)?,
+    };
+    Ok(Reply::Verdict(match renewed {
+        Ok(holds) => {
+            let until = now.plus_millis(STREAM_TTL_MS);
+            let id = if id == 0 {
+                store.open_stream(&charge.app, &charge.group, holds, until)?
+            } else {
+                store.keep_stream(id, &charge.app, &charge.group, holds, until)?;
+                id
+            };
+            Verdict::Allow { granted: holds.spendable(caps), quotas: Vec::new(), pooling: None, allowance: None, stream: Some(id) }
+        }
+        Err(verdict) => {
+            store.close_stream(id)?;
+            if let Some(problem) = verdict.refusal() {
+                refuse(store, &line, problem.ledger_reason())?;
+            }
+            verdict
+        }
+    }))
+}
+
+/// Whether the streams of the charge's group already open (those whose time has not run out)
+/// reach one of its connection limits, per app or for the account.
+fn at_connection_limit(store: &impl GuardStore, charge: &Charge, now: UnixMillis) -> Result<bool, StoreError> {
+    for (app, max) in [(Some(&charge.app), charge.connections_per_app), (None, charge.connections_per_account)] {
+        let Some(max) = max else { continue };
+        if store.open_streams(&charge.group, app, now)? >= max {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A charge that opens a stream: the guard notes it, with the page of ids the charge reserved
+/// for its recipient as its first hold.
+fn open_stream(store: &mut impl GuardStore, charge: &Charge, verdict: &mut Verdict, now: UnixMillis) -> Result<(), StoreError> {
+    if let Verdict::Allow { allowance, stream, .. } = verdict {
+        let holds = Holds::opening(allowance.as_ref());
+        *stream = Some(store.open_stream(&charge.app, &charge.group, holds, now.plus_millis(STREAM_TTL_MS))?);
     }
     Ok(())
 }
@@ -320,6 +397,7 @@ mod tests {
     use crate::domain::guard::ports::AuditLog;
     use crate::domain::throttle::store::CounterStore;
     use crate::domain::throttle::verdict::Allowance;
+    use crate::domain::throttle::hold::STREAM_HOLD;
 
     const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
     const DAY: u64 = 86_400_000;
@@ -337,7 +415,7 @@ mod tests {
     }
 
     fn charge(app: &str, token: u8, limits: Vec<Limit>) -> Charge {
-        Charge { app: id(app), token_hash: hash(token), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None }
+        Charge { app: id(app), token_hash: hash(token), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None, stream: false, connections_per_app: None, connections_per_account: None }
     }
 
     fn run(store: &mut MemoryStore, command: Command, now: UnixMillis) -> Reply {
@@ -449,6 +527,162 @@ mod tests {
         assert_eq!(store.entity_ids(&id("northwind"), Day::of(T0).minus(29), Day::of(T0)).unwrap(), 40);
         let row = &usage(&mut store, T0)[0];
         assert_eq!((row.recipient.as_str(), row.forwarded, row.items), ("nw-east", 1, 40));
+    }
+
+    /// A stream's charge, for `app` of `a1`'s token, in group `stream`.
+    fn stream_charge(recipient: Option<RecipientCharge>, cap: Option<u64>) -> Charge {
+        Charge { group: id("stream"), monthly_item_cap: cap, recipient, stream: true, ..charge("a1", 1, vec![]) }
+    }
+
+    /// Opens a stream: its number and the page of ids its charge reserved.
+    fn open(store: &mut MemoryStore, c: &Charge, now: UnixMillis) -> (u64, Option<u64>) {
+        let Verdict::Allow { stream: Some(n), allowance, .. } = verdict(store, c, now) else { panic!("not opened") };
+        (n, allowance.map(|a| a.ids))
+    }
+
+    /// A stream's report of the ids `sent`: what it may now send, or the refusal that ends it.
+    #[allow(clippy::result_large_err)]
+    fn report(store: &mut MemoryStore, n: u64, c: &Charge, sent: std::ops::Range<u64>, last: bool, now: UnixMillis) -> Result<u64, Verdict> {
+        let ids: Vec<String> = sent.map(|i| i.to_string()).collect();
+        let items = ids.len() as u64;
+        let delivered = Deliveries { items, ids, untracked: 0, bytes: items };
+        match run(store, Command::Stream { stream: n, charge: c.clone(), delivered, last }, now) {
+            Reply::Verdict(Verdict::Allow { granted, stream, .. }) => {
+                assert_eq!(stream, Some(n));
+                Ok(granted)
+            }
+            Reply::Verdict(v) => Err(v),
+            Reply::Done => Ok(0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stream_holds_items_against_the_monthly_cap_and_is_stopped_when_none_are_left() {
+        let mut store = MemoryStore::default();
+        let month = Month::of(T0);
+        let c = stream_charge(None, Some(2_500));
+        let (n, _) = open(&mut store, &c, T0);
+        assert_eq!(store.streams[&n].holds, Holds::default(), "nothing held against the month yet");
+        // The first report holds what the cap has left, at most a hold's worth.
+        assert_eq!(report(&mut store, n, &c, 0..0, false, T0), Ok(STREAM_HOLD));
+        assert_eq!(store.month_items(month).unwrap(), STREAM_HOLD, "a hold counts as spent");
+        // A page sees the hold: 500 left of 2,500; it delivers 200 items.
+        let mut page = charge("a2", 2, vec![]);
+        page.monthly_item_cap = Some(2_500);
+        assert!(matches!(verdict(&mut store, &page, T0), Verdict::Allow { stream: None, .. }));
+        let page_ids: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+        run(&mut store, delivered("a2", &page_ids.iter().map(String::as_str).collect::<Vec<_>>(), 0), T0);
+        assert_eq!(store.month_items(month).unwrap(), STREAM_HOLD + 200);
+        // The stream reports 1,200 sent, 200 of them the page's (the day's de-dup knows them):
+        // 1,200 distinct spent, so it may hold the 1,300 left.
+        assert_eq!(report(&mut store, n, &c, 0..1_200, false, T0), Ok(1_300));
+        assert_eq!(store.month_items(month).unwrap(), 2_500);
+        // All 1,300 sent and new: nothing is left, so the stream is stopped and closed.
+        let stopped = report(&mut store, n, &c, 10_000..11_300, false, T0);
+        assert!(matches!(stopped, Err(Verdict::UsageCapped { .. })), "{stopped:?}");
+        assert!(store.streams.is_empty());
+        assert_eq!(store.month_items(month).unwrap(), 2_500);
+        let rows = usage(&mut store, T0);
+        let row = rows.iter().find(|r| r.group == "stream").unwrap();
+        assert_eq!((row.forwarded, row.items, row.distinct_items), (1, 2_500, 2_300));
+        assert_eq!(row.refused.get("usage-capped"), Some(&1), "the ledger says why the stream ended");
+        // Its last report, after the stop, holds nothing to give back.
+        assert_eq!(report(&mut store, n, &c, 0..0, true, T0), Ok(0));
+        assert_eq!(store.month_items(month).unwrap(), 2_500);
+    }
+
+    #[test]
+    fn a_streams_last_report_gives_back_what_it_did_not_send_and_closes_it() {
+        let mut store = MemoryStore::default();
+        let nw = RecipientCharge { recipient: id("nw-east"), entity: id("northwind"), ids_cap_30d: 10_000 };
+        let c = stream_charge(Some(nw), Some(50_000));
+        let (n, page) = open(&mut store, &c, T0);
+        assert_eq!(page, Some(100));
+        let window = |store: &MemoryStore| store.entity_ids(&id("northwind"), Day::of(T0).minus(29), Day::of(T0)).unwrap();
+        assert_eq!(window(&store), 100, "the charge's page of ids is the stream's first hold");
+        assert_eq!(report(&mut store, n, &c, 0..0, false, T0), Ok(STREAM_HOLD));
+        assert_eq!(window(&store), STREAM_HOLD);
+        assert_eq!(report(&mut store, n, &c, 0..37, true, T0), Ok(0));
+        assert_eq!(window(&store), 37);
+        assert_eq!(store.month_items(Month::of(T0)).unwrap(), 37);
+        assert!(store.streams.is_empty());
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.recipient.as_str(), row.items, row.forwarded), ("nw-east", 37, 1));
+    }
+
+    #[test]
+    fn a_recipients_stream_is_renewed_to_the_entity_cap_then_stopped() {
+        let mut store = MemoryStore::default();
+        let nw = RecipientCharge { recipient: id("nw-east"), entity: id("northwind"), ids_cap_30d: 120 };
+        let c = stream_charge(Some(nw), None);
+        let (n, _) = open(&mut store, &c, T0);
+        // 100 sent: renewed with the 20 the entity has left.
+        assert_eq!(report(&mut store, n, &c, 0..100, false, T0), Ok(20));
+        // 20 more sent: the entity is at its cap, and the stream is stopped.
+        let stopped = report(&mut store, n, &c, 100..120, false, T0);
+        assert!(matches!(stopped, Err(Verdict::RedistributionCapped { .. })), "{stopped:?}");
+        assert_eq!(store.entity_ids(&id("northwind"), Day::of(T0).minus(29), Day::of(T0)).unwrap(), 120);
+        let row = usage(&mut store, T0).into_iter().find(|r| r.group == "stream").unwrap();
+        assert_eq!((row.items, row.refused.get("redistribution-capped")), (120, Some(&1)));
+    }
+
+    #[test]
+    fn a_hold_made_yesterday_is_settled_on_its_day_and_renewed_today() {
+        let mut store = MemoryStore::default();
+        let nw = RecipientCharge { recipient: id("nw-east"), entity: id("northwind"), ids_cap_30d: 1_000_000 };
+        let c = stream_charge(Some(nw), None);
+        let (n, _) = open(&mut store, &c, T0);
+        assert_eq!(report(&mut store, n, &c, 0..0, false, T0), Ok(STREAM_HOLD));
+        let tomorrow = T0.plus_millis(DAY);
+        assert_eq!(report(&mut store, n, &c, 0..10, false, tomorrow), Ok(STREAM_HOLD));
+        assert_eq!(store.entity_days.get(&("northwind".to_owned(), Day::of(T0).0)), Some(&10), "what was sent stays on its day");
+        assert_eq!(store.entity_days.get(&("northwind".to_owned(), Day::of(tomorrow).0)), Some(&(STREAM_HOLD as i64)));
+        assert_eq!(store.streams[&n].holds.ids_day, Day::of(tomorrow));
+    }
+
+    #[test]
+    fn connection_limits_refuse_a_stream_before_anything_is_charged_and_free_a_slot_when_one_ends() {
+        let mut store = MemoryStore::default();
+        let for_app = |app: &str, token: u8| Charge {
+            group: id("stream"),
+            stream: true,
+            connections_per_app: Some(1),
+            connections_per_account: Some(2),
+            ..charge(app, token, vec![limit(Scope::App, 100)])
+        };
+        let (a1, a2, a3) = (for_app("a1", 1), for_app("a2", 2), for_app("a3", 3));
+        let (first, _) = open(&mut store, &a1, T0);
+        assert_eq!(verdict(&mut store, &a1, T0), Verdict::TooManyConnections, "one per app");
+        assert_eq!(Verdict::TooManyConnections.refusal().unwrap().status(), 429);
+        let key = crate::domain::throttle::counter_key::CounterKey::of(&limit(Scope::App, 100), &id("a1"), None).unwrap();
+        assert_eq!(store.count(&key, T0.0 - T0.0 % 900_000).unwrap(), 1, "the refused stream was not charged");
+        open(&mut store, &a2, T0);
+        assert_eq!(verdict(&mut store, &a3, T0), Verdict::TooManyConnections, "two for the account");
+        // The first stream ends: its slot is free at once.
+        report(&mut store, first, &a1, 0..3, true, T0).unwrap();
+        let (again, _) = open(&mut store, &a1, T0);
+        // A stream that dies without a word holds its slot until its time runs out, 20 s after
+        // its last report; one that reports keeps it.
+        assert_eq!(verdict(&mut store, &a3, T0.plus_millis(STREAM_TTL_MS - 1)), Verdict::TooManyConnections);
+        report(&mut store, again, &a1, 0..0, false, T0.plus_millis(10_000)).unwrap();
+        let (_, _) = open(&mut store, &a3, T0.plus_millis(STREAM_TTL_MS + 1));
+        assert_eq!(verdict(&mut store, &a1, T0.plus_millis(STREAM_TTL_MS + 1)), Verdict::TooManyConnections, "the reporting stream kept its slot");
+        let row = usage(&mut store, T0).into_iter().find(|r| r.app == "a1").unwrap();
+        assert_eq!(row.refused.get("too-many-connections"), Some(&2));
+    }
+
+    #[test]
+    fn an_uncapped_stream_is_kept_while_it_reports_and_pruned_once_it_stops() {
+        let mut store = MemoryStore::default();
+        let c = stream_charge(None, None);
+        let (n, _) = open(&mut store, &c, T0);
+        assert_eq!(report(&mut store, n, &c, 0..5, false, T0.plus_millis(1_000)), Ok(0));
+        assert_eq!(store.streams[&n].until, T0.0 + 1_000 + STREAM_TTL_MS);
+        housekeep(&mut store, T0.plus_millis(1_000 + STREAM_TTL_MS)).unwrap();
+        assert_eq!(store.streams.len(), 1, "kept until its time runs out");
+        housekeep(&mut store, T0.plus_millis(1_001 + STREAM_TTL_MS)).unwrap();
+        assert!(store.streams.is_empty(), "a stream that died without a word is pruned");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub enum Problem {
     UsageCapped { retry_after: u64 },
     /// 429: the recipient's entity has received its 30-day volume of IDs.
     RedistributionCapped { retry_after: u64 },
+    /// 429: a stream would pass the plan's limit of streams open at once.
+    TooManyConnections,
     /// 502: the response must be filtered for its recipient and is not JSON that can be.
     OriginResponseUnfilterable,
     /// 502: the origin answered with a part of a body (206), which cannot be metered.
@@ -111,6 +113,9 @@ pub struct ProblemBody {
     /// A stable machine-readable reason where one status has several causes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
+    /// The API's own name for a stream connection problem (`TooManyConnections`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection_issue: Option<&'static str>,
 }
 
 impl From<BearerError> for Problem {
@@ -129,7 +134,7 @@ impl Problem {
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
             Self::EntitlementUnavailable | Self::GuardUnavailable => 503,
-            Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } => 429,
+            Self::RateLimited { .. } | Self::UsageCapped { .. } | Self::RedistributionCapped { .. } | Self::TooManyConnections => 429,
             Self::OriginUnreachable
             | Self::OriginResponseUnfilterable
             | Self::OriginResponsePartial
@@ -151,6 +156,7 @@ impl Problem {
             Self::RateLimited { .. } => "rate-limit-exceeded",
             Self::UsageCapped { .. } => "usage-capped",
             Self::RedistributionCapped { .. } => "redistribution-capped",
+            Self::TooManyConnections => "streaming-connection",
             Self::BadRequest(_) => "invalid-request",
             Self::OriginResponseUnfilterable | Self::OriginResponsePartial | Self::OriginResponseUncountable => "bad-gateway",
             Self::OriginUnreachable => "bad-gateway",
@@ -167,6 +173,7 @@ impl Problem {
             Self::RateLimited { .. } => "Too Many Requests",
             Self::UsageCapped { .. } => "Usage Capped",
             Self::RedistributionCapped { .. } => "Redistribution Capped",
+            Self::TooManyConnections => "ConnectionException",
             Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => "Invalid Request",
             Self::BadRequest(ShapeError::TargetTooLong) => "URI Too Long",
             Self::BadRequest(ShapeError::HeadersTooLarge) => "Request Header Fields Too Large",
@@ -210,6 +217,7 @@ impl Problem {
             Self::RedistributionCapped { .. } => {
                 "The recipient's organisation has received its 30-day volume of identifiers."
             }
+            Self::TooManyConnections => "This stream is at the most connections the plan allows open at once.",
             Self::OriginResponseUnfilterable => "The upstream response could not be filtered for its recipient.",
             Self::OriginResponsePartial => "The upstream service answered with part of a response, which cannot be metered.",
             Self::OriginResponseUncountable => {
@@ -251,6 +259,7 @@ impl Problem {
                 Forbidden::RecipientClassProhibited => "recipient-class-prohibited",
                 Forbidden::RedistributionNotAllowed => "redistribution-not-allowed",
             }),
+            Self::TooManyConnections => Some("too-many-connections"),
             Self::OriginResponseUnfilterable => Some("origin-response-unfilterable"),
             Self::OriginResponsePartial => Some("origin-response-partial"),
             Self::OriginResponseUncountable => Some("origin-response-uncountable"),
@@ -280,6 +289,7 @@ impl Problem {
             detail: self.detail(),
             status: self.status(),
             reason: self.reason(),
+            connection_issue: (*self == Self::TooManyConnections).then_some("TooManyConnections"),
         }
     }
 
@@ -298,6 +308,14 @@ impl Problem {
     pub fn to_json(&self, type_base: &str) -> String {
         // Serialising a struct of strings and a number cannot fail.
         serde_json::to_string(&self.body(type_base)).unwrap_or_default()
+    }
+
+    /// The line an open stream ends with when this problem ends it: the problem as the one entry
+    /// of `errors`, and no `data`, the API's shape for the error lines it ends a stream with
+    /// (so clients read it as such), ended by `\r\n`.
+    #[must_use]
+    pub fn stream_error_line(&self, type_base: &str) -> Vec<u8> {
+        [b"{\"errors\":[", self.to_json(type_base).as_bytes(), b"]}\r\n"].concat()
     }
 }
 
@@ -337,6 +355,7 @@ mod tests {
             Problem::RateLimited { retry_after: 5 },
             Problem::UsageCapped { retry_after: 5 },
             Problem::RedistributionCapped { retry_after: 5 },
+            Problem::TooManyConnections,
             Problem::OriginResponseUnfilterable,
             Problem::BadRequest(ShapeError::PathNotCanonical),
             Problem::BadRequest(ShapeError::TargetTooLong),
@@ -365,6 +384,20 @@ mod tests {
     }
 
     #[test]
+    fn a_problem_that_ends_a_stream_is_its_last_line_in_the_apis_error_shape() {
+        let line = Problem::UsageCapped { retry_after: 9 }.stream_error_line(BASE);
+        assert!(line.ends_with(b"}\r\n"));
+        let v: serde_json::Value = serde_json::from_slice(&line[..line.len() - 2]).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 1, "errors, and no data");
+        let kind = crate::domain::redistribution::stream::classify(&line[..line.len() - 2], &crate::domain::redistribution::shape::Shape::x_v2());
+        assert_eq!(kind, crate::domain::redistribution::stream::Kind::Error, "an error line, as clients and the meter read it");
+        assert_eq!(v["errors"][0]["type"], format!("{BASE}usage-capped"));
+        assert_eq!(v["errors"][0]["status"], 429);
+        let revoked = Problem::Unauthorized(Unauthorized::Revoked).stream_error_line(BASE);
+        assert!(String::from_utf8(revoked).unwrap().contains(r#""reason":"revoked-token""#));
+    }
+
+    #[test]
     fn statuses_are_the_documented_ones() {
         assert_eq!(Problem::from(BearerError::Missing).status(), 401);
         assert_eq!(Problem::Forbidden(Forbidden::EndpointNotInPlan).status(), 403);
@@ -375,6 +408,11 @@ mod tests {
         assert_eq!(Problem::UsageCapped { retry_after: 1 }.slug(), "usage-capped");
         assert_eq!(Problem::UsageCapped { retry_after: 1 }.status(), 429);
         assert_eq!(Problem::OriginResponsePartial.status(), 502);
+        let many = Problem::TooManyConnections;
+        assert_eq!((many.status(), many.slug(), many.ledger_reason()), (429, "streaming-connection", "too-many-connections"));
+        let body: serde_json::Value = serde_json::from_str(&many.to_json("https://x/")).unwrap();
+        assert_eq!((body["title"].as_str(), body["connection_issue"].as_str()), (Some("ConnectionException"), Some("TooManyConnections")));
+        assert_eq!(Problem::UsageCapped { retry_after: 1 }.body("").connection_issue, None);
         assert_eq!(Problem::OriginResponsePartial.reason(), Some("origin-response-partial"));
         let o = Problem::BadRequest(ShapeError::Override(Override::MethodParameter));
         assert_eq!((o.status(), o.reason()), (400, Some("method-override")));

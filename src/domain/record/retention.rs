@@ -43,10 +43,12 @@ pub enum Kept {
     Events,
     Counters,
     Settlements,
+    /// Streams whose heartbeat ran out: they died without a word.
+    Streams,
 }
 
 /// Everything of `what` from before `before` goes: a day number for the day-keyed tables,
-/// Unix milliseconds for events, counters and settlements.
+/// Unix milliseconds for events, counters, settlements and streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cutoff {
     pub what: Kept,
@@ -55,7 +57,7 @@ pub struct Cutoff {
 
 /// The cutoffs at `now`.
 #[must_use]
-pub fn cutoffs(now: UnixMillis) -> [Cutoff; 7] {
+pub fn cutoffs(now: UnixMillis) -> [Cutoff; 8] {
     let today = Day::of(now);
     let day = |keep: u64| today.minus(keep - 1).0;
     let ms = |keep: u64| now.0.saturating_sub(keep.saturating_mul(DAY_MS));
@@ -67,6 +69,7 @@ pub fn cutoffs(now: UnixMillis) -> [Cutoff; 7] {
         Cutoff { what: Kept::Events, before: ms(EVENT_DAYS) },
         Cutoff { what: Kept::Counters, before: ms(COUNTER_DAYS) },
         Cutoff { what: Kept::Settlements, before: now.0.saturating_sub(SETTLEMENT_MS) },
+        Cutoff { what: Kept::Streams, before: now.0 },
     ]
 }
 
@@ -84,7 +87,9 @@ mod tests {
         assert_eq!(c[3].before, today - LEDGER_DAYS + 1);
         assert_eq!(oldest_ledger_day(now).0, c[3].before);
         assert_eq!(c[4].before, now.0 - EVENT_DAYS * DAY_MS);
+        // A stream is pruned once its own time has run out.
+        assert_eq!(c[7], Cutoff { what: Kept::Streams, before: now.0 });
         // Near the epoch nothing underflows.
-        assert!(cutoffs(UnixMillis(5)).iter().all(|c| c.before == 0));
+        assert!(cutoffs(UnixMillis(5)).iter().filter(|c| c.what != Kept::Streams).all(|c| c.before == 0));
     }
 }

@@ -49,6 +49,20 @@ pub struct Charge {
     /// Who sent the request, for the resale count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
+    /// The request opens a stream: the guard keeps its holds while it is open.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stream: bool,
+    /// For a stream: the plan's limits of streams of its group open at once, per app and for
+    /// the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_per_app: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections_per_account: Option<u64>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Checks every limit, then charges all of them or none.
@@ -72,11 +86,8 @@ pub fn charge_units(
     want: u64,
     now: UnixMillis,
 ) -> Result<Verdict, StoreError> {
-    if standing.account_suspended {
-        return Ok(Verdict::AccountSuspended);
-    }
-    if standing.token_revoked {
-        return Ok(Verdict::Revoked);
+    if let Some(refusal) = standing.refusal() {
+        return Ok(refusal);
     }
     if let Some(cap) = charge.monthly_item_cap {
         let month = Month::of(now);
@@ -129,7 +140,7 @@ pub fn charge_units(
         }
     }
     let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + granted)).collect();
-    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation })
+    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation, stream: None })
 }
 
 /// Gives back the units of a lease that were not used, in the windows it was granted in.
@@ -189,7 +200,7 @@ mod tests {
     }
 
     fn request(app: &str, limits: Vec<Limit>) -> Charge {
-        Charge { app: id(app), token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None }
+        Charge { app: id(app), token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(), group: id("search"), limits, monthly_item_cap: None, recipient: None, fingerprint: None, stream: false, connections_per_app: None, connections_per_account: None }
     }
 
     const T0: UnixMillis = UnixMillis(1_800_000_000_000); // a multiple of 900 s
@@ -207,7 +218,7 @@ mod tests {
             let problem = verdict.refusal().unwrap();
             assert_eq!((problem.status(), problem.ledger_reason()), (status, reason));
         }
-        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None }.refusal(), None);
+        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None, stream: None }.refusal(), None);
         assert_eq!(Verdict::UsageCapped { retry_after: 7 }.refusal().unwrap().retry_after(), Some(7));
     }
 

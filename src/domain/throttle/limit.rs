@@ -65,6 +65,9 @@ fn default_window() -> u64 {
     DEFAULT_WINDOW_SECONDS
 }
 
+/// Most streams a plan may allow open at once, per app or per account.
+pub const MAX_CONNECTIONS: u64 = 10_000;
+
 /// What the edge does when the account's guard (its Durable Object) cannot be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

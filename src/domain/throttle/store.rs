@@ -44,6 +44,11 @@ pub trait CounterStore {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn add_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError>;
+    /// Takes items back from a month (a stream's hold it did not spend), never below 0.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn take_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError>;
     /// IDs delivered (or reserved) to an entity on the days `from..=to`.
     ///
     /// # Errors

@@ -41,12 +41,17 @@ pub enum Verdict {
         pooling: Option<PoolingEvidence>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         allowance: Option<Allowance>,
+        /// The stream opened, by its number at the guard, for its reports.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<u64>,
     },
     RateLimited { quotas: Vec<Quota>, retry_after: u64 },
     UsageCapped { retry_after: u64 },
     RedistributionCapped { retry_after: u64 },
     Revoked,
     AccountSuspended,
+    /// A stream's group already has as many streams open as a connection limit allows.
+    TooManyConnections,
 }
 
 impl Verdict {
@@ -61,6 +66,7 @@ impl Verdict {
             Self::RedistributionCapped { retry_after } => Problem::RedistributionCapped { retry_after: *retry_after },
             Self::Revoked => Problem::Unauthorized(Unauthorized::Revoked),
             Self::AccountSuspended => Problem::Forbidden(Forbidden::AccountSuspended),
+            Self::TooManyConnections => Problem::TooManyConnections,
         })
     }
 }
@@ -70,6 +76,20 @@ impl Verdict {
 pub struct Standing {
     pub token_revoked: bool,
     pub account_suspended: bool,
+}
+
+impl Standing {
+    /// The refusal a suspended account or a revoked token gets, whatever else it asks for.
+    #[must_use]
+    pub fn refusal(self) -> Option<Verdict> {
+        if self.account_suspended {
+            Some(Verdict::AccountSuspended)
+        } else if self.token_revoked {
+            Some(Verdict::Revoked)
+        } else {
+            None
+        }
+    }
 }
 
 fn one() -> u64 {

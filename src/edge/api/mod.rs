@@ -66,7 +66,7 @@ pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) ->
         // A stream: its lines are passed on, metered and recorded as they arrive.
         Ok(response) if admitted.grant.stream => match stream::open(response, &granted.quotas, constraint, &admitted.grant, now).await {
             Opened::Stream(response, pump) => {
-                record::streaming(&guard, &admitted.grant, granted, pump);
+                record::streaming(&guard, &admitted, granted, pump, &settings);
                 return response;
             }
             Opened::Page(delivered) => delivered,

@@ -6,13 +6,14 @@
 use serde_json::json;
 use worker::{Context, Env};
 
-use super::admit::Refusal;
+use super::admit::{Admitted, Refusal};
 use super::delivery::Shipment;
 use super::guard::Guard;
-use super::limit::Granted;
+use super::limit::{self, Granted};
 use super::stream::{Ledger, Pump};
 use crate::domain::access::decision::Grant;
 use crate::domain::guard::command::Command;
+use crate::domain::settings::Settings;
 use crate::domain::throttle::lease::Deliveries;
 use crate::domain::time::clock::UnixMillis;
 use crate::edge::guard::client as guard_client;
@@ -59,12 +60,13 @@ pub fn delivered(guard: &Guard<'_>, grant: &Grant, granted: Granted, shipment: S
 /// A stream: its pump runs off the client's path for as long as the stream lasts, and reports
 /// what it delivered as it goes (see `stream::Pump::run`). Under a lease, the request itself is
 /// already in the lease's report.
-pub fn streaming(guard: &Guard<'_>, grant: &Grant, granted: Granted, pump: Pump) {
+pub fn streaming(guard: &Guard<'_>, admitted: &Admitted, granted: Granted, pump: Pump, settings: &Settings) {
     let ledger = Ledger {
-        app: grant.app.clone(),
-        group: grant.group.clone(),
-        recipient: grant.delivery.as_ref().map(|d| d.recipient.clone()),
-        allowance: granted.allowance,
+        stream: granted.stream.unwrap_or(0),
+        charge: limit::charge(admitted),
+        reserved: granted.allowance.map_or(0, |a| a.ids),
+        type_base: settings.problem_type_base.clone(),
+        silence_ms: settings.stream_silence_ms,
     };
     guard.later(move |env, account| pump.run(env, account, ledger));
 }

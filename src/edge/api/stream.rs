@@ -1,14 +1,19 @@
 //! A stream on its way back (an endpoint the plan marks `"stream": true`): the client gets the
 //! response head at once, and a pump moves the origin's body to it chunk by chunk, through the
-//! core's per-line decisions (`domain::redistribution::stream`), telling the ledger what it
-//! delivered as it goes.
+//! core's per-line decisions (`domain::redistribution::stream`), telling the guard what it
+//! delivered as it goes and spending from the holds the guard renews with each report. Every
+//! report (one every 2 s at least) is also the stream's heartbeat at the guard and a fresh check
+//! of its token and account: when a cap has nothing left, the token is revoked or the account
+//! suspended, the guard says so, and the stream ends with that error line. A stream whose guard
+//! answers nothing for 15 s ends the same way (`guard-unavailable`).
 //!
 //! The response's body is the readable side of a `TransformStream`; the pump reads the origin's
 //! body and writes whole lines to the writable side. The pump is a future handed to
 //! `ctx.wait_until`, so it runs on after `handle` has returned the response, for as long as the
 //! stream lasts, and its last report is made before the runtime lets the request go. A write
-//! waits until the client has taken the previous one, and the next read waits for the write: one
-//! chunk is in flight at a time, so the worker's memory stays flat whatever the stream's length.
+//! waits until the client has taken the previous one, and the next read is under way meanwhile:
+//! one chunk is in flight each way, so the worker's memory stays flat whatever the stream's
+//! length.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -25,11 +30,12 @@ use worker::{Delay, Env};
 use super::delivery::{self, Constraint, Shipment};
 use crate::domain::access::decision::Grant;
 use crate::domain::access::id::Id;
-use crate::domain::guard::command::Command;
+use crate::domain::guard::command::{Command, Reply};
 use crate::domain::http::problem::Problem;
-use crate::domain::redistribution::stream::{Batch, Dropped, ForRecipient, LineFilter, Meter};
+use crate::domain::redistribution::stream::{Batch, Budget, Dropped, LineFilter, Meter};
+use crate::domain::throttle::charge::Charge;
 use crate::domain::throttle::lease::Deliveries;
-use crate::domain::throttle::verdict::{Allowance, Quota};
+use crate::domain::throttle::verdict::{Quota, Verdict};
 use crate::domain::time::clock::{Clock, UnixMillis};
 use crate::edge::clock::EdgeClock;
 use crate::edge::guard::client as guard_client;
@@ -50,12 +56,19 @@ pub struct Pump {
     filter: LineFilter,
 }
 
-/// Whose ledger line a stream's deliveries go to, and the recipient's reservation they settle.
+/// The stream at its guard: its number there, and its charge (whose app, group and recipient its
+/// ledger line is, and which caps bind it).
 pub struct Ledger {
-    pub app: Id,
-    pub group: Id,
-    pub recipient: Option<Id>,
-    pub allowance: Option<Allowance>,
+    /// 0 when the guard did not answer the charge (a plan that fails open): the first report
+    /// that it answers notes the stream.
+    pub stream: u64,
+    pub charge: Charge,
+    /// Items the charge reserved for the stream (a recipient's page of ids).
+    pub reserved: u64,
+    /// The problem base, for the error line a stream ends with.
+    pub type_base: String,
+    /// How long the origin may send nothing before the stream ends.
+    pub silence_ms: u64,
 }
 
 /// Opens the client's side of a stream: the origin's status and headers with the rate-limit
@@ -77,8 +90,7 @@ pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Opt
     let Ok((out, reader, writer)) = opened else {
         return Opened::Page(Err(Problem::OriginUnreachable));
     };
-    let recipient = constraint.map(|c| ForRecipient { mode: c.mode, allowance: c.allowance });
-    let pump = Pump { reader, writer, filter: LineFilter::new(recipient).metered(grant.metering.clone()) };
+    let pump = Pump { reader, writer, filter: LineFilter::new(constraint.map(|c| c.mode)).metered(grant.metering.clone()) };
     Opened::Stream(uncompressed(delivery::with_rate_headers(out, quotas, now)), pump)
 }
 
@@ -102,11 +114,20 @@ enum Event {
     Chunk(Result<JsValue, JsValue>),
     ClientGone,
     ReportDue,
-    Reported,
+    Answered(Answer),
+}
+
+/// The guard's answer to a report.
+enum Answer {
+    /// Go on: the stream (by its number) may now send this many items.
+    Go { stream: u64, held: u64 },
+    /// The stream must end: a cap has nothing left (the guard gave its holds back).
+    Stop(Problem),
+    /// No answer: the report's deliveries are not in the ledger, and its holds stay counted.
+    Unanswered,
 }
 
 /// Why a stream ended.
-#[derive(Clone, Copy)]
 enum Ending {
     /// The origin ended its response.
     OriginEnded,
@@ -114,52 +135,76 @@ enum Ending {
     OriginCut,
     /// The client went away: the origin's request is cancelled.
     ClientGone,
-    /// A recipient's reservation is used up: the stream ends after the last line it allowed.
-    ReservationSpent,
+    /// The edge ended it, after its last allowed line, with an error line saying why.
+    Refused(Problem),
 }
 
 impl Ending {
-    fn name(self) -> &'static str {
+    fn name(&self) -> &'static str {
         match self {
             Self::OriginEnded => "origin_ended",
             Self::OriginCut => "origin_cut",
             Self::ClientGone => "client_gone",
-            Self::ReservationSpent => "reservation_spent",
+            Self::Refused(p) => p.ledger_reason(),
         }
     }
 }
 
-type Report = Pin<Box<dyn Future<Output = ()>>>;
+type Report = Pin<Box<dyn Future<Output = Answer>>>;
 
 impl Pump {
-    /// Runs the stream to its end: each chunk's whole lines go to the client as they come, and
-    /// what reached the client is reported as it goes (see `Meter`) and once more at the end.
-    pub async fn run(mut self, env: Env, account: Id, ledger: Ledger) {
-        let mut meter = Meter::default();
+    /// Runs the stream to its end: each chunk's whole lines go to the client as they come, within
+    /// the stream's budget, and what reached the client is reported as it goes (see `Meter`),
+    /// each report renewing the holds the budget spends, and once more at the end.
+    pub async fn run(mut self, env: Env, account: Id, mut ledger: Ledger) {
+        let mut meter = Meter::new(EdgeClock.now());
+        let charge = &ledger.charge;
+        let held = if charge.monthly_item_cap.is_some() { 0 } else { ledger.reserved };
+        let mut budget = Budget::new(charge.monthly_item_cap.is_some() || charge.recipient.is_some(), held);
         let mut odd = OddLines::default();
         let mut read: Option<JsFuture> = None;
         let mut closed = JsFuture::from(self.writer.closed());
         let mut timer: Option<Delay> = None;
         let mut in_flight: Option<Report> = None;
+        // When the read in progress began (the origin is silent only while the pump waits on it,
+        // not while it waits for the client or the budget), and a wake-up for when it will have
+        // been silent too long (re-armed only when it fires: one timer per silence period, not
+        // one per chunk).
+        let mut heard_origin = EdgeClock.now();
+        let mut silence: Option<Delay> = None;
         let ending = loop {
-            if self.filter.spent() {
-                break Ending::ReservationSpent;
-            }
             let now = EdgeClock.now();
+            if meter.guard_silent(now) {
+                break Ending::Refused(Problem::GuardUnavailable);
+            }
             if in_flight.is_none() {
-                if meter.due(now) {
+                let renew = budget.wants_renewal(meter.unreported());
+                if meter.due(now, renew) {
                     timer = None;
-                    in_flight = Some(Box::pin(report(&env, &account, &ledger, meter.take(), None)));
-                } else if let (None, Some(at)) = (&timer, meter.due_at()) {
-                    timer = Some(Delay::from(Duration::from_millis(at.0.saturating_sub(now.0))));
+                    let delivered = meter.take(now);
+                    budget.report(delivered.items);
+                    in_flight = Some(Box::pin(report(&env, &account, &ledger, delivered, false)));
+                } else if timer.is_none() {
+                    timer = Some(Delay::from(Duration::from_millis(meter.due_at(renew).0.saturating_sub(now.0))));
                 }
             }
-            let next = read.get_or_insert_with(|| JsFuture::from(self.reader.read()));
+            // Nothing more is read while lines wait for the budget.
+            if read.is_none() && !self.filter.waiting() {
+                read = Some(JsFuture::from(self.reader.read()));
+                heard_origin = now;
+            }
+            if read.is_some() && silence.is_none() {
+                let quiet = now.0.saturating_sub(heard_origin.0);
+                if quiet >= ledger.silence_ms {
+                    break Ending::Refused(Problem::OriginTimeout);
+                }
+                silence = Some(Delay::from(Duration::from_millis(ledger.silence_ms - quiet)));
+            }
             let event = poll_fn(|cx| {
                 if let Some(report) = in_flight.as_mut() {
-                    if report.as_mut().poll(cx).is_ready() {
+                    if let Poll::Ready(answer) = report.as_mut().poll(cx) {
                         in_flight = None;
-                        return Poll::Ready(Event::Reported);
+                        return Poll::Ready(Event::Answered(answer));
                     }
                 }
                 if Pin::new(&mut closed).poll(cx).is_ready() {
@@ -171,46 +216,75 @@ impl Pump {
                         return Poll::Ready(Event::ReportDue);
                     }
                 }
-                Pin::new(&mut *next).poll(cx).map(Event::Chunk)
+                if let Some(delay) = silence.as_mut() {
+                    if Pin::new(delay).poll(cx).is_ready() {
+                        silence = None;
+                        return Poll::Ready(Event::ReportDue);
+                    }
+                }
+                match read.as_mut() {
+                    Some(next) => Pin::new(next).poll(cx).map(Event::Chunk),
+                    None => Poll::Pending,
+                }
             })
             .await;
-            let chunk = match event {
-                Event::Reported | Event::ReportDue => continue,
+            let batch = match event {
+                Event::ReportDue => continue,
                 Event::ClientGone => break Ending::ClientGone,
+                Event::Answered(Answer::Unanswered) => {
+                    budget.unanswered();
+                    meter.answered(false, EdgeClock.now());
+                    continue;
+                }
+                Event::Answered(Answer::Stop(problem)) => break Ending::Refused(problem),
+                Event::Answered(Answer::Go { stream, held }) => {
+                    ledger.stream = stream;
+                    budget.renewed(held);
+                    meter.answered(true, EdgeClock.now());
+                    if !self.filter.waiting() {
+                        continue;
+                    }
+                    self.filter.resume(budget.left(meter.unreported()))
+                }
                 Event::Chunk(Err(_)) => break Ending::OriginCut,
                 Event::Chunk(Ok(result)) => {
                     read = None;
                     match chunk_of(&result) {
-                        Ok(bytes) => bytes,
+                        Ok(chunk) => self.filter.feed(&chunk, budget.left(meter.unreported())),
                         Err(ending) => break ending,
                     }
                 }
             };
-            let batch = self.filter.feed(&chunk);
-            drop(chunk);
             odd.note(&batch, &account, &ledger);
             if batch.bytes.is_empty() {
                 continue;
+            }
+            // The next read starts while this chunk goes to the client: one chunk in flight each
+            // way, so the origin's side and the client's overlap and memory stays bounded.
+            if read.is_none() && !self.filter.waiting() {
+                read = Some(JsFuture::from(self.reader.read()));
+                heard_origin = EdgeClock.now();
             }
             let out = Uint8Array::from(batch.bytes.as_slice());
             if JsFuture::from(self.writer.write_with_chunk(&out)).await.is_err() {
                 break Ending::ClientGone;
             }
-            meter.sent(batch.items, batch.ids, batch.bytes.len() as u64, EdgeClock.now());
+            meter.sent(batch.items, batch.ids, batch.bytes.len() as u64);
         };
-        self.close(ending).await;
+        self.close(&ending, &ledger.type_base).await;
         if let Some(report) = in_flight.take() {
-            report.await;
+            if let Answer::Go { stream, .. } = report.await {
+                ledger.stream = stream;
+            }
         }
+        // The last report gives back what the stream still holds and closes it at the guard
+        // (which already did, if it stopped the stream).
         let items = meter.items();
-        let (last, allowance) = meter.close(ledger.allowance.clone());
-        if !last.is_empty() || allowance.is_some() {
-            report(&env, &account, &ledger, last, allowance).await;
-        }
+        report(&env, &account, &ledger, meter.take(EdgeClock.now()), true).await;
         log::event(
             "info",
             "stream_ended",
-            json!({ "account": account.as_str(), "app": ledger.app.as_str(), "group": ledger.group.as_str(),
+            json!({ "account": account.as_str(), "app": ledger.charge.app.as_str(), "group": ledger.charge.group.as_str(),
                     "how": ending.name(), "items": items, "unended_line_dropped": self.filter.unended(),
                     "too_long": odd.dropped.too_long, "not_json_dropped": odd.dropped.not_json,
                     "unfilterable": odd.dropped.unfilterable, "not_json_passed": odd.passed_not_json }),
@@ -218,7 +292,7 @@ impl Pump {
     }
 
     /// Closes both sides the way the ending calls for; failures here change nothing.
-    async fn close(&self, ending: Ending) {
+    async fn close(&self, ending: &Ending, type_base: &str) {
         match ending {
             Ending::OriginEnded => {
                 let _ = JsFuture::from(self.writer.close()).await;
@@ -229,8 +303,10 @@ impl Pump {
             Ending::ClientGone => {
                 let _ = JsFuture::from(self.reader.cancel()).await;
             }
-            Ending::ReservationSpent => {
+            Ending::Refused(problem) => {
                 let _ = JsFuture::from(self.reader.cancel()).await;
+                let line = Uint8Array::from(problem.stream_error_line(type_base).as_slice());
+                let _ = JsFuture::from(self.writer.write_with_chunk(&line)).await;
                 let _ = JsFuture::from(self.writer.close()).await;
             }
         }
@@ -264,7 +340,7 @@ impl OddLines {
             log::event(
                 "warn",
                 "stream_lines_dropped",
-                json!({ "account": account.as_str(), "app": ledger.app.as_str(), "too_long": d.too_long,
+                json!({ "account": account.as_str(), "app": ledger.charge.app.as_str(), "too_long": d.too_long,
                         "not_json": d.not_json, "unfilterable": d.unfilterable }),
             );
             self.dropped.add(d);
@@ -273,25 +349,29 @@ impl OddLines {
     }
 }
 
-/// One report of what the stream delivered, as the ledger's `Delivered` command.
-fn report(env: &Env, account: &Id, ledger: &Ledger, delivered: Deliveries, allowance: Option<Allowance>) -> impl Future<Output = ()> + 'static {
+/// One report to the guard: what the stream delivered since the last one, settling its holds
+/// and (unless it is the `last`) renewing them.
+fn report(env: &Env, account: &Id, ledger: &Ledger, delivered: Deliveries, last: bool) -> impl Future<Output = Answer> + 'static {
     let env = env.clone();
     let account = account.clone();
     let items = delivered.items;
-    let command = Command::Delivered {
-        app: ledger.app.clone(),
-        group: ledger.group.clone(),
-        recipient: ledger.recipient.clone(),
-        delivered,
-        allowance,
-    };
+    let command = Command::Stream { stream: ledger.stream, charge: ledger.charge.clone(), delivered, last };
     async move {
-        if let Err(e) = guard_client::call(&env, &account, &command).await {
-            log::event(
-                "error",
-                "delivery_not_recorded",
-                json!({ "account": account.as_str(), "items": items, "stream": true, "error": e.to_string() }),
-            );
-        }
+        let failure = match guard_client::call(&env, &account, &command).await {
+            Ok(Reply::Verdict(Verdict::Allow { granted, stream, .. })) => return Answer::Go { stream: stream.unwrap_or(0), held: granted },
+            Ok(Reply::Verdict(verdict)) => match verdict.refusal() {
+                Some(problem) => return Answer::Stop(problem),
+                None => "unexpected verdict".to_owned(),
+            },
+            Ok(Reply::Done) => return Answer::Unanswered,
+            Ok(_) => "unexpected reply".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        log::event(
+            "error",
+            "delivery_not_recorded",
+            json!({ "account": account.as_str(), "items": items, "stream": true, "error": failure }),
+        );
+        Answer::Unanswered
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Record, RecordError};
 use crate::domain::access::id::Id;
-use crate::domain::throttle::limit::{GuardFailure, Limit};
+use crate::domain::throttle::limit::{GuardFailure, Limit, MAX_CONNECTIONS};
 use crate::domain::access::route::{RouteError, RouteTable};
 use crate::domain::redistribution::shape::Shape;
 
@@ -80,6 +80,13 @@ pub struct PlanRecord {
     /// The response shape of the plan's endpoints (X API v2's when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<Shape>,
+    /// Streams of one endpoint group open at once, per app (one token); the API's own model is
+    /// one per app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_connections_per_app: Option<u64>,
+    /// Streams of one endpoint group open at once for the whole account, across its apps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_connections_per_account: Option<u64>,
 }
 
 pub const MAX_ENDPOINTS: usize = 256;
@@ -137,6 +144,24 @@ impl PlanRecord {
         }
         if self.monthly_item_cap == Some(0) {
             return Err(RecordError::Field { field: "monthly_item_cap", why: "must be at least 1 (omit it for no cap)".into() });
+        }
+        self.validate_connections()
+    }
+
+    fn validate_connections(&self) -> Result<(), RecordError> {
+        for (field, max) in [
+            ("stream_connections_per_app", self.stream_connections_per_app),
+            ("stream_connections_per_account", self.stream_connections_per_account),
+        ] {
+            let Some(max) = max else { continue };
+            let why = if !(1..=MAX_CONNECTIONS).contains(&max) {
+                "must be from 1 to 10000 (omit it for no limit)"
+            } else if !self.endpoints.iter().any(|e| e.stream) {
+                "the plan has no stream endpoint"
+            } else {
+                continue;
+            };
+            return Err(RecordError::Field { field, why: why.into() });
         }
         Ok(())
     }
@@ -231,6 +256,29 @@ mod tests {
         assert!(matches!(decode::<PlanRecord>(post), Err(RecordError::Field { field: "endpoints", .. })));
         let odd = r#"{"v":1,"id":"p","endpoints":[{"method":"GET","path":"/2/s","group":"g","stream":"yes"}]}"#;
         assert!(decode::<PlanRecord>(odd).is_err());
+    }
+
+    #[test]
+    fn connection_limits_are_for_plans_with_streams() {
+        let stream = r#"{"method":"GET","path":"/2/tweets/search/stream","group":"stream","stream":true}"#;
+        let page = r#"{"method":"GET","path":"/2/tweets/search/recent","group":"search"}"#;
+        let plan = |endpoint: &str, limits: &str| format!(r#"{{"v":1,"id":"p","endpoints":[{endpoint}]{limits}}}"#);
+        let ok: PlanRecord = decode(&plan(stream, r#","stream_connections_per_app":1,"stream_connections_per_account":3"#)).unwrap();
+        assert_eq!((ok.stream_connections_per_app, ok.stream_connections_per_account), (Some(1), Some(3)));
+        for (endpoint, limits, field, why) in [
+            (page, r#","stream_connections_per_app":1"#, "stream_connections_per_app", "no stream endpoint"),
+            (stream, r#","stream_connections_per_account":0"#, "stream_connections_per_account", "from 1 to 10000"),
+            (stream, r#","stream_connections_per_app":10001"#, "stream_connections_per_app", "from 1 to 10000"),
+        ] {
+            match decode::<PlanRecord>(&plan(endpoint, limits)) {
+                Err(RecordError::Field { field: f, why: message }) => assert!(f == field && message.contains(why), "{f}: {message}"),
+                other => panic!("{limits}: {other:?}"),
+            }
+        }
+        assert!(decode::<PlanRecord>(&plan(stream, r#","stream_connections_per_app":-1"#)).is_err());
+        // Written back only when set.
+        let none: PlanRecord = decode(&plan(stream, "")).unwrap();
+        assert!(!serde_json::to_string(&none).unwrap().contains("stream_connections"));
     }
 
     #[test]

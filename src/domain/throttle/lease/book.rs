@@ -149,6 +149,9 @@ mod tests {
             monthly_item_cap: None,
             recipient: None,
             fingerprint: None,
+            stream: false,
+            connections_per_app: None,
+            connections_per_account: None,
         }
     }
 

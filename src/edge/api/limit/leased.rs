@@ -92,7 +92,7 @@ impl Held {
 }
 
 fn served(key: LeaseKey, charge: Charge, quotas: Vec<Quota>) -> Granted {
-    Granted { quotas, allowance: None, lease: Some(Held { key, charge }) }
+    Granted { quotas, allowance: None, lease: Some(Held { key, charge }), stream: None }
 }
 
 /// Installs the lease the guard granted, spends its first unit on this request, and schedules

@@ -43,6 +43,8 @@ pub struct Granted {
     pub allowance: Option<Allowance>,
     /// The lease the request was served from, whose settlement carries its deliveries.
     pub lease: Option<Held>,
+    /// A stream's number at the guard, which keeps it while it is open.
+    pub stream: Option<u64>,
 }
 
 /// The request stops here: its problem, and the windows for the headers of a 429.
@@ -65,6 +67,7 @@ struct Allowed {
     granted: u64,
     quotas: Vec<Quota>,
     allowance: Option<Allowance>,
+    stream: Option<u64>,
 }
 
 /// Limits an admitted request: [`Granted`] to go on, or [`Refused`].
@@ -78,10 +81,11 @@ pub async fn limit(admitted: &Admitted, req: &Incoming, guard: &Guard<'_>, now: 
 
 impl Limiter {
     /// Leased when every limit of the group asks for leases and nothing needs a per-request
-    /// answer from the guard; strict otherwise.
+    /// answer from the guard; strict otherwise. A stream is always strict: the guard keeps it
+    /// while it is open.
     pub fn choose(admitted: &Admitted) -> Self {
         let charge = charge(admitted);
-        if lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some()) {
+        if !charge.stream && lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some()) {
             let grant = &admitted.grant;
             let key = LeaseKey::new(grant.account.clone(), grant.app.clone(), grant.group.clone());
             Self::Leased(Leased { key, charge })
@@ -100,7 +104,7 @@ impl Limiter {
 
 /// What the guard is asked to charge for this request (its fingerprint is added only when the
 /// guard is called).
-fn charge(admitted: &Admitted) -> Charge {
+pub fn charge(admitted: &Admitted) -> Charge {
     let grant = &admitted.grant;
     let plan = &admitted.plan.record;
     Charge {
@@ -115,6 +119,9 @@ fn charge(admitted: &Admitted) -> Charge {
             ids_cap_30d: d.ids_cap_30d,
         }),
         fingerprint: None,
+        stream: grant.stream,
+        connections_per_app: plan.stream_connections_per_app.filter(|_| grant.stream),
+        connections_per_account: plan.stream_connections_per_account.filter(|_| grant.stream),
     }
 }
 
@@ -134,11 +141,11 @@ fn read(reply: Result<Reply, GuardError>, account: &Id) -> Answer<Allowed> {
         return Answer::Refused(Refused { problem, quotas });
     }
     match verdict {
-        Verdict::Allow { granted, quotas, pooling, allowance } => {
+        Verdict::Allow { granted, quotas, pooling, allowance, stream } => {
             if let Some(evidence) = pooling {
                 log::event("warn", "pooling_detected", json!({ "account": account.as_str(), "evidence": evidence }));
             }
-            Answer::Granted(Allowed { granted, quotas, allowance })
+            Answer::Granted(Allowed { granted, quotas, allowance, stream })
         }
         // Every verdict but `Allow` has a refusal, above.
         other => Answer::Unanswered(format!("unexpected verdict {other:?}")),
@@ -161,7 +168,7 @@ fn guard_failure(admitted: &Admitted, failure: &str, now: UnixMillis) -> Result<
                 "guard_bypassed",
                 json!({ "account": grant.account.as_str(), "app": grant.app.as_str(), "group": grant.group.as_str(), "at": now.0, "error": failure }),
             );
-            Ok(Granted { quotas: Vec::new(), allowance: None, lease: None })
+            Ok(Granted { quotas: Vec::new(), allowance: None, lease: None, stream: None })
         }
     }
 }

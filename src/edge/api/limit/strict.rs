@@ -15,6 +15,6 @@ impl Strict {
         let mut charge = self.charge;
         charge.fingerprint = Some(req.fingerprint());
         read(guard.call(&Command::Charge(charge)).await, guard.account())
-            .map(|allowed| Granted { quotas: allowed.quotas, allowance: allowed.allowance, lease: None })
+            .map(|allowed| Granted { quotas: allowed.quotas, allowance: allowed.allowance, lease: None, stream: allowed.stream })
     }
 }

@@ -69,6 +69,10 @@ impl CounterStore for SqlStore {
         )
     }
 
+    fn take_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
+        self.exec("UPDATE months SET items = MAX(items - ?, 0) WHERE month = ?", vec![int(items), month.key().into()])
+    }
+
     fn entity_ids(&self, entity: &Id, from: Day, to: Day) -> Result<u64, StoreError> {
         self.number(
             "SELECT SUM(ids) AS n FROM entity_days WHERE entity = ? AND day >= ? AND day <= ?",

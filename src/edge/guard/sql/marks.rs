@@ -12,9 +12,10 @@ use crate::domain::time::day::Day;
 const SEALED_THROUGH: &str = "sealed_through";
 const VERIFIED: &str = "verified";
 
+/// A row of one text column `v` (other tables' reads use it too, so it is decoded once).
 #[derive(Deserialize)]
-struct Mark {
-    v: String,
+pub(super) struct Mark {
+    pub v: String,
 }
 
 impl SqlStore {

@@ -9,6 +9,7 @@ mod ledger;
 mod marks;
 mod retention;
 mod schema;
+mod streams;
 mod tokens;
 
 use serde::de::DeserializeOwned;

@@ -16,6 +16,7 @@ impl Retention for SqlStore {
             Kept::Events => ("events", "rowid", "at"),
             Kept::Counters => ("counters", "rowid", "window_start"),
             Kept::Settlements => ("settled", "rowid", "at"),
+            Kept::Streams => ("streams", "id", "until_ms"),
         };
         let mut gone = self.delete_before(table, key, column, before, limit)?;
         if what == Kept::Ledger && gone < limit {

@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS apps (token_hash TEXT PRIMARY KEY, app TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS marks (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settled (id TEXT PRIMARY KEY, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS settled_by_time ON settled (at);
+CREATE TABLE IF NOT EXISTS streams (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL, grp TEXT NOT NULL, until_ms INTEGER NOT NULL,
+  month_day INTEGER NOT NULL, month INTEGER NOT NULL, ids_day INTEGER NOT NULL, ids INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS streams_by_time ON streams (until_ms);
+CREATE INDEX IF NOT EXISTS streams_by_group ON streams (grp, app);
 CREATE INDEX IF NOT EXISTS fingerprints_by_day ON fingerprints (day);
 CREATE INDEX IF NOT EXISTS entity_days_by_day ON entity_days (day);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (at);

@@ -11,11 +11,15 @@
 //!   another JSON object, or not JSON (or not the shape).
 //! - [`LineFilter`]: what leaves. Without a recipient every whole line passes, and only post lines
 //!   count. For a recipient every line goes through the page filter (`rewrite`): `ids_only`
-//!   reduces each post to `{"id":…}` (other fields such as `matching_rules` stay), nothing passes
-//!   beyond the recipient's reservation, and a line the filter cannot read is dropped. Under a
-//!   monthly cap, a line that is not JSON of the endpoint's shape is dropped too: it would carry
-//!   items the cap never sees.
-//! - [`Meter`]: what was sent and not yet reported to the ledger, and when a report is due.
+//!   reduces each post to `{"id":…}` (other fields such as `matching_rules` stay), and a line the
+//!   filter cannot read is dropped. Under a monthly cap, a line that is not JSON of the endpoint's
+//!   shape is dropped too: it would carry items the cap never sees. Nothing carrying items passes
+//!   beyond the stream's budget: a post that comes when it is spent waits, with the lines after
+//!   it, until it is renewed.
+//! - [`Budget`]: what the stream may still send, from the holds the guard keeps for it against
+//!   the monthly cap and a recipient entity's 30 days (`throttle::hold`).
+//! - [`Meter`]: what was sent and not yet reported, and when a report (the stream's heartbeat at
+//!   the guard) is due.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -24,18 +28,16 @@ use crate::domain::redistribution::items::{self, Metering};
 use crate::domain::redistribution::recipient::Mode;
 use crate::domain::redistribution::rewrite::{self, Filtered};
 use crate::domain::redistribution::shape::Shape;
-use crate::domain::throttle::lease::Deliveries;
-use crate::domain::throttle::verdict::Allowance;
-use crate::domain::time::clock::UnixMillis;
+
+mod budget;
+mod meter;
+
+pub use budget::Budget;
+pub use meter::{Meter, GUARD_SILENCE_MS, REPORT_EVERY_MS, REPORT_ITEMS};
 
 /// The longest line passed on, its line ending not counted: 1 MiB. A post with every field and
 /// expansion is tens of kilobytes; a longer line is dropped, never passed on uncounted.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
-/// A report to the ledger is due once this many items were sent since the last one (the ids a
-/// report tracks for the distinct count, so none is counted without its id)...
-pub const REPORT_ITEMS: u64 = 1_000;
-/// ...or once the oldest unreported item was sent this long ago, whichever comes first.
-pub const REPORT_EVERY_MS: u64 = 2_000;
 
 const LINE_END: &[u8] = b"\r\n";
 
@@ -149,6 +151,8 @@ pub fn classify(line: &[u8], shape: &Shape) -> Kind {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Kind::KeepAlive;
     }
+    // One pass for the items and their ids; a line it cannot read so is counted as a page's
+    // body is, its items then without ids (counted as distinct).
     let Some(reading) = items::read(line, shape, true) else { return Kind::NotJson };
     if reading.items > 0 {
         return Kind::Post { items: reading.items, ids: reading.ids.unwrap_or_default() };
@@ -206,46 +210,36 @@ impl Batch {
     }
 }
 
-/// A recipient's form and the ids its reservation allows for the whole stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ForRecipient {
-    pub mode: Mode,
-    pub allowance: u64,
-}
-
 /// The per-line decisions of one stream.
 #[derive(Debug)]
 pub struct LineFilter {
     splitter: Splitter,
-    recipient: Option<ForRecipient>,
-    /// Items the recipient may still receive.
-    left: u64,
+    /// The recipient's form, when the stream names one: every line goes through its filter.
+    recipient: Option<Mode>,
+    /// Whole lines that came once nothing more could be sent, each ended by `\n`, in order: they
+    /// wait for the budget to be renewed (the stream reads nothing more meanwhile, so this is at
+    /// most one chunk's lines).
+    waiting: Vec<u8>,
+    /// The endpoint's shape, and whether its plan has a monthly cap.
     metering: Metering,
 }
 
 impl LineFilter {
     #[must_use]
-    pub fn new(recipient: Option<ForRecipient>) -> Self {
+    pub fn new(recipient: Option<Mode>) -> Self {
         Self::with_limit(recipient, MAX_LINE_BYTES)
     }
 
     /// With another line limit (tests and fuzzing use small ones).
     #[must_use]
-    pub fn with_limit(recipient: Option<ForRecipient>, max_line: usize) -> Self {
-        let left = recipient.map_or(0, |r| r.allowance);
-        Self { splitter: Splitter::new(max_line), recipient, left, metering: Metering::default() }
+    pub fn with_limit(recipient: Option<Mode>, max_line: usize) -> Self {
+        Self { splitter: Splitter::new(max_line), recipient, waiting: Vec::new(), metering: Metering::default() }
     }
 
     /// Lines read in the endpoint's shape, under its plan's cap (X's shape and no cap otherwise).
     #[must_use]
     pub fn metered(self, metering: Metering) -> Self {
         Self { metering, ..self }
-    }
-
-    /// A recipient's reservation is used up: nothing more may be sent, and the stream ends.
-    #[must_use]
-    pub fn spent(&self) -> bool {
-        self.recipient.is_some() && self.left == 0
     }
 
     /// Whether a line has begun and not ended; at the end of a stream it is dropped.
@@ -260,57 +254,98 @@ impl LineFilter {
         self.splitter.held()
     }
 
-    /// Decides on every line the chunk completes. Once a recipient's reservation is spent, the
-    /// lines after it are neither sent nor counted.
-    pub fn feed(&mut self, chunk: &[u8]) -> Batch {
+    /// Whether lines wait for the budget: nothing more should be read until they are decided.
+    #[must_use]
+    pub fn waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Decides on every line the chunk completes, with `left` items that may still be sent
+    /// (`None`: no cap). A line carrying items that comes when nothing is left waits, and so does
+    /// every line after it, until [`LineFilter::resume`]. For a recipient, `None` is nothing left.
+    pub fn feed(&mut self, chunk: &[u8], left: Option<u64>) -> Batch {
         let mut batch = Batch::default();
-        let recipient = self.recipient;
-        let left = &mut self.left;
-        let metering = &self.metering;
-        self.splitter.push(chunk, &mut |piece| {
-            let line = match piece {
-                Piece::TooLong => {
-                    batch.dropped.too_long += 1;
-                    return;
-                }
-                Piece::Line(line) => line,
-            };
-            match recipient {
-                None => pass(&mut batch, line, metering),
-                Some(r) if *left > 0 => *left -= filter(&mut batch, line, &metering.shape, r.mode, *left),
-                Some(_) => {}
-            }
+        let mut budget = self.budget(left);
+        let (recipient, waiting, metering) = (self.recipient, &mut self.waiting, &self.metering);
+        self.splitter.push(chunk, &mut |piece| match piece {
+            Piece::TooLong => batch.dropped.too_long += 1,
+            Piece::Line(line) => decide(&mut batch, waiting, line, recipient, metering, &mut budget),
         });
         batch
     }
+
+    /// Decides on the lines that waited, with `left` items that may now be sent.
+    pub fn resume(&mut self, left: Option<u64>) -> Batch {
+        let mut batch = Batch::default();
+        let mut budget = self.budget(left);
+        let lines = std::mem::take(&mut self.waiting);
+        for line in lines.split(|&b| b == b'\n').take(lines.iter().filter(|&&b| b == b'\n').count()) {
+            decide(&mut batch, &mut self.waiting, line, self.recipient, &self.metering, &mut budget);
+        }
+        batch
+    }
+
+    fn budget(&self, left: Option<u64>) -> Option<u64> {
+        if self.recipient.is_some() {
+            Some(left.unwrap_or(0))
+        } else {
+            left
+        }
+    }
 }
 
-/// Without a recipient: every line is sent as it came; post lines count. Under a cap, a line
-/// that is not the shape is dropped.
-fn pass(batch: &mut Batch, line: &[u8], metering: &Metering) {
+/// One line: sent (as it came, or as the recipient's filter leaves it), dropped, or kept to wait
+/// for the budget.
+fn decide(batch: &mut Batch, waiting: &mut Vec<u8>, line: &[u8], recipient: Option<Mode>, metering: &Metering, left: &mut Option<u64>) {
+    let spent = *left == Some(0) && items::count(line, &metering.shape).is_some_and(|n| n > 0);
+    if spent || !waiting.is_empty() {
+        waiting.extend_from_slice(line);
+        waiting.push(b'\n');
+        return;
+    }
+    let sent = match recipient {
+        None => pass(batch, line, metering, *left),
+        Some(mode) => filter(batch, line, &metering.shape, mode, left.unwrap_or(0)),
+    };
+    if let Some(left) = left {
+        *left = left.saturating_sub(sent);
+    }
+}
+
+/// Without a recipient: every line is sent as it came and post lines count; a post with more
+/// items than are `left` is cut to them. Under a cap, a line that is not the shape is dropped.
+/// Returns the items sent.
+fn pass(batch: &mut Batch, line: &[u8], metering: &Metering, left: Option<u64>) -> u64 {
     match classify(line, &metering.shape) {
         // Sent as the API's own keep-alive, whatever blank it was.
         Kind::KeepAlive => {
             batch.bytes.extend_from_slice(LINE_END);
-            return;
+            return 0;
+        }
+        Kind::Post { items, .. } if left.is_some_and(|l| items > l) => {
+            return filter(batch, line, &metering.shape, Mode::Full, left.unwrap_or(0));
         }
         Kind::Post { items, ids } => {
             batch.items += items;
             batch.ids.extend(ids);
+            batch.bytes.extend_from_slice(line);
+            batch.bytes.extend_from_slice(LINE_END);
+            return items;
         }
         Kind::NotJson if metering.capped => {
             batch.dropped.not_json += 1;
-            return;
+            return 0;
         }
         Kind::NotJson => batch.passed_not_json += 1,
         Kind::Error | Kind::Other => {}
     }
     batch.bytes.extend_from_slice(line);
     batch.bytes.extend_from_slice(LINE_END);
+    0
 }
 
-/// For a recipient: a keep-alive passes; every other line is sent only as the filter leaves it,
-/// within what is left of the reservation. Returns the items sent.
+/// Through the page filter: a keep-alive passes; every other line is sent only as the filter
+/// leaves it, within `left` items. Returns the items sent.
 fn filter(batch: &mut Batch, line: &[u8], shape: &Shape, mode: Mode, left: u64) -> u64 {
     if line.iter().all(u8::is_ascii_whitespace) {
         batch.bytes.extend_from_slice(LINE_END);
@@ -338,71 +373,9 @@ fn filter(batch: &mut Batch, line: &[u8], shape: &Shape, mode: Mode, left: u64) 
     sent
 }
 
-/// What a stream sent and has not reported yet, and when the report is due: at
-/// [`REPORT_ITEMS`] items, or [`REPORT_EVERY_MS`] after the oldest unreported item.
-#[derive(Debug, Default)]
-pub struct Meter {
-    unreported: Deliveries,
-    /// When the oldest unreported item was sent.
-    since: Option<UnixMillis>,
-    /// Items sent over the whole stream.
-    sent: u64,
-}
-
-impl Meter {
-    /// Notes what reached the client: the batch's items and ids, and `bytes` sent.
-    pub fn sent(&mut self, items: u64, ids: Vec<String>, bytes: u64, now: UnixMillis) {
-        if items > 0 && self.since.is_none() {
-            self.since = Some(now);
-        }
-        self.sent += items;
-        let tracked = ids.len() as u64;
-        self.unreported.add(items, ids, items.saturating_sub(tracked), bytes);
-    }
-
-    /// Items sent over the whole stream.
-    #[must_use]
-    pub fn items(&self) -> u64 {
-        self.sent
-    }
-
-    /// When the next report is due, if items wait to be reported.
-    #[must_use]
-    pub fn due_at(&self) -> Option<UnixMillis> {
-        let since = self.since?;
-        if self.unreported.items >= REPORT_ITEMS {
-            return Some(since);
-        }
-        Some(UnixMillis(since.0 + REPORT_EVERY_MS))
-    }
-
-    #[must_use]
-    pub fn due(&self, now: UnixMillis) -> bool {
-        self.due_at().is_some_and(|at| at <= now)
-    }
-
-    /// What to report now; the meter starts afresh.
-    pub fn take(&mut self) -> Deliveries {
-        self.since = None;
-        std::mem::take(&mut self.unreported)
-    }
-
-    /// The last report, and the reservation it settles: the reservation as the guard made it,
-    /// less what earlier reports carried, so that the guard (which returns the reservation's
-    /// unused part against the report's items) gives back exactly what the stream did not send.
-    pub fn close(&mut self, reserved: Option<Allowance>) -> (Deliveries, Option<Allowance>) {
-        let last = self.take();
-        let earlier = self.sent.saturating_sub(last.items);
-        let allowance = reserved.map(|a| Allowance { ids: a.ids.saturating_sub(earlier), ..a });
-        (last, allowance)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::access::id::Id;
-    use crate::domain::time::day::Day;
 
     /// A line read in X's shape, as every stream before shapes.
     fn classify(line: &[u8]) -> Kind {
@@ -429,10 +402,12 @@ mod tests {
 
     const DISCONNECT: &str = r#"{"errors":[{"title":"operational-disconnect","disconnect_type":"OperationalDisconnect","detail":"x","type":"https://api.twitter.com/2/problems/operational-disconnect"}]}"#;
 
-    fn feed_all(filter: &mut LineFilter, chunks: &[&[u8]]) -> Batch {
+    /// Feeds every chunk with what is left of `budget` items (none: no cap).
+    fn feed_all(filter: &mut LineFilter, chunks: &[&[u8]], budget: Option<u64>) -> Batch {
         let mut all = Batch::default();
         for c in chunks {
-            all.absorb(filter.feed(c));
+            let left = budget.map(|b| b - all.items);
+            all.absorb(filter.feed(c, left));
         }
         all
     }
@@ -506,20 +481,20 @@ mod tests {
     fn without_a_recipient_every_whole_line_passes_and_only_posts_count() {
         let mut f = LineFilter::new(None);
         let stream = format!("{}\r\n\r\n<html>\r\n{}\r\n{DISCONNECT}\r\n{}", post("1"), post("2"), &post("3")[..20]);
-        let b = feed_all(&mut f, &[stream.as_bytes()]);
+        let b = feed_all(&mut f, &[stream.as_bytes()], None);
         assert_eq!(b.items, 2);
         assert_eq!(b.ids, ["1", "2"]);
         assert_eq!(b.passed_not_json, 1);
         assert_eq!(text(&b), format!("{}\r\n\r\n<html>\r\n{}\r\n{DISCONNECT}\r\n", post("1"), post("2")));
         assert!(f.unended(), "the cut line is held, never sent");
-        assert!(!f.spent());
+        assert!(!f.waiting());
     }
 
     #[test]
     fn for_a_recipient_ids_only_rewrites_each_line_and_drops_what_it_cannot_read() {
-        let mut f = LineFilter::new(Some(ForRecipient { mode: Mode::IdsOnly, allowance: 100 }));
+        let mut f = LineFilter::new(Some(Mode::IdsOnly));
         let stream = format!("{}\r\n\r\n<html>\r\n{{\"data\":[5]}}\r\n{DISCONNECT}\r\n{}\r\n", post("1"), post("2"));
-        let b = feed_all(&mut f, &[stream.as_bytes()]);
+        let b = feed_all(&mut f, &[stream.as_bytes()], Some(100));
         let out = text(&b);
         let lines: Vec<&str> = out.split("\r\n").collect();
         assert_eq!(lines.len(), 5, "{out}");
@@ -535,25 +510,47 @@ mod tests {
     }
 
     #[test]
-    fn a_recipient_gets_no_more_than_its_reservation() {
-        let mut f = LineFilter::new(Some(ForRecipient { mode: Mode::Full, allowance: 2 }));
+    fn nothing_passes_beyond_the_budget_and_what_comes_after_waits_for_its_renewal() {
+        let mut f = LineFilter::new(Some(Mode::Full));
         let stream: String = (1..=4).map(|i| format!("{}\r\n", post(&i.to_string()))).collect();
-        let b = feed_all(&mut f, &[stream.as_bytes()]);
+        let b = feed_all(&mut f, &[stream.as_bytes()], Some(2));
         assert_eq!(b.items, 2);
         assert_eq!(text(&b), format!("{}\r\n{}\r\n", post("1"), post("2")), "full mode: unchanged lines");
-        assert!(f.spent());
-        assert_eq!(f.feed(format!("{}\r\n\r\n", post("5")).as_bytes()), Batch::default());
-        // A recipient with nothing reserved (the guard bypassed) gets nothing at all.
-        assert!(LineFilter::new(Some(ForRecipient { mode: Mode::IdsOnly, allowance: 0 })).spent());
+        assert!(f.waiting());
+        // Lines that come while others wait wait behind them, keep-alives included.
+        assert_eq!(f.feed(format!("\r\n{}\r\n", post("5")).as_bytes(), Some(0)), Batch::default());
+        // Renewed with room for two: posts 3 and 4, the keep-alive, and post 5 waits again.
+        let b = f.resume(Some(2));
+        assert_eq!(text(&b), format!("{}\r\n{}\r\n\r\n", post("3"), post("4")));
+        assert!(f.waiting());
+        let b = f.resume(Some(100));
+        assert_eq!((b.items, b.ids.clone()), (1, vec!["5".to_owned()]));
+        assert!(!f.waiting());
+        // A recipient with no budget at all (the guard not answering) gets nothing that carries
+        // items, but keep-alives and error lines still pass.
+        let mut f = LineFilter::new(Some(Mode::IdsOnly));
+        let b = f.feed(format!("\r\n{DISCONNECT}\r\n{}\r\n", post("1")).as_bytes(), None);
+        assert_eq!(text(&b), format!("\r\n{DISCONNECT}\r\n"));
+        assert!(f.waiting());
+    }
+
+    #[test]
+    fn without_a_recipient_a_post_carrying_more_items_than_are_left_is_cut_to_them() {
+        let mut f = LineFilter::new(None);
+        let b = f.feed(b"{\"data\":[{\"id\":\"1\"},{\"id\":\"2\"},{\"id\":\"3\"}],\"meta\":{\"n\":3}}\r\n", Some(2));
+        assert_eq!((b.items, b.ids.clone()), (2, vec!["1".to_owned(), "2".to_owned()]));
+        let sent: serde_json::Value = serde_json::from_slice(&b.bytes[..b.bytes.len() - 2]).unwrap();
+        assert_eq!(sent["data"].as_array().unwrap().len(), 2);
+        assert!(!f.waiting(), "what did not fit is not kept");
     }
 
     #[test]
     fn an_overlong_line_is_dropped_with_or_without_a_recipient() {
-        for recipient in [None, Some(ForRecipient { mode: Mode::IdsOnly, allowance: 10 })] {
+        for recipient in [None, Some(Mode::IdsOnly)] {
             let mut f = LineFilter::with_limit(recipient, 200);
             let long = format!(r#"{{"data":{{"id":"9","text":"{}"}}}}"#, "x".repeat(300));
             let stream = format!("{}\r\n{long}\r\n{}\r\n", post("1"), post("2"));
-            let b = feed_all(&mut f, &stream.as_bytes().chunks(7).collect::<Vec<_>>());
+            let b = feed_all(&mut f, &stream.as_bytes().chunks(7).collect::<Vec<_>>(), Some(10));
             assert_eq!(b.items, 2);
             assert_eq!(b.dropped.too_long, 1);
             assert!(!text(&b).contains("xxx"));
@@ -564,10 +561,12 @@ mod tests {
     #[test]
     fn the_same_bytes_give_the_same_lines_however_they_are_chunked() {
         let stream = format!("{}\r\n\r\n{}\r\nnot json\r\n{DISCONNECT}\r\n{}", post("1"), post("2"), post("3"));
-        let once = feed_all(&mut LineFilter::new(None), &[stream.as_bytes()]);
-        for size in [1, 2, 3, 7, 64] {
-            let chunks: Vec<&[u8]> = stream.as_bytes().chunks(size).collect();
-            assert_eq!(feed_all(&mut LineFilter::new(None), &chunks), once, "chunks of {size}");
+        for budget in [None, Some(1), Some(100)] {
+            let once = feed_all(&mut LineFilter::new(None), &[stream.as_bytes()], budget);
+            for size in [1, 2, 3, 7, 64] {
+                let chunks: Vec<&[u8]> = stream.as_bytes().chunks(size).collect();
+                assert_eq!(feed_all(&mut LineFilter::new(None), &chunks, budget), once, "chunks of {size}, budget {budget:?}");
+            }
         }
     }
 
@@ -577,11 +576,10 @@ mod tests {
         let array: Shape = serde_json::from_str(r#"{"items":""}"#).unwrap();
         let metering = Metering { shape: std::rc::Rc::new(array), capped: false };
         let stream = "{\"id\":101,\"name\":\"a\"}\r\n\r\n{\"id\":102,\"name\":\"b\"}\r\n";
-        let b = feed_all(&mut LineFilter::new(None).metered(metering.clone()), &[stream.as_bytes()]);
+        let b = feed_all(&mut LineFilter::new(None).metered(metering.clone()), &[stream.as_bytes()], None);
         assert_eq!((b.items, b.ids.clone()), (2, vec!["101".to_owned(), "102".to_owned()]));
         assert_eq!(text(&b), stream);
-        let recipient = Some(ForRecipient { mode: Mode::IdsOnly, allowance: 10 });
-        let b = feed_all(&mut LineFilter::new(recipient).metered(metering), &[stream.as_bytes()]);
+        let b = feed_all(&mut LineFilter::new(Some(Mode::IdsOnly)).metered(metering), &[stream.as_bytes()], Some(10));
         assert_eq!(text(&b), "{\"id\":101}\r\n\r\n{\"id\":102}\r\n");
         assert_eq!(b.ids, ["101", "102"]);
         // X's post lines are not this shape's items where the shape differs.
@@ -593,47 +591,9 @@ mod tests {
     fn under_a_cap_a_line_of_another_shape_is_dropped_not_passed_uncounted() {
         let capped = Metering { shape: std::rc::Rc::new(Shape::x_v2()), capped: true };
         let stream = format!("{}\r\n<html>\r\n[{{\"id\":\"2\"}}]\r\n{DISCONNECT}\r\n", post("1"));
-        let b = feed_all(&mut LineFilter::new(None).metered(capped), &[stream.as_bytes()]);
+        let b = feed_all(&mut LineFilter::new(None).metered(capped), &[stream.as_bytes()], Some(100));
         assert_eq!(text(&b), format!("{}\r\n{DISCONNECT}\r\n", post("1")));
         assert_eq!((b.items, b.passed_not_json, b.dropped.not_json), (1, 0, 2));
     }
 
-    #[test]
-    fn reports_are_due_by_count_or_by_time_whichever_first() {
-        let t0 = UnixMillis(1_800_000_000_000);
-        let mut m = Meter::default();
-        assert_eq!(m.due_at(), None);
-        m.sent(0, vec![], 2, t0); // a keep-alive: nothing to report yet
-        assert_eq!(m.due_at(), None);
-        m.sent(1, vec!["1".into()], 100, UnixMillis(t0.0 + 10));
-        assert!(!m.due(UnixMillis(t0.0 + 2_009)));
-        assert!(m.due(UnixMillis(t0.0 + 2_010)));
-        let d = m.take();
-        assert_eq!((d.items, d.ids.len(), d.bytes), (1, 1, 102));
-        assert_eq!(m.due_at(), None);
-        let ids: Vec<String> = (0..REPORT_ITEMS).map(|i| i.to_string()).collect();
-        m.sent(REPORT_ITEMS, ids, 10, UnixMillis(t0.0 + 5_000));
-        assert!(m.due(UnixMillis(t0.0 + 5_000)), "a full report is due at once");
-        let d = m.take();
-        assert_eq!((d.items, d.ids.len() as u64, d.untracked), (REPORT_ITEMS, REPORT_ITEMS, 0));
-        assert_eq!(m.items(), REPORT_ITEMS + 1);
-    }
-
-    #[test]
-    fn the_last_report_settles_the_reservation_exactly() {
-        let t0 = UnixMillis(1_800_000_000_000);
-        let reserved = Allowance { entity: Id::new("northwind").unwrap(), day: Day(20_000), ids: 100 };
-        let mut m = Meter::default();
-        m.sent(30, (0..30).map(|i| i.to_string()).collect(), 0, t0);
-        let _ = m.take();
-        m.sent(12, vec![], 0, t0);
-        let (last, allowance) = m.close(Some(reserved.clone()));
-        assert_eq!(last.items, 12);
-        assert_eq!(last.untracked, 12, "items without ids count as distinct");
-        let allowance = allowance.unwrap();
-        // The guard gives back `allowance.ids - last.items`: 100 - 42 unused.
-        assert_eq!(allowance.ids - last.items, 58);
-        assert_eq!(allowance.entity, reserved.entity);
-        assert_eq!(Meter::default().close(None).1, None);
-    }
 }

@@ -1,0 +1,412 @@
+// `make bench`, the stream figure: one stream endpoint through Tollgate and through the
+// pass-through baseline worker (bench/baseline), side by side in one run, both in `wrangler dev`
+// in front of the same demo origin. Writes bench/stream.json and prints a table. A benchmark,
+// not a test.
+//
+// 1. First-line latency: a stream request, until its first whole line; BENCH_STREAM_TRIALS each,
+//    Tollgate and the baseline alternating. The median.
+// 2. Lines per second: BENCH_STREAM_ROUNDS rounds, each a stream of BENCH_STREAM_LINES lines
+//    through each target (the order alternating), the origin sending as fast as the reader takes
+//    them (it writes under backpressure, at most 64 KiB a tick). Per round, Tollgate's lines/s
+//    over the baseline's; the median ratio (goal >= 0.90).
+// 3. One long stream through Tollgate, BENCH_STREAM_LONG_LINES (1,000,000) lines, with the RSS of
+//    the workerd process serving it (found under this process in /proc: the bench starts it)
+//    sampled every second: idle before, as each tenth of the stream passes, and the peak (goal:
+//    flat). Then the account's ledger items against the lines the origin sent (goal: equal).
+//
+// Every child process is started here (through tests/harness.mjs for Tollgate), in its own
+// process group, and stopped by its pid.
+//
+// Knobs (environment): BENCH_STREAM_TRIALS (15), BENCH_STREAM_ROUNDS (5), BENCH_STREAM_LINES
+// (100000), BENCH_STREAM_LONG_LINES (1000000).
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { join } from 'node:path';
+
+import { ROOT, freePort, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+
+const BENCH = join(ROOT, 'bench');
+const RESULTS = join(BENCH, 'stream.json');
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+const PATH = '/2/tweets/search/stream';
+// Lines a second the origin is asked for: more than either worker carries, so the reader's pace
+// (backpressure) sets the rate, not the origin's clock.
+const ORIGIN_RATE = 1_000_000;
+
+function knob(name, fallback, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}`);
+  return n;
+}
+
+const CONFIG = {
+  trials: knob('BENCH_STREAM_TRIALS', 15, 1, 100),
+  rounds: knob('BENCH_STREAM_ROUNDS', 5, 1, 15),
+  lines: knob('BENCH_STREAM_LINES', 100_000, 1_000, 10_000_000),
+  long_lines: knob('BENCH_STREAM_LONG_LINES', 1_000_000, 1_000, 100_000_000),
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const say = (text) => process.stdout.write(`bench stream: ${text}\n`);
+const round = (x, digits) => (x === null || x === undefined ? null : Number(x.toFixed(digits)));
+
+function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is seeded: a plan with the stream endpoint and a window that never binds, no monthly cap,
+// no recipient (the common case), and one account per phase, so each ledger holds one phase.
+
+function seeded() {
+  const plan = {
+    v: 1, id: 'bench-stream',
+    endpoints: [{ method: 'GET', path: PATH, group: 'stream', stream: true }],
+    limits: [{ group: 'stream', scope: 'app', requests: 1_000_000, window_seconds: 2_678_400 }],
+  };
+  const accounts = ['bench-stream-first', 'bench-stream-rate', 'bench-stream-long'];
+  const tokens = Object.fromEntries(accounts.map((a) => [a, newToken()]));
+  const useCases = [{ id: 'bench', status: 'approved' }];
+  const entries = [
+    { key: 'tollgate:v1:plan:bench-stream', value: JSON.stringify(plan) },
+    ...accounts.map((id) => ({ key: `tollgate:v1:account:${id}`, value: JSON.stringify({ v: 1, id, name: id, plan: 'bench-stream', status: 'active', use_cases: useCases }) })),
+    ...accounts.map((id) => ({
+      key: `tollgate:v1:token:${tokenHash(tokens[id])}`,
+      value: JSON.stringify({ v: 1, account: id, app: `${id}-app`, status: 'active', use_case: 'bench' }),
+    })),
+  ];
+  return { entries, tokens };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: the baseline's wrangler dev (Tollgate's is the harness's), and workerd found in /proc.
+
+const children = new Set();
+
+function stopGroup(child, ms = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      resolve();
+    }, ms);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
+  });
+}
+
+/** The pass-through baseline in `wrangler dev`, from a temporary copy of bench/baseline. */
+async function startBaseline({ originUrl, signingKey }) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-stream-baseline-'));
+  copyFileSync(join(BENCH, 'baseline/worker.mjs'), join(dir, 'worker.mjs'));
+  copyFileSync(join(BENCH, 'baseline/wrangler.toml'), join(dir, 'wrangler.toml'));
+  const port = await freePort();
+  const inspector = await freePort();
+  const args = ['dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
+    '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
+    '--show-interactive-dev-session=false', '--log-level', 'log',
+    '--var', `ORIGIN_URL:${originUrl}`, '--var', `CONTEXT_SIGNING_KEY:${signingKey}`];
+  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
+  const child = spawn(WRANGLER, args, { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let tail = '';
+  const keep = (d) => { tail = (tail + d).slice(-20_000); };
+  child.stdout.setEncoding('utf8').on('data', keep);
+  child.stderr.setEncoding('utf8').on('data', keep);
+  const stop = async () => {
+    await stopGroup(child);
+    children.delete(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) { await stop(); throw new Error(`baseline wrangler dev exited:\n${tail}`); }
+    try {
+      await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) { await stop(); throw new Error(`baseline did not answer in time:\n${tail}`); }
+      await sleep(250);
+    }
+  }
+  return { base, pid: child.pid, stop };
+}
+
+/** Every process: pid → { ppid, name }. */
+function processTable() {
+  const table = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      table.set(Number(entry), { ppid, name });
+    } catch { /* gone meanwhile */ }
+  }
+  return table;
+}
+
+/**
+ * The workerd processes under `root` (this process's own descendants only), with their command
+ * lines. `wrangler dev` runs two: its proxy, on the port clients use, and the one that runs the
+ * worker itself.
+ */
+function workerdUnder(root) {
+  const table = processTable();
+  const under = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; p = table.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
+    return false;
+  };
+  return [...table]
+    .filter(([pid, p]) => p.name === 'workerd' && under(pid))
+    .map(([pid]) => ({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') }));
+}
+
+/** CPU time a process has used (user and system), in ms; the kernel counts it in 10 ms ticks. */
+function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The workerd running a worker under `root`, and wrangler's proxy workerd (on `port`). */
+function workerdOf(root, port) {
+  const started = workerdUnder(root);
+  const proxy = started.filter((w) => w.cmdline.includes(`entry=127.0.0.1:${port} `));
+  const runners = started.filter((w) => !w.cmdline.includes(`entry=127.0.0.1:${port} `));
+  if (runners.length !== 1 || proxy.length !== 1) throw new Error(`expected one workerd running the worker and one proxy under ${root}, found ${started.length}`);
+  return { runner: runners[0].pid, proxy: proxy[0].pid };
+}
+
+/** Resident memory of a process, in MB. */
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(status.match(/^VmRSS:\s+(\d+) kB/m)?.[1]);
+  return round(kb / 1024, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a stream: node:http, counting line ends as the bytes come.
+
+/**
+ * Reads a stream to its end (or `stopAfterLines`): its status, the time to the first whole line,
+ * the lines, and the time from the first line to the last.
+ */
+function readStream(url, token, { stopAfterLines = Infinity } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const ms = () => Number(process.hrtime.bigint() - started) / 1e6;
+    const req = http.get(url, { headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      let lines = 0;
+      let first = null;
+      let last = null;
+      let bytes = 0;
+      const done = () => resolve({ status: res.statusCode, first_line_ms: first, lines, bytes, lines_ms: last === null ? null : last - first });
+      if (res.statusCode !== 200) {
+        res.resume();
+        res.on('end', done);
+        return;
+      }
+      res.on('data', (chunk) => {
+        bytes += chunk.length;
+        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+        if (lines > 0) {
+          last = ms();
+          if (first === null) first = last;
+        }
+        if (lines >= stopAfterLines) {
+          req.destroy();
+          done();
+        }
+      });
+      res.on('end', done);
+      res.on('error', () => done());
+    });
+    req.on('error', (e) => (e.code === 'ECONNRESET' ? null : reject(e)));
+    req.setTimeout(600_000, () => req.destroy(new Error('stream read timed out')));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const seed = seeded();
+  let stack;
+  let baseline;
+  let sampler;
+  const stopAll = async () => {
+    clearInterval(sampler);
+    await Promise.allSettled([baseline?.stop(), stack?.stop()]);
+    await Promise.allSettled([...children].map((c) => stopGroup(c)));
+  };
+  const onSignal = async (sig) => {
+    say(`${sig}: stopping what this run started`);
+    await stopAll();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const load = os.loadavg().map((x) => round(x, 2));
+  say(`load average at start: ${load.join(' ')} (${os.cpus().length} cores)`);
+  try {
+    say('starting the demo origin and Tollgate (wrangler dev), with a stream plan seeded');
+    stack = await startStack({ entries: seed.entries });
+    for (const token of Object.values(seed.tokens)) stack.secret(token);
+    // The workerd that runs Tollgate's code (not the proxy on the public port); the baseline's,
+    // found under its own wrangler dev.
+    const { runner: workerd, proxy } = workerdOf(process.pid, new URL(stack.base).port);
+    say('starting the pass-through baseline (wrangler dev) in front of the same origin');
+    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey });
+    const baselineWorkerd = workerdOf(baseline.pid, new URL(baseline.base).port).runner;
+    const runnerOf = { tollgate: workerd, baseline: baselineWorkerd };
+    const origin = async (config) => {
+      const res = await fetch(`${stack.originUrl}/__origin/stream`, { method: 'POST', body: JSON.stringify(config) });
+      if (res.status !== 204) throw new Error(`origin stream hook answered ${res.status}: ${await res.text()}`);
+    };
+    const originCounts = async () => (await fetch(`${stack.originUrl}/__origin/stream`)).json();
+    const target = {
+      tollgate: (token) => `${stack.base}${PATH}`,
+      baseline: () => `${baseline.base}${PATH}`,
+    };
+    const read = async (name, token, opts) => {
+      const r = await readStream(target[name](token), token, opts);
+      if (r.status !== 200) throw new Error(`${name} answered ${r.status}`);
+      return r;
+    };
+
+    // 1. First-line latency.
+    say(`first-line latency: ${CONFIG.trials} streams through each`);
+    await origin({ rate: ORIGIN_RATE, lines: 1 });
+    const first = { tollgate: [], baseline: [] };
+    for (let i = 0; i < CONFIG.trials; i++) {
+      for (const name of i % 2 ? ['baseline', 'tollgate'] : ['tollgate', 'baseline']) {
+        const r = await read(name, seed.tokens['bench-stream-first']);
+        if (r.lines !== 1) throw new Error(`${name} sent ${r.lines} lines of 1`);
+        first[name].push(r.first_line_ms);
+      }
+    }
+
+    // 2. Lines per second, side by side.
+    say(`lines per second: ${CONFIG.rounds} rounds of ${CONFIG.lines} lines through each`);
+    await origin({ rate: ORIGIN_RATE, lines: CONFIG.lines });
+    const rounds = [];
+    for (let r = 0; r < CONFIG.rounds; r++) {
+      const result = {};
+      const cpu = {};
+      for (const name of r % 2 ? ['baseline', 'tollgate'] : ['tollgate', 'baseline']) {
+        const cpuBefore = cpuMs(runnerOf[name]);
+        const got = await read(name, seed.tokens['bench-stream-rate']);
+        if (got.lines !== CONFIG.lines) throw new Error(`${name} sent ${got.lines} lines of ${CONFIG.lines}`);
+        result[name] = got.lines / (got.lines_ms / 1000);
+        cpu[name] = ((cpuMs(runnerOf[name]) - cpuBefore) * 1000) / got.lines;
+      }
+      const ratio = result.tollgate / result.baseline;
+      rounds.push({
+        round: r + 1, tollgate_lines_per_s: round(result.tollgate, 0), baseline_lines_per_s: round(result.baseline, 0), ratio: round(ratio, 3),
+        tollgate_cpu_us_per_line: round(cpu.tollgate, 1), baseline_cpu_us_per_line: round(cpu.baseline, 1),
+      });
+      say(`round ${r + 1}: Tollgate ${result.tollgate.toFixed(0)} lines/s, baseline ${result.baseline.toFixed(0)} lines/s, ratio ${ratio.toFixed(3)}; `
+        + `workerd CPU per line ${cpu.tollgate.toFixed(1)} µs and ${cpu.baseline.toFixed(1)} µs`);
+    }
+
+    // 3. One long stream through Tollgate: workerd's memory as it flows, then the ledger.
+    await sleep(3_000);
+    const idle = rssMb(workerd);
+    say(`one stream of ${CONFIG.long_lines} lines through Tollgate; workerd (pid ${workerd}) at ${idle} MB RSS before it`);
+    await stack.resetOrigin();
+    await origin({ rate: ORIGIN_RATE, lines: CONFIG.long_lines });
+    const samples = [];
+    const t0 = Date.now();
+    const sample = () => samples.push({ s: round((Date.now() - t0) / 1000, 1), rss_mb: rssMb(workerd), proxy_rss_mb: proxy ? rssMb(proxy) : null });
+    sampler = setInterval(sample, 1000);
+    const long = await read('tollgate', seed.tokens['bench-stream-long']);
+    clearInterval(sampler);
+    sample();
+    const sent = (await originCounts()).lines;
+    if (long.lines !== CONFIG.long_lines) throw new Error(`Tollgate sent ${long.lines} lines of ${CONFIG.long_lines}`);
+    // The last report lands just after the stream ends.
+    let ledger;
+    for (let i = 0; i < 100; i++) {
+      const res = await stack.admin('GET', 'accounts/bench-stream-long/usage');
+      ledger = (await res.json()).totals;
+      if (ledger.items >= sent) break;
+      await sleep(200);
+    }
+    // RSS as each tenth of the stream passed (by time: the stream flows at an even pace).
+    const span = samples.at(-1).s;
+    const byTenth = Array.from({ length: 10 }, (_, i) => (samples.find((x) => x.s >= (span * (i + 1)) / 10) ?? samples.at(-1)).rss_mb);
+    const peak = Math.max(...samples.map((x) => x.rss_mb));
+    const end = samples.at(-1).rss_mb;
+
+    const ratio = median(rounds.map((r) => r.ratio));
+    const result = {
+      measured_at: new Date().toISOString(),
+      machine: { cores: os.cpus().length, load_average_at_start: load },
+      config: { ...CONFIG, origin_rate: ORIGIN_RATE, path: PATH },
+      first_line_ms: { tollgate: round(median(first.tollgate), 1), baseline: round(median(first.baseline), 1), trials: first },
+      lines_per_s: {
+        tollgate: round(median(rounds.map((r) => r.tollgate_lines_per_s)), 0),
+        baseline: round(median(rounds.map((r) => r.baseline_lines_per_s)), 0),
+        ratio: round(ratio, 3),
+        // CPU time of the workerd running each worker, per line: less moved by other work on the
+        // machine than the rate is.
+        tollgate_cpu_us_per_line: round(median(rounds.map((r) => r.tollgate_cpu_us_per_line)), 1),
+        baseline_cpu_us_per_line: round(median(rounds.map((r) => r.baseline_cpu_us_per_line)), 1),
+        rounds,
+      },
+      long_stream: {
+        lines: long.lines,
+        bytes: long.bytes,
+        seconds: round(long.lines_ms / 1000, 1),
+        lines_per_s: round(long.lines / (long.lines_ms / 1000), 0),
+        workerd_pid: workerd,
+        proxy_workerd_pid: proxy,
+        rss_mb: { idle_before: idle, by_tenth: byTenth, end, peak, growth_after_first_tenth: round(end - byTenth[0], 1), growth_second_half: round(byTenth[9] - byTenth[4], 1) },
+        samples,
+      },
+      ledger: { origin_lines_sent: sent, items: ledger.items, distinct_items: ledger.distinct_items, equal: ledger.items === sent },
+      targets: {
+        ratio: { goal: '>= 0.90', value: round(ratio, 3), pass: ratio >= 0.9 },
+        ledger_equals_origin: { goal: 'items == lines sent', value: `${ledger.items} == ${sent}`, pass: ledger.items === sent },
+      },
+    };
+    writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+    report(result);
+    return result.ledger.equal ? 0 : 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+function report(r) {
+  const rows = [
+    ['first line (median)', `${r.first_line_ms.tollgate} ms`, `${r.first_line_ms.baseline} ms`],
+    ['lines per second (median)', `${r.lines_per_s.tollgate}`, `${r.lines_per_s.baseline}`],
+    ['ratio Tollgate / baseline (median of rounds)', `${r.lines_per_s.ratio}`, 'goal >= 0.90'],
+    ['workerd CPU per line (median)', `${r.lines_per_s.tollgate_cpu_us_per_line} µs`, `${r.lines_per_s.baseline_cpu_us_per_line} µs`],
+    [`long stream: ${r.long_stream.lines} lines`, `${r.long_stream.seconds} s, ${r.long_stream.lines_per_s} lines/s`, ''],
+    ['workerd RSS: idle; at each tenth of the stream', `${r.long_stream.rss_mb.idle_before}; ${r.long_stream.rss_mb.by_tenth.join(', ')} MB`, ''],
+    ['workerd RSS: peak; growth over the second half', `${r.long_stream.rss_mb.peak} MB; ${r.long_stream.rss_mb.growth_second_half} MB`, ''],
+    ['ledger items vs origin lines', `${r.ledger.items} vs ${r.ledger.origin_lines_sent}`, r.ledger.equal ? 'equal' : 'NOT EQUAL'],
+  ];
+  const width = Math.max(...rows.map((x) => x[0].length));
+  say('');
+  say(`${'figure'.padEnd(width)} | Tollgate | baseline`);
+  for (const [a, b, c] of rows) say(`${a.padEnd(width)} | ${b} | ${c}`);
+  say(`written to ${RESULTS}`);
+}
+
+main().then((code) => process.exit(code), (e) => {
+  process.stderr.write(`bench stream: ${e.stack ?? e}\n`);
+  process.exit(1);
+});
