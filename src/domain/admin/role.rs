@@ -108,6 +108,25 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_document_states_each_routes_permission_as_this_table_decides_it() {
+        let doc: serde_json::Value = serde_json::from_str(include_str!("../../edge/openapi.json")).unwrap();
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in ["get", "put", "post"] {
+                let Some(op) = item.get(method) else { continue };
+                let route: Vec<&str> = path.trim_start_matches('/').split('/').map(|s| if s.starts_with('{') { "x" } else { s }).collect();
+                let needed = serde_json::to_value(required(&method.to_uppercase(), &route)).unwrap();
+                assert_eq!(op["x-permission"], needed, "{method} {path}");
+                for status in ["401", "403"] {
+                    assert!(op["responses"].get(status).is_some(), "{method} {path} has no {status}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 28, "{checked} operations");
+    }
+
+    #[test]
     fn each_role_has_its_own_and_the_lesser_permissions() {
         assert_eq!(Role::Auditor.permissions(), [Permission::Read]);
         assert_eq!(Role::Operator.permissions(), [Permission::Read, Permission::Operate]);
