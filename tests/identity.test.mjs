@@ -36,6 +36,7 @@ const tokenOf = (who, extra = {}, key = first) =>
 
 /** An admin call as an Access identity (the token in the header Access adds). */
 async function as(jwt, method, route, body, headers = {}) {
+  stack.secret(jwt);
   const res = await stack.admin(method, route, body, { secret: null, headers: { 'cf-access-jwt-assertion': jwt, ...headers } });
   const text = await res.text();
   let json;
