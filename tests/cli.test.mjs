@@ -13,11 +13,16 @@ import { ROOT, freePort, startStack, tokenHash } from './harness.mjs';
 const BIN = join(ROOT, 'target/debug/tollgate-admin');
 let stack;
 let scratch;
+/** The owner's admin key the commands run with (TOLLGATE_ADMIN_KEY), issued with break-glass. */
+let ownerKey;
 
 before(async () => {
   await promisify(execFile)('cargo', ['build', '--quiet', '--bin', 'tollgate-admin'], { cwd: ROOT, timeout: 300_000 });
   scratch = mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
   stack = await startStack();
+  const issued = await stack.admin('POST', 'keys', { owner: 'cli-tests', role: 'owner', expires_at: Math.floor(Date.now() / 1000) + 3600 });
+  ownerKey = (await issued.json()).key;
+  stack.secret(ownerKey);
 }, { timeout: 400_000 });
 after(async () => {
   await stack?.stop();
@@ -28,7 +33,7 @@ after(async () => {
 function admin(args, env = {}, input) {
   return new Promise((resolve) => {
     const child = execFile(BIN, args, {
-      env: { PATH: process.env.PATH, TOLLGATE_URL: stack.base, TOLLGATE_ADMIN_SECRET: stack.adminSecret, ...env },
+      env: { PATH: process.env.PATH, TOLLGATE_URL: stack.base, TOLLGATE_ADMIN_KEY: ownerKey, ...env },
       timeout: 30_000,
     }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }));
     child.stdin.end(input);
@@ -87,9 +92,12 @@ test('issue, use, usage and revoke through the admin API', async () => {
 test('failures have their own exit codes', async () => {
   assert.equal((await admin(['frobnicate'])).code, 2);
   assert.equal((await admin(['issue', '--account', 'acme'])).code, 2, '--app is required');
-  const wrong = await admin(['usage', '--account', 'acme'], { TOLLGATE_ADMIN_SECRET: 'w'.repeat(64) });
+  const wrong = await admin(['usage', '--account', 'acme'], { TOLLGATE_ADMIN_KEY: '', TOLLGATE_ADMIN_SECRET: 'w'.repeat(64) });
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /401/);
+  const forged = await admin(['usage', '--account', 'acme'], { TOLLGATE_ADMIN_KEY: `tgk_${'0'.repeat(72)}` });
+  assert.equal(forged.code, 1);
+  assert.match(forged.stderr, /^401: The admin key is not one that was issued/);
   const port = await freePort();
   const down = await admin(['usage', '--account', 'acme', '--url', `http://127.0.0.1:${port}`]);
   assert.equal(down.code, 3);
@@ -226,6 +234,40 @@ test('shell completions', async () => {
   assert.equal((await admin(['completions', 'tcsh'])).code, 2);
 });
 
+test('whoami, roles and admin keys: the key from the environment, break-glass from TOLLGATE_ADMIN_SECRET', async () => {
+  const me = await parsed(['whoami']);
+  assert.equal(me.role, 'owner');
+  assert.equal(me.via, 'key');
+  assert.match(await ok(['whoami']), /^k-[0-9a-f]{12} \(owner, via key\)$/m);
+  const glass = await admin(['whoami'], { TOLLGATE_ADMIN_KEY: '', TOLLGATE_ADMIN_SECRET: stack.adminSecret });
+  assert.equal(glass.stdout.trim(), 'break-glass (owner, via break_glass)');
+
+  const roles = join(scratch, 'roles.json');
+  writeFileSync(roles, JSON.stringify({ v: 1, identities: [{ email: 'ann@example.com', role: 'auditor' }] }));
+  assert.match(await ok(['roles', 'put', roles]), /^roles written: 1 identities$/m);
+  assert.deepEqual(JSON.parse(await ok(['roles', 'get'])).identities, [{ email: 'ann@example.com', role: 'auditor' }]);
+  writeFileSync(roles, JSON.stringify({ v: 1, identities: [{ email: 'ann@example.com', role: 'chief' }] }));
+  assert.equal((await admin(['roles', 'put', roles])).code, 1);
+
+  const issued = await admin(['keys', 'issue', '--owner', 'nightly-export', '--role', 'auditor', '--days', '30']);
+  assert.equal(issued.code, 0, issued.stderr);
+  const key = issued.stdout.trim();
+  stack.secret(key);
+  assert.match(key, /^tgk_[0-9a-f]{72}$/);
+  const [, id] = issued.stderr.match(/admin key (k-[0-9a-f]{12}) for `nightly-export` as auditor/);
+  assert.match(await ok(['keys', 'list']), new RegExp(`^${id}\\s+auditor\\s+\\d+\\s+issued\\s+nightly-export$`, 'm'));
+  const asAuditor = await admin(['accounts', 'suspend', 'cli-co'], { TOLLGATE_ADMIN_KEY: key });
+  assert.equal(asAuditor.code, 1);
+  assert.match(asAuditor.stderr, /^403: /);
+  assert.match(await ok(['keys', 'revoke', id]), new RegExp(`admin key ${id} revoked`));
+  assert.match(await ok(['keys', 'list']), new RegExp(`^${id}\\s+auditor\\s+\\d+\\s+revoked`, 'm'));
+  const revoked = await admin(['whoami'], { TOLLGATE_ADMIN_KEY: key });
+  assert.equal(revoked.code, 1);
+  assert.match(revoked.stderr, /^401: The admin key was revoked/);
+  assert.match(await ok(['audit', 'export']), /\tadmin:key_revoked\tk-[0-9a-f]{12} \(owner\)\t/);
+  assert.equal((await admin(['keys', 'issue', '--owner', 'x', '--role', 'auditor'])).code, 2);
+});
+
 test('every command has help, and the secret is never taken from the command line', async () => {
   for (const args of [['--help'], ['plans', '--help'], ['accounts', 'suspend', '--help'], ['tokens', 'rotate', '--help'], ['audit', 'verify', '--help']]) {
     const res = await admin(args);
@@ -233,7 +275,7 @@ test('every command has help, and the secret is never taken from the command lin
     assert.match(res.stdout, /Usage: tollgate-admin/);
   }
   assert.equal((await admin(['plans', 'list', '--secret', 'x'])).code, 2);
-  const unset = await admin(['plans', 'list'], { TOLLGATE_ADMIN_SECRET: '' });
+  const unset = await admin(['plans', 'list'], { TOLLGATE_ADMIN_KEY: '', TOLLGATE_ADMIN_SECRET: '' });
   assert.equal(unset.code, 2);
-  assert.match(unset.stderr, /TOLLGATE_ADMIN_SECRET/);
+  assert.match(unset.stderr, /TOLLGATE_ADMIN_KEY/);
 });

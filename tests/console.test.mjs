@@ -2,7 +2,9 @@
 // against a full stack in `wrangler dev`. An admin signs in, writes a plan (and sees the API's
 // 400 first), creates an account and issues tokens in the page; the tokens are used against the
 // worker; the usage charts, refusals, audit trail and pooling and resale events are read back in
-// the page; a token revoked in the page is refused on its next request. Screenshots of the main
+// the page; a token revoked in the page is refused on its next request. Then admins sign in
+// through Cloudflare Access (a token from a local key server, in the header Access adds or in
+// its CF_Authorization cookie) and each sees only what their role allows. Screenshots of the main
 // pages go to docs/screenshots/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,12 +15,17 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { ROOT, startStack } from './harness.mjs';
+import { AUD, TEAM, claims, newKey, signToken, startKeyServer } from './access.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'docs/screenshots');
 const CONSOLE_PATH = '/_tollgate/console/';
 
 let stack;
+let keyServer;
+const accessKey = newKey();
+/** An Access application token for `email`, signed with the team's key. */
+const accessToken = (email) => signToken(accessKey, claims(email));
 let context;
 let page;
 let profile;
@@ -34,7 +41,12 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`bash scripts/bootstrap.sh\` (it installs Debian's chromium)`);
   assert.ok(existsSync(join(ROOT, 'www/dist/_tollgate/console/index.html')), 'the console is not built: run `bash scripts/build.sh`');
   mkdirSync(SHOTS, { recursive: true });
-  stack = await startStack();
+  keyServer = await startKeyServer([accessKey]);
+  stack = await startStack({ access: { team: TEAM, aud: AUD, jwksUrl: keyServer.url } });
+  const roles = await stack.admin('PUT', 'roles', { v: 1, identities: [
+    { email: 'olive@example.com', role: 'owner' }, { email: 'oscar@example.com', role: 'operator' }, { email: 'ada@example.com', role: 'auditor' },
+  ] });
+  assert.equal(roles.status, 200);
   profile = mkdtempSync(join(tmpdir(), 'tollgate-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -62,9 +74,10 @@ after(async () => {
   if (context) await withTimeout(context.close(), 20_000, 'closing the browser').catch((e) => console.error(e.message));
   if (profile) rmSync(profile, { recursive: true, force: true });
   await stack?.stop();
+  await keyServer?.stop();
 }, { timeout: 60_000 });
 
-const shot = (name, opts = {}) => page.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled', caret: 'hide', ...opts });
+const shot = (name, { page: target = page, ...opts } = {}) => target.screenshot({ path: join(SHOTS, `${name}.png`), animations: 'disabled', caret: 'hide', ...opts });
 const main = () => page.locator('main');
 const navLink = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const heading = (name) => page.getByRole('heading', { level: 1, name });
@@ -111,10 +124,10 @@ describe('the admin console', () => {
     await headers.arrayBuffer();
   });
 
-  test('sign-in refuses a wrong secret, then keeps the right one in the tab session only', { timeout: 60_000 }, async () => {
+  test('without Access, sign-in refuses a wrong secret, then keeps the right one in the tab session only', { timeout: 60_000 }, async () => {
     await page.goto(`${stack.base}${CONSOLE_PATH}`);
     await heading('Sign in').waitFor();
-    const secretField = page.getByLabel('Admin secret');
+    const secretField = page.getByLabel('Admin key or secret');
     assert.ok(await secretField.evaluate((el) => el === document.activeElement), 'the secret field has the focus');
     await shot('sign-in');
 
@@ -124,7 +137,7 @@ describe('the admin console', () => {
     const alert = main().getByRole('alert');
     await alert.waitFor();
     assert.match(await alert.innerText(), /Unauthorized \(401\)/);
-    assert.match(await alert.innerText(), /The admin secret is missing or wrong\./);
+    assert.match(await alert.innerText(), /The admin key or secret is wrong\./);
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
 
     await secretField.fill(stack.adminSecret);
@@ -433,6 +446,93 @@ describe('the admin console', () => {
     await heading('Sign in').waitFor();
     assert.match(await main().getByRole('alert').innerText(), /Unauthorized \(401\)/);
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('signing in through Cloudflare Access', () => {
+  /** A new tab whose every request carries `headers` (as Access adds its token). */
+  async function tab(headers = {}) {
+    const p = await context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+    await p.setExtraHTTPHeaders(headers);
+    await p.goto(`${stack.base}${CONSOLE_PATH}#/accounts`);
+    return p;
+  }
+  const whoText = (p) => p.locator('#who').innerText();
+
+  test('an auditor is signed in by the Access header and sees no action that changes anything', { timeout: 60_000 }, async () => {
+    const p = await tab({ 'cf-access-jwt-assertion': accessToken('ada@example.com') });
+    try {
+      await p.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
+      assert.match(await whoText(p), /Signed in as ada@example\.com\s*auditor/i);
+      assert.equal(await p.evaluate(() => sessionStorage.length), 0, 'an Access sign-in keeps nothing in the tab');
+      assert.equal(await p.getByRole('heading', { name: 'New account' }).count(), 0);
+      await p.getByText('Your role reads only here: accounts are created by operators and owners.').waitFor();
+      await p.goto(`${stack.base}${CONSOLE_PATH}#/accounts/console-co`);
+      await p.getByRole('heading', { name: 'Standing' }).waitFor();
+      for (const name of ['Suspend account', 'Reinstate account', 'Save name and plan', 'Save use case', 'Save recipient', 'Save redistribution terms']) {
+        assert.equal(await p.getByRole('button', { name }).count(), 0, name);
+      }
+      await shot('auditor', { page: p });
+      await p.goto(`${stack.base}${CONSOLE_PATH}#/accounts/console-co/tokens`);
+      await p.locator('table.tokens tbody tr').first().waitFor();
+      assert.equal(await p.getByRole('button', { name: /^(Rotate|Suspend|Revoke|Reinstate) / }).count(), 0);
+      assert.equal(await p.getByRole('heading', { name: 'Issue a token' }).count(), 0);
+      await p.goto(`${stack.base}${CONSOLE_PATH}#/accounts/console-co/usage`);
+      await p.locator('#usage-totals').waitFor();
+      await p.goto(`${stack.base}${CONSOLE_PATH}#/plans/${PLAN.id}`);
+      await p.getByRole('heading', { name: 'As stored' }).waitFor();
+      assert.equal(await p.getByLabel('Plan record (JSON)').count(), 0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  test('an operator signed in by the CF_Authorization cookie suspends and reinstates, but writes no plan', { timeout: 60_000 }, async () => {
+    await context.addCookies([{ name: 'CF_Authorization', value: accessToken('oscar@example.com'), url: stack.base, httpOnly: true }]);
+    const p = await tab();
+    try {
+      await p.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
+      assert.match(await whoText(p), /Signed in as oscar@example\.com\s*operator/i);
+      await p.getByRole('heading', { name: 'New account' }).waitFor();
+      await p.goto(`${stack.base}${CONSOLE_PATH}#/accounts/console-co`);
+      p.once('dialog', (d) => d.accept());
+      await p.getByRole('button', { name: 'Suspend account' }).click();
+      await p.getByRole('button', { name: 'Reinstate account' }).waitFor();
+      assert.equal((await adminJson('GET', 'accounts/console-co')).status, 'suspended');
+      const audit = (await adminJson('GET', 'accounts/console-co/audit')).entries.at(-1);
+      assert.deepEqual([audit.kind, audit.actor], ['admin:account_suspended', { id: 'oscar@example.com', role: 'operator', via: 'access' }]);
+      await p.getByRole('button', { name: 'Reinstate account' }).click();
+      await p.getByRole('button', { name: 'Suspend account' }).waitFor();
+      assert.equal((await adminJson('GET', 'accounts/console-co')).status, 'active');
+      await p.goto(`${stack.base}${CONSOLE_PATH}#/plans`);
+      await p.getByText('Your role reads only here: plans are written by owners.').waitFor();
+      assert.equal(await p.getByRole('heading', { name: 'New plan' }).count(), 0);
+    } finally {
+      await p.close();
+      await context.clearCookies();
+    }
+  });
+
+  test('an owner sees the plan editor; an Access identity without a role is told so', { timeout: 60_000 }, async () => {
+    const owner = await tab({ 'cf-access-jwt-assertion': accessToken('olive@example.com') });
+    try {
+      await owner.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
+      assert.match(await whoText(owner), /olive@example\.com\s*owner/i);
+      await owner.goto(`${stack.base}${CONSOLE_PATH}#/plans/${PLAN.id}`);
+      await owner.getByLabel('Plan record (JSON)').waitFor();
+      assert.equal(await owner.getByRole('button', { name: 'Sign out of Access' }).count(), 1);
+    } finally {
+      await owner.close();
+    }
+    const stranger = await tab({ 'cf-access-jwt-assertion': accessToken('nobody@example.com') });
+    try {
+      await stranger.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+      assert.match(await stranger.getByRole('alert').innerText(), /Forbidden \(403\)[\s\S]*`nobody@example\.com` signed in through Access, but the roles record gives it no admin role/);
+    } finally {
+      await stranger.close();
+    }
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -77,10 +77,27 @@ function stopChild(child, ms = 5000) {
 }
 
 /**
- * Starts origin + worker. `entries` are extra raw KV entries ({key, value}); `vars` are extra
- * wrangler vars (name → value).
+ * The control plane's configuration with Cloudflare Access settings filled in: a copy of
+ * control/wrangler.toml in `dir`, its `main` made absolute and its `[vars]` set. (`--var` on the
+ * command line reaches only the first configuration of a multi-config `wrangler dev`, the
+ * enforcer's.)
  */
-export async function startStack({ entries = [], vars = {} } = {}) {
+function controlConfig(dir, { team, aud, jwksUrl }) {
+  let text = readFileSync(join(ROOT, 'control/wrangler.toml'), 'utf8');
+  text = text.replace(/^main = "\.\.\/(.+)"$/m, (_, path) => `main = ${JSON.stringify(join(ROOT, path))}`);
+  text = text.replace(/^ACCESS_TEAM_DOMAIN = .*$/m, `ACCESS_TEAM_DOMAIN = ${JSON.stringify(team)}`);
+  text = text.replace(/^ACCESS_AUD = .*$/m, `ACCESS_AUD = ${JSON.stringify(aud)}\nACCESS_JWKS_URL = ${JSON.stringify(jwksUrl)}`);
+  const path = join(dir, 'control.toml');
+  writeFileSync(path, text);
+  return path;
+}
+
+/**
+ * Starts origin + worker. `entries` are extra raw KV entries ({key, value}); `vars` are extra
+ * wrangler vars (name → value) of the enforcer; `access` ({team, aud, jwksUrl}) turns on the
+ * control plane's Cloudflare Access sign-in.
+ */
+export async function startStack({ entries = [], vars = {}, access = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   // A fresh signing key per run: tests never depend on the public demo key.
   const signingKey = randomBytes(32).toString('hex');
@@ -131,7 +148,8 @@ export async function startStack({ entries = [], vars = {} } = {}) {
     // guards and the admin API) and the console's static-files Worker that its bindings reach.
     // The control plane takes its secret from the environment: wrangler loads the names its
     // configuration lists under [secrets] and no others.
-    const args = ['dev', '--config', 'wrangler.toml', '--config', 'control/wrangler.toml', '--config', 'www/wrangler.toml',
+    const control = access ? controlConfig(dir, access) : 'control/wrangler.toml';
+    const args = ['dev', '--config', 'wrangler.toml', '--config', control, '--config', 'www/wrangler.toml',
       '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
@@ -170,10 +188,14 @@ export async function startStack({ entries = [], vars = {} } = {}) {
       originLast: () => hook('last'),
       resetOrigin: () => hook('reset', { method: 'POST' }),
       fault: (body) => hook('fault', { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-      /** An admin API call with the admin secret: `admin('GET', 'accounts/acme')`. */
-      admin: (method, route, body, { secret = adminSecret } = {}) => (secrets.add(secret), fetch(`${base}/_tollgate/admin/v1/${route}`, {
+      /**
+       * An admin API call, with the break-glass secret unless told otherwise:
+       * `admin('GET', 'accounts/acme')`, `admin('GET', 'whoami', undefined, { secret: key })`,
+       * `admin('PUT', 'roles', record, { headers: { 'cf-access-jwt-assertion': jwt } })`.
+       */
+      admin: (method, route, body, { secret = adminSecret, headers = {} } = {}) => (secrets.add(secret), fetch(`${base}/_tollgate/admin/v1/${route}`, {
         method,
-        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        headers: { ...(secret ? { authorization: `Bearer ${secret}` } : {}), 'content-type': 'application/json', ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(30_000),
       })),

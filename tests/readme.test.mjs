@@ -129,7 +129,7 @@ describe('make dev and the README', () => {
 
   for (const example of found) {
     test(`README: ${example.comment}`, async () => {
-      const setup = example.setup.join('\n');
+      const setup = local(example.setup.join('\n'));
       if (example.prints !== null) {
         const res = await bash(`${setup}\n${local(example.command)}`);
         assert.equal(res.code, 0, res.stderr);
@@ -161,7 +161,7 @@ describe('make dev and the README', () => {
       context.setDefaultTimeout(15_000);
       const page = context.pages()[0] ?? await context.newPage();
       await page.goto(`http://127.0.0.1:${port}/_tollgate/console/`);
-      await page.getByLabel('Admin secret').fill(secret);
+      await page.getByLabel('Admin key or secret').fill(secret);
       await page.keyboard.press('Enter');
       await page.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
       // The demo accounts, as make dev seeded them.

@@ -1,12 +1,13 @@
 // Accounts: the list, a new account, and one account's pages (overview, tokens, usage, audit,
 // events). Every change goes through the admin API's PUT and POST routes; the page then shows
-// what the API stored.
-import { api, errorBox } from './api.js';
+// what the API stored. The forms and buttons that change something are offered only to a role
+// that may (operator and owner); an auditor sees the same pages without them.
+import { api, can, errorBox } from './api.js';
 import { actionButton, badge, dl, field, fill, fmtInt, h, msgSlot, nextId, onSubmit, required, select, table, tr } from './dom.js';
 import { tokensPanel } from './tokens.js';
 import { auditPanel, eventsPanel } from './trail.js';
 import { usagePanel } from './usage.js';
-import { announce, heading, navigate } from './ui.js';
+import { announce, heading, navigate, readOnly } from './ui.js';
 
 const ID_HINT = '1 to 64 characters: a-z 0-9 . _ - (starting with a letter or digit).';
 const USE_CASE_STATUSES = ['approved', 'pending', 'withdrawn'];
@@ -51,9 +52,11 @@ export async function accountsView(ctx) {
     heading('Accounts'),
     h('p', { class: 'lead' }, 'Every account of this deployment, with its plan and standing. Open one for its tokens, record, usage and audit trail.'),
     listSlot,
-    h('section', { class: 'card', 'aria-labelledby': 'new-account' },
-      h('h2', { id: 'new-account', tabindex: '-1' }, 'New account'),
-      form));
+    can('operate')
+      ? h('section', { class: 'card', 'aria-labelledby': 'new-account' },
+        h('h2', { id: 'new-account', tabindex: '-1' }, 'New account'),
+        form)
+      : readOnly('accounts are created by operators and owners.'));
 
   const [listed, plans] = await Promise.all([
     api('GET', 'accounts'),
@@ -210,10 +213,11 @@ async function overviewPanel(ctx, account, panel) {
       ['Audit entries', h('a', { href: `#/accounts/${enc(id)}/audit` }, fmtInt(report.audit_entries))],
       ['Pooling and resale events', h('a', { href: `#/accounts/${enc(id)}/events` }, fmtInt(report.events?.length ?? 0))],
     ];
+  const operate = can('operate');
   const standing = section('sec-standing', 'Standing',
     dl([['Status', badge(account.status)], ['Plan', h('a', { href: `#/plans/${enc(account.plan)}` }, account.plan)], ...reportFacts]),
     standingMsg,
-    h('div', { class: 'actions' }, toggle));
+    operate ? h('div', { class: 'actions' }, toggle) : readOnly('suspending and reinstating are for operators and owners.'));
 
   // Name and plan.
   const detailsMsg = msgSlot();
@@ -228,7 +232,7 @@ async function overviewPanel(ctx, account, panel) {
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Save name and plan'))),
   () => required(detailsMsg, [[name, 'Name'], [plan, 'Plan']]) && change(ctx, detailsMsg, () => api('PUT', `accounts/${enc(id)}`, { ...account, name: name.value.trim(), plan: plan.value.trim() }),
     `Account ${id} saved.`, 'sec-details'));
-  const details = section('sec-details', 'Name and plan', detailsForm);
+  const details = section('sec-details', 'Name and plan', operate ? detailsForm : dl([['Name', account.name], ['Plan', account.plan]]));
 
   // Use cases.
   const cases = account.use_cases ?? [];
@@ -248,11 +252,11 @@ async function overviewPanel(ctx, account, panel) {
     cases.length
       ? table(null, ['Use case', 'Status', 'Description', ''], cases.map((c) => tr(
         h('span', { class: 'mono' }, c.id), badge(c.status), c.description || '—',
-        h('button', { type: 'button', class: 'link', 'aria-label': `Edit use case ${c.id}`, onclick: () => {
+        operate ? h('button', { type: 'button', class: 'link', 'aria-label': `Edit use case ${c.id}`, onclick: () => {
           ucId.value = c.id; ucStatus.value = c.status; ucDesc.value = c.description ?? ''; ucStatus.focus();
-        } }, 'Edit'))))
+        } }, 'Edit') : '')))
       : h('p', { class: 'empty' }, 'No use cases: every request of this account is refused (use-case-missing) until one is approved.'),
-    ucForm);
+    operate ? ucForm : null);
 
   // Redistribution terms and recipients.
   const red = account.redistribution ?? { serves_recipients: false, mode: 'none', ids_per_entity_30d: 1500000, recipients: [] };
@@ -297,19 +301,19 @@ async function overviewPanel(ctx, account, panel) {
     return change(ctx, rMsg, () => api('PUT', `accounts/${enc(id)}/recipients/${enc(body.id)}`, body), `Recipient ${body.id} saved.`, 'sec-redistribution');
   });
   const redistribution = section('sec-redistribution', 'Redistribution and recipients',
-    redForm,
+    operate ? redForm : dl([['Serves recipients', red.serves_recipients ? 'yes' : 'no'], ['Default form', red.mode], ['IDs per entity per 30 days', fmtInt(red.ids_per_entity_30d ?? 1500000)]]),
     recipients.length
       ? table('Recipients', ['Recipient', 'Class', 'Entity', 'Approval', 'Form', 'Government approval', ''], recipients.map((r) => tr(
         h('span', { class: 'mono' }, r.id), r.class, h('span', { class: 'mono' }, r.entity), badge(r.approval), r.mode ?? `default (${red.mode})`,
         r.government_approval ? `${r.government_approval.reference}, ${new Date(r.government_approval.approved_at * 1000).toISOString().slice(0, 10)}` : '—',
-        h('button', { type: 'button', class: 'link', 'aria-label': `Edit recipient ${r.id}`, onclick: () => {
+        operate ? h('button', { type: 'button', class: 'link', 'aria-label': `Edit recipient ${r.id}`, onclick: () => {
           rId.value = r.id; rClass.value = r.class; rEntity.value = r.entity; rApproval.value = r.approval; rMode.value = r.mode ?? '';
           rRef.value = r.government_approval?.reference ?? '';
           rDate.value = r.government_approval ? new Date(r.government_approval.approved_at * 1000).toISOString().slice(0, 10) : '';
           rApproval.focus();
-        } }, 'Edit'))))
+        } }, 'Edit') : '')))
       : h('p', { class: 'empty' }, 'No recipients declared.'),
-    rForm);
+    operate ? rForm : null);
 
   // The whole record, as stored.
   const jsonMsg = msgSlot();
@@ -325,7 +329,9 @@ async function overviewPanel(ctx, account, panel) {
     }
     return change(ctx, jsonMsg, () => api('PUT', `accounts/${enc(id)}`, text.value), `Account ${id} saved.`, 'sec-json');
   });
-  const json = section('sec-json', 'Record as JSON', h('details', null, h('summary', null, 'Show and edit the stored record'), jsonForm));
+  const json = section('sec-json', 'Record as JSON', operate
+    ? h('details', null, h('summary', null, 'Show and edit the stored record'), jsonForm)
+    : h('details', null, h('summary', null, 'Show the stored record'), h('pre', { class: 'mono' }, JSON.stringify(account, null, 2))));
 
   panel.append(standing, details, useCases, redistribution, json);
 }

@@ -1,18 +1,31 @@
-// The admin API client. The admin secret lives in this tab's sessionStorage and nowhere else:
-// not in the URL (routes are in the fragment and never carry it), not in localStorage, not in a
-// cookie. Every error the API returns is an RFC 9457 problem; it becomes an ApiError that the
-// views show as it is, with a hint of what to do.
+// The admin API client. Behind Cloudflare Access the browser's own requests carry the sign-in
+// (the CF_Authorization cookie, or the header Access adds), and the console holds nothing. An
+// admin key or the break-glass secret typed into the sign-in form lives in this tab's
+// sessionStorage and nowhere else: not in the URL (routes are in the fragment and never carry
+// it), not in localStorage, not in a cookie. Every error the API returns is an RFC 9457
+// problem; it becomes an ApiError that the views show as it is, with a hint of what to do.
 import { h } from './dom.js';
 
 export const BASE = '/_tollgate/admin/v1/';
 const KEY = 'tollgate.console.adminSecret';
 const TIMEOUT_MS = 30_000;
 
+/** The admin key or break-glass secret typed in this tab, if any. */
 export const session = {
   get: () => sessionStorage.getItem(KEY),
   set: (secret) => sessionStorage.setItem(KEY, secret),
   clear: () => sessionStorage.removeItem(KEY),
 };
+
+/** Who is signed in (`GET whoami`): id, role, via, permissions. */
+let me = null;
+export const identity = {
+  get: () => me,
+  set: (who) => { me = who; },
+  clear: () => { me = null; },
+};
+/** Whether the signed-in role has a permission: `read`, `operate` or `own`. */
+export const can = (permission) => Boolean(me?.permissions?.includes(permission));
 
 export class ApiError extends Error {
   constructor({ status = 0, title, detail = '', type = '', retryAfter = null }) {
@@ -57,7 +70,9 @@ async function problemOf(res) {
  * Returns the parsed JSON, or the Response itself with `{ raw: true }`.
  */
 export async function api(method, route, body, { secret = session.get(), raw = false, signIn = false } = {}) {
-  const headers = { authorization: `Bearer ${secret ?? ''}`, accept: 'application/json, application/problem+json, text/csv' };
+  const headers = { accept: 'application/json, application/problem+json, text/csv' };
+  // Without a typed credential, the browser's Access sign-in (its cookie) is the credential.
+  if (secret) headers.authorization = `Bearer ${secret}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res;
   try {
@@ -66,7 +81,7 @@ export async function api(method, route, body, { secret = session.get(), raw = f
       headers,
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       cache: 'no-store',
-      credentials: 'omit',
+      credentials: 'same-origin',
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (e) {
@@ -94,7 +109,8 @@ export async function api(method, route, body, { secret = session.get(), raw = f
 const HINTS = {
   0: '',
   400: 'Nothing was written. Correct what the detail points to and try again.',
-  401: 'Sign in again with the deployment’s ADMIN_SECRET.',
+  401: 'Sign in again: through Cloudflare Access, or with an admin key.',
+  403: 'Your role does not allow this. An owner can change roles.',
   404: 'It may have been removed, or the id is mistyped.',
   409: 'The stored record conflicts with this change.',
   413: 'The body is over the 256 KiB limit.',

@@ -1,9 +1,9 @@
 // Plans: the list, one plan as JSON (edited as it is and validated by the API, whose 400 detail
-// is shown), and the chain of plan changes.
-import { api, errorBox } from './api.js';
+// is shown), and the chain of plan changes. Only an owner writes plans: other roles see them.
+import { api, can, errorBox } from './api.js';
 import { dl, field, fill, fmtInt, h, msgSlot, onSubmit, required, sayError, table, tr } from './dom.js';
 import { trail } from './trail.js';
-import { heading, navigate } from './ui.js';
+import { heading, navigate, readOnly } from './ui.js';
 
 const enc = encodeURIComponent;
 
@@ -35,7 +35,9 @@ export async function plansView(ctx) {
     heading('Plans'),
     h('p', { class: 'lead' }, 'A plan names the endpoints an account may call, grouped, with the limits of each group and an optional monthly item cap.'),
     listSlot,
-    h('section', { class: 'card', 'aria-labelledby': 'new-plan' }, h('h2', { id: 'new-plan', tabindex: '-1' }, 'New plan'), form));
+    can('own')
+      ? h('section', { class: 'card', 'aria-labelledby': 'new-plan' }, h('h2', { id: 'new-plan', tabindex: '-1' }, 'New plan'), form)
+      : readOnly('plans are written by owners.'));
 
   const listed = await api('GET', 'plans');
   const plans = await Promise.all(listed.ids.map((id) => api('GET', `plans/${enc(id)}`).then((p) => ({ id, p }), (e) => ({ id, e }))));
@@ -77,6 +79,14 @@ export async function planView(ctx, id) {
   }
   if (!ctx.alive()) return;
   if (loadError) { fill(body, errorBox(loadError)); return; }
+  if (!can('own')) {
+    fill(body,
+      plan ? h('section', { class: 'card', 'aria-labelledby': 'sec-plan-summary' }, h('h2', { id: 'sec-plan-summary' }, 'As stored'), ...summary(plan))
+        : h('p', { class: 'empty' }, 'There is no plan with this id.'),
+      readOnly('plans are written by owners.'));
+    ctx.settled();
+    return;
+  }
   const isNew = !plan;
   if (isNew) title.textContent = `New plan ${id}`;
 

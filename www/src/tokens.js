@@ -1,8 +1,8 @@
 // An account's apps and their tokens: issue (the token is shown once, here, and kept nowhere),
-// rotate, suspend, reinstate and revoke.
-import { api, errorBox } from './api.js';
+// rotate, suspend, reinstate and revoke; for operators and owners only (an auditor sees the list).
+import { api, can, errorBox } from './api.js';
 import { actionButton, badge, field, fill, fmtTime, h, msgSlot, onSubmit, required, select, table, tr } from './dom.js';
-import { announce } from './ui.js';
+import { announce, readOnly } from './ui.js';
 
 const enc = encodeURIComponent;
 
@@ -51,9 +51,11 @@ export async function tokensPanel(ctx, account, panel) {
       h('p', { class: 'hint' }, 'Tokens issued through the admin API, by app. Only each token’s SHA-256 is stored. Revoking is at once, at every edge; a revoked token never comes back.'),
       listMsg,
       listSlot),
-    h('section', { class: 'card', 'aria-labelledby': 'sec-issue' },
-      h('h2', { id: 'sec-issue', tabindex: '-1' }, 'Issue a token'),
-      issueForm));
+    can('operate')
+      ? h('section', { class: 'card', 'aria-labelledby': 'sec-issue' },
+        h('h2', { id: 'sec-issue', tabindex: '-1' }, 'Issue a token'),
+        issueForm)
+      : readOnly('tokens are issued, rotated, suspended and revoked by operators and owners.'));
 
   /** The one-time display of a new token: it lives in this element only, until dismissed. */
   function showOnce(issued, title) {
@@ -126,8 +128,8 @@ export async function tokensPanel(ctx, account, panel) {
     }
     const rows = tokens.map((t) => {
       const label = `${t.app} (${t.token_sha256.slice(0, 12)}…)`;
-      const actions = t.status === 'revoked'
-        ? h('span', { class: 'hint' }, 'none: revoked for good')
+      const actions = t.status === 'revoked' || !can('operate')
+        ? h('span', { class: 'hint' }, t.status === 'revoked' ? 'none: revoked for good' : '—')
         : h('div', { class: 'row-actions' },
           actionButton('Rotate', () => tokenAction(t, 'rotate'), { class: 'secondary small', 'aria-label': `Rotate ${label}` }),
           t.status === 'suspended'

@@ -71,7 +71,7 @@ export async function trail(ctx, panel, route, title) {
     const list = matching();
     if (reset) { fill(tbody); shown = 0; }
     const next = list.slice(shown, shown + PAGE);
-    tbody.append(...next.map((e) => tr(num(e.seq), fmtTime(e.at), h('code', null, e.kind), h('td', { class: 'wrap' }, detailOf(e.detail)), h('code', { class: 'hash' }, `${e.hash.slice(0, 16)}…`))));
+    tbody.append(...next.map((e) => tr(num(e.seq), fmtTime(e.at), h('code', null, e.kind), actorOf(e.actor), h('td', { class: 'wrap' }, detailOf(e.detail)), h('code', { class: 'hash' }, `${e.hash.slice(0, 16)}…`))));
     shown += next.length;
     shownCount.textContent = `Showing the newest ${fmtInt(shown)} of ${fmtInt(list.length)} entries.`;
     more.hidden = shown >= list.length;
@@ -83,10 +83,16 @@ export async function trail(ctx, panel, route, title) {
     h('div', { class: 'toolbar' }, field('Kind', kind), shownCount),
     h('div', { class: 'table-wrap' }, h('table', { class: 'audit' },
       h('caption', { class: 'sr-only' }, 'Audit entries, newest first'),
-      h('thead', null, h('tr', null, ['#', 'Time', 'Kind', 'Detail', 'Hash'].map((t) => h('th', { scope: 'col', class: t === '#' ? 'num' : null }, t)))),
+      h('thead', null, h('tr', null, ['#', 'Time', 'Kind', 'By', 'Detail', 'Hash'].map((t) => h('th', { scope: 'col', class: t === '#' ? 'num' : null }, t)))),
       tbody)),
     h('div', { class: 'actions' }, more));
   paint(true);
+}
+
+/** Who made a change, and as what; the guard's own entries (seals, events) have no actor. */
+function actorOf(actor) {
+  if (!actor) return h('span', { class: 'hint' }, 'Tollgate');
+  return h('span', { title: `signed in via ${actor.via}` }, h('span', { class: 'mono' }, actor.id), ' ', h('span', { class: 'hint' }, `(${actor.role})`));
 }
 
 export const auditPanel = (ctx, account, panel) => trail(ctx, panel, `accounts/${enc(account.id)}/audit`, 'Audit trail');

@@ -42,3 +42,8 @@ export function heading(text, ...extra) {
   document.title = `${text} · Tollgate console`;
   return h('h1', { tabindex: '-1' }, text, ...extra);
 }
+
+/** What a role that may not change something sees in its place. */
+export function readOnly(what) {
+  return h('p', { class: 'read-only' }, `Your role reads only here: ${what}`);
+}

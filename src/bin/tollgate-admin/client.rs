@@ -28,10 +28,10 @@ impl Failure {
     }
 }
 
-/// A deployment's admin API: its base URL and the secret read from the environment.
+/// A deployment's admin API: its base URL and the credential read from the environment.
 pub struct Api {
     base: String,
-    secret: String,
+    credential: String,
 }
 
 /// What the API answered: its body as text, and as JSON when it is JSON.
@@ -46,15 +46,16 @@ impl Answer {
 }
 
 impl Api {
-    /// `url` from `--url` or `TOLLGATE_URL`; the secret only ever from `TOLLGATE_ADMIN_SECRET`,
-    /// never the command line, where `ps` would show it.
+    /// `url` from `--url` or `TOLLGATE_URL`; the credential only ever from the environment,
+    /// never the command line, where `ps` would show it: an admin key from `TOLLGATE_ADMIN_KEY`,
+    /// or else the break-glass secret from `TOLLGATE_ADMIN_SECRET`.
     pub fn new(url: Option<String>) -> Result<Self, Failure> {
         let base = url.ok_or_else(|| Failure::Usage("--url or TOLLGATE_URL is required".into()))?;
-        let secret = std::env::var("TOLLGATE_ADMIN_SECRET")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| Failure::Usage("TOLLGATE_ADMIN_SECRET is not set".into()))?;
-        Ok(Self { base: base.trim_end_matches('/').to_owned(), secret })
+        let from = |name| std::env::var(name).ok().filter(|s: &String| !s.is_empty());
+        let credential = from("TOLLGATE_ADMIN_KEY")
+            .or_else(|| from("TOLLGATE_ADMIN_SECRET"))
+            .ok_or_else(|| Failure::Usage("TOLLGATE_ADMIN_KEY is not set (an admin key; TOLLGATE_ADMIN_SECRET for break-glass)".into()))?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), credential })
     }
 
     pub fn get(&self, route: &str) -> Result<Answer, Failure> {
@@ -71,7 +72,7 @@ impl Api {
 
     fn call(&self, method: &str, route: &str, body: Option<&Value>) -> Result<Answer, Failure> {
         let url = format!("{}/_tollgate/admin/v1/{route}", self.base);
-        let request = ureq::request(method, &url).set("authorization", &format!("Bearer {}", self.secret));
+        let request = ureq::request(method, &url).set("authorization", &format!("Bearer {}", self.credential));
         let result = match body {
             Some(b) => request.send_json(b.clone()),
             None => request.call(),

@@ -3,8 +3,9 @@
 //! recipients, tokens, usage, reports and the audit trail.
 //!
 //! The API commands read the deployment's URL from `--url` or `TOLLGATE_URL`, and the admin
-//! secret from `TOLLGATE_ADMIN_SECRET` only (never from the command line, where `ps` would show
-//! it). `--json` prints the API's own answer, for scripts.
+//! key from `TOLLGATE_ADMIN_KEY` (or, break-glass, the shared secret from
+//! `TOLLGATE_ADMIN_SECRET`): never from the command line, where `ps` would show it. `--json`
+//! prints the API's own answer, for scripts.
 //!
 //! Exit codes: 0 done; 1 the file is invalid, the API refused, or the audit chain does not
 //! verify; 2 the command line is wrong; 3 the API could not be reached.
@@ -26,7 +27,7 @@ use tollgate::domain::access::token::Token;
 
 #[derive(Parser)]
 #[command(name = "tollgate-admin", version, about = "Validate entitlements and drive Tollgate's admin API.")]
-#[command(after_help = "The admin secret is read from TOLLGATE_ADMIN_SECRET only.\n\
+#[command(after_help = "The admin key is read from TOLLGATE_ADMIN_KEY (break-glass: TOLLGATE_ADMIN_SECRET), never from the command line.\n\
 Exit codes: 0 done; 1 invalid file, refused by the API, or audit chain broken; 2 wrong command line; 3 API unreachable.")]
 struct Cli {
     /// The deployment's base URL, for example https://api.example.com.
@@ -67,8 +68,53 @@ enum Command {
     /// The audit trail: export it, or verify its hash chain.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Who the credential in the environment signs in as, and what its role allows.
+    Whoami,
+    /// Who is an admin: the roles record (owners only).
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Admin keys for automation: list, issue, revoke (owners only).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: Shell },
+}
+
+#[derive(Subcommand)]
+enum RolesCommand {
+    /// The roles record: which emails, groups and service tokens are owner, operator or auditor.
+    Get,
+    /// Replace the roles record with a JSON file (`-` for standard input).
+    Put { file: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    Owner,
+    Operator,
+    Auditor,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Every admin key: id, owner, role, expiry, whether revoked.
+    List,
+    /// Issue a key; it is printed once, on standard output.
+    Issue {
+        /// Who the key is issued to: a person's email or a system's name.
+        #[arg(long)]
+        owner: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Unix seconds after which the key is refused (at most 366 days away).
+        #[arg(long, conflicts_with = "days", required_unless_present = "days")]
+        expires_at: Option<u64>,
+        /// Days from now after which the key is refused.
+        #[arg(long)]
+        days: Option<u64>,
+    },
+    /// Revoke a key by its id, at once.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -289,7 +335,52 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Audit(c) => audit(&api()?, c, json),
+        Command::Whoami => {
+            let answer = api()?.get("whoami")?;
+            let v = answer.json();
+            let line = format!("{} ({}, via {})", v["id"].as_str().unwrap_or("?"), v["role"].as_str().unwrap_or("?"), v["via"].as_str().unwrap_or("?"));
+            output::done(&answer, json, &line);
+            Ok(())
+        }
+        Command::Roles(RolesCommand::Get) => {
+            output::record(&api()?.get("roles")?);
+            Ok(())
+        }
+        Command::Roles(RolesCommand::Put { file }) => {
+            let answer = api()?.put("roles", &read_json(&file)?)?;
+            output::done(&answer, json, &format!("roles written: {} identities", answer.json()["identities"]));
+            Ok(())
+        }
+        Command::Keys(c) => keys(&api()?, c, json),
     }
+}
+
+fn keys(api: &Api, command: KeysCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        KeysCommand::List => output::keys(&api.get("keys")?, json),
+        KeysCommand::Issue { owner, role, expires_at, days } => {
+            let role = match role {
+                Role::Owner => "owner",
+                Role::Operator => "operator",
+                Role::Auditor => "auditor",
+            };
+            let expires_at = match (expires_at, days) {
+                (Some(at), _) => at,
+                (None, Some(days)) => {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                    now + days.saturating_mul(86_400)
+                }
+                (None, None) => return Err(Failure::Usage("give --expires-at or --days".into())),
+            };
+            let answer = api.post("keys", Some(&json!({ "owner": owner, "role": role, "expires_at": expires_at })))?;
+            output::key_issued(&answer, json);
+        }
+        KeysCommand::Revoke { id } => {
+            let answer = api.post(&format!("keys/{}/revoke", segment(&id)?), None)?;
+            output::done(&answer, json, &format!("admin key {id} revoked"));
+        }
+    }
+    Ok(())
 }
 
 fn validate(path: &std::path::Path) -> Result<(), Failure> {

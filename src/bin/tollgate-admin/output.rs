@@ -55,6 +55,42 @@ pub fn issued(answer: &Answer, json: bool) {
     );
 }
 
+/// A new admin key: the key alone on standard output, the rest on standard error.
+pub fn key_issued(answer: &Answer, json: bool) {
+    if json {
+        return raw(answer);
+    }
+    let v = answer.json();
+    println!("{}", v["key"].as_str().unwrap_or_default());
+    eprintln!(
+        "admin key {} for `{}` as {}, until {}; shown once, store it now",
+        v["id"].as_str().unwrap_or("?"),
+        v["owner"].as_str().unwrap_or("?"),
+        v["role"].as_str().unwrap_or("?"),
+        v["expires_at"]
+    );
+}
+
+/// The admin keys: id, role, owner, expiry, state.
+pub fn keys(answer: &Answer, json: bool) {
+    if json {
+        return raw(answer);
+    }
+    let v = answer.json();
+    println!("{:<16} {:<9} {:<12} {:<10} owner", "id", "role", "expires_at", "state");
+    for k in v["keys"].as_array().into_iter().flatten() {
+        let state = if k["revoked_at"].is_u64() { "revoked" } else { "issued" };
+        println!(
+            "{:<16} {:<9} {:<12} {:<10} {}",
+            k["id"].as_str().unwrap_or("?"),
+            k["role"].as_str().unwrap_or("?"),
+            k["expires_at"],
+            state,
+            k["owner"].as_str().unwrap_or("?")
+        );
+    }
+}
+
 /// An account's tokens: hash, app, status.
 pub fn tokens(answer: &Answer, json: bool) {
     if json {
@@ -126,7 +162,9 @@ pub fn audit_entries(answer: &Answer, json: bool) {
     }
     let v = answer.json();
     for e in v["entries"].as_array().into_iter().flatten() {
-        println!("{}\t{}\t{}\t{}", e["seq"], e["at"], e["kind"].as_str().unwrap_or_default(), e["detail"].as_str().unwrap_or_default());
+        // Who made the change, `id (role)`; `-` for the guard's own entries.
+        let actor = e["actor"]["id"].as_str().map_or_else(|| "-".to_owned(), |id| format!("{id} ({})", e["actor"]["role"].as_str().unwrap_or("?")));
+        println!("{}\t{}\t{}\t{actor}\t{}", e["seq"], e["at"], e["kind"].as_str().unwrap_or_default(), e["detail"].as_str().unwrap_or_default());
     }
 }
 

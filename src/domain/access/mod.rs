@@ -1,7 +1,6 @@
 //! Who may call what: the token and its `Authorization` header, the entitlement records in KV and
 //! their cache, the route table, use cases, and the policy decision for one request.
 
-pub mod admin_auth;
 pub mod bearer;
 pub mod cache;
 pub mod decision;

@@ -80,7 +80,7 @@ impl fmt::Debug for Token {
     }
 }
 
-fn checksum(body: &[u8]) -> [u8; CHECK_BYTES] {
+pub(crate) fn checksum(body: &[u8]) -> [u8; CHECK_BYTES] {
     let digest = Sha256::digest(body);
     let mut out = [0u8; CHECK_BYTES];
     out.copy_from_slice(&digest[..CHECK_BYTES]);

@@ -7,7 +7,9 @@ use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::guard::ports::{AppEntry, EventRow};
-use crate::domain::record::audit::{AdminChange, Entry};
+use crate::domain::admin::key::KeyRecord;
+use crate::domain::admin::roles::RolesRecord;
+use crate::domain::record::audit::{Actor, AdminChange, Entry};
 use crate::domain::record::ledger::Row;
 use crate::domain::throttle::charge::Charge;
 use crate::domain::throttle::lease::{Deliveries, Report};
@@ -70,8 +72,25 @@ pub enum Command {
     SetSuspended { suspended: bool },
     /// Note a token of this account in its index (status as in KV).
     RegisterApp { token_hash: TokenHash, app: Id, status: AppStatus },
-    /// Append an admin change to the audit chain.
-    Audit { change: AdminChange, detail: serde_json::Value },
+    /// Append an admin change to the audit chain, under the admin who made it.
+    Audit {
+        change: AdminChange,
+        detail: serde_json::Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        actor: Option<Actor>,
+    },
+    /// The roles record (the admin guard's), empty before the first is written.
+    Roles,
+    /// Write the roles record, and its audit entry with it.
+    PutRoles { record: RolesRecord, actor: Actor },
+    /// The admin key whose SHA-256 is `hash`.
+    FindKey { hash: String },
+    /// Every admin key.
+    Keys,
+    /// Keep a new admin key (by its hash), and its audit entry with it.
+    IssueKey { hash: String, key: KeyRecord, actor: Actor },
+    /// Revoke an admin key by id at `at` (Unix seconds); revoking it again changes nothing.
+    RevokeKey { id: String, at: u64, actor: Actor },
     /// Ledger rows of the days `from..=to`.
     Usage { from: Day, to: Day },
     /// Up to `limit` audit entries after `seq` `after`.
@@ -108,6 +127,10 @@ pub enum Reply {
     /// The verification as the admin API returns it (`record::audit::Verification`).
     Verified(serde_json::Value),
     Report(AccountReport),
+    Roles(RolesRecord),
+    /// An admin key, `None` when there is none by that hash or id.
+    Key(Option<KeyRecord>),
+    Keys(Vec<KeyRecord>),
 }
 
 /// What one housekeeping pass did.

@@ -8,10 +8,11 @@ use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::guard::ports::{
-    AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Streams, Tokens,
+    AppEntry, AuditLog, Directory, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Streams, Tokens,
 };
 use crate::domain::record::retention::Kept;
-use crate::domain::record::audit::{self, AuditKind, Entry};
+use crate::domain::admin::key::KeyRecord;
+use crate::domain::record::audit::{self, Actor, AuditKind, Entry};
 use crate::domain::record::ledger::Row;
 use crate::domain::redistribution::fingerprint::Fingerprint;
 use crate::domain::throttle::counter_key::CounterKey;
@@ -49,6 +50,9 @@ pub struct MemoryStore {
     pub verified: Option<(u64, String)>,
     /// Open streams by number.
     pub streams: BTreeMap<u64, OpenStream>,
+    pub roles: Option<String>,
+    /// Admin keys: (hash, record), oldest first.
+    pub admin_keys: Vec<(String, KeyRecord)>,
     /// When set, every call fails with this message.
     pub failing: Option<String>,
 }
@@ -399,9 +403,9 @@ impl Retention for MemoryStore {
 }
 
 impl AuditLog for MemoryStore {
-    fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str) -> Result<Entry, StoreError> {
+    fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str, actor: Option<&Actor>) -> Result<Entry, StoreError> {
         self.check()?;
-        let entry = audit::next(self.audit.last(), now.0, &kind.text(), detail.to_owned());
+        let entry = audit::next(self.audit.last(), now.0, &kind.text(), detail.to_owned(), actor.cloned());
         self.audit.push(entry.clone());
         Ok(entry)
     }
@@ -414,6 +418,46 @@ impl AuditLog for MemoryStore {
     fn audit_len(&self) -> Result<u64, StoreError> {
         self.check()?;
         Ok(self.audit.len() as u64)
+    }
+}
+
+impl Directory for MemoryStore {
+    fn roles(&self) -> Result<Option<String>, StoreError> {
+        self.check()?;
+        Ok(self.roles.clone())
+    }
+
+    fn set_roles(&mut self, text: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.roles = Some(text.to_owned());
+        Ok(())
+    }
+
+    fn admin_key(&self, hash: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.check()?;
+        Ok(self.admin_keys.iter().find(|(h, _)| h == hash).map(|(_, k)| k.clone()))
+    }
+
+    fn admin_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.check()?;
+        Ok(self.admin_keys.iter().map(|(_, k)| k.clone()).collect())
+    }
+
+    fn add_admin_key(&mut self, hash: &str, key: &KeyRecord) -> Result<(), StoreError> {
+        self.check()?;
+        if self.admin_keys.iter().any(|(h, k)| h == hash || k.id == key.id) {
+            return Err(StoreError("an admin key with this hash or id exists".into()));
+        }
+        self.admin_keys.push((hash.to_owned(), key.clone()));
+        Ok(())
+    }
+
+    fn update_admin_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
+        self.check()?;
+        if let Some((_, k)) = self.admin_keys.iter_mut().find(|(_, k)| k.id == key.id) {
+            *k = key.clone();
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
-use crate::domain::record::audit::{AuditKind, Entry};
+use crate::domain::admin::key::KeyRecord;
+use crate::domain::record::audit::{Actor, AuditKind, Entry};
 use crate::domain::record::ledger::Row;
 use crate::domain::record::retention::Kept;
 use crate::domain::redistribution::fingerprint::Fingerprint;
@@ -123,7 +124,7 @@ pub trait Ledger {
 pub trait AuditLog {
     /// # Errors
     /// [`StoreError`] when the storage fails.
-    fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str) -> Result<Entry, StoreError>;
+    fn append_audit(&mut self, now: UnixMillis, kind: AuditKind, detail: &str, actor: Option<&Actor>) -> Result<Entry, StoreError>;
     /// Up to `limit` entries after `seq` `after`, in order.
     ///
     /// # Errors
@@ -228,7 +229,38 @@ pub trait Retention {
     fn prune(&mut self, what: Kept, before: u64, limit: u64) -> Result<u64, StoreError>;
 }
 
-/// Everything a guard keeps.
-pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Streams + Retention {}
+/// Who is an admin: the roles record and the admin keys. Only the admin guard (the one that
+/// keeps the admin log) holds any; every other guard's are empty.
+pub trait Directory {
+    /// The roles record as stored (JSON), `None` before the first is written.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn roles(&self) -> Result<Option<String>, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn set_roles(&mut self, text: &str) -> Result<(), StoreError>;
+    /// The key whose SHA-256 is `hash`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn admin_key(&self, hash: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// Every key, revoked and expired ones included, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn admin_keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn add_admin_key(&mut self, hash: &str, key: &KeyRecord) -> Result<(), StoreError>;
+    /// Replaces the key with the same id.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn update_admin_key(&mut self, key: &KeyRecord) -> Result<(), StoreError>;
+}
 
-impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Streams + Retention> GuardStore for T {}
+/// Everything a guard keeps.
+pub trait GuardStore: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Streams + Retention + Directory {}
+
+impl<T: CounterStore + Tokens + Ledger + AuditLog + Events + Fingerprints + Marks + Settlements + Streams + Retention + Directory> GuardStore for T {}

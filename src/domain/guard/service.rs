@@ -8,10 +8,13 @@
 
 use serde_json::json;
 
+use crate::domain::access::entitlement::decode;
 use crate::domain::access::id::Id;
+use crate::domain::admin::key::KeyRecord;
+use crate::domain::admin::roles::RolesRecord;
 use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
 use crate::domain::guard::ports::{EventKind, GuardStore, Line, StoreError};
-use crate::domain::record::audit::{AuditKind, Verifier};
+use crate::domain::record::audit::{AdminChange, AuditKind, Verifier};
 use crate::domain::record::retention::{self, PRUNE_BATCH};
 use crate::domain::record::seal::{self, Seal};
 use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
@@ -114,9 +117,37 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
             store.register_app(&token_hash, &app, status, now)?;
             Reply::Done
         }
-        Command::Audit { change, detail } => {
-            store.append_audit(now, AuditKind::Admin(change), &detail.to_string())?;
+        Command::Audit { change, detail, actor } => {
+            store.append_audit(now, AuditKind::Admin(change), &detail.to_string(), actor.as_ref())?;
             Reply::Done
+        }
+        Command::Roles => Reply::Roles(roles(store)?),
+        Command::PutRoles { record, actor } => {
+            let text = serde_json::to_string(&record).unwrap_or_default();
+            store.set_roles(&text)?;
+            store.append_audit(now, AuditKind::Admin(AdminChange::RolesWritten), &text, Some(&actor))?;
+            Reply::Roles(record)
+        }
+        Command::FindKey { hash } => Reply::Key(store.admin_key(&hash)?),
+        Command::Keys => Reply::Keys(store.admin_keys()?),
+        Command::IssueKey { hash, key, actor } => {
+            store.add_admin_key(&hash, &key)?;
+            let detail = json!({ "key": key.id, "owner": key.owner, "role": key.role, "expires_at": key.expires_at });
+            store.append_audit(now, AuditKind::Admin(AdminChange::KeyIssued), &detail.to_string(), Some(&actor))?;
+            Reply::Key(Some(key))
+        }
+        Command::RevokeKey { id, at, actor } => {
+            let found = store.admin_keys()?.into_iter().find(|k| k.id == id);
+            match found {
+                Some(key) if key.revoked_at.is_none() => {
+                    let revoked = KeyRecord { revoked_at: Some(at), ..key };
+                    store.update_admin_key(&revoked)?;
+                    let detail = json!({ "key": revoked.id, "owner": revoked.owner, "role": revoked.role });
+                    store.append_audit(now, AuditKind::Admin(AdminChange::KeyRevoked), &detail.to_string(), Some(&actor))?;
+                    Reply::Key(Some(revoked))
+                }
+                other => Reply::Key(other),
+            }
         }
         Command::Usage { from, to } => Reply::Usage { rows: store.usage(from, to)? },
         Command::AuditExport { after, limit } => {
@@ -130,6 +161,15 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
         Command::Report => Reply::Report(report(store, now)?),
     };
     Ok(Outcome { reply, notices })
+}
+
+/// The roles record as stored; one that no longer decodes is a storage failure, never an empty
+/// record (which would quietly sign everyone out) nor a guess.
+fn roles(store: &impl GuardStore) -> Result<RolesRecord, StoreError> {
+    match store.roles()? {
+        None => Ok(RolesRecord::default()),
+        Some(text) => decode(&text).map_err(|e| StoreError(format!("the stored roles record is invalid: {e}"))),
+    }
 }
 
 fn standing(store: &impl GuardStore, charge: &Charge) -> Result<Standing, StoreError> {
@@ -257,7 +297,7 @@ fn record_pooling(store: &mut impl GuardStore, evidence: &PoolingEvidence, now: 
     let dedupe = format!("pooling:{}:{}", evidence.group, evidence.window_start);
     let text = serde_json::to_string(evidence).unwrap_or_default();
     store.record_event(now, EventKind::Pooling, &dedupe, &text)?;
-    store.append_audit(now, AuditKind::Pooling, &text)?;
+    store.append_audit(now, AuditKind::Pooling, &text, None)?;
     Ok(())
 }
 
@@ -276,7 +316,7 @@ fn watch_resale(store: &mut impl GuardStore, app: &Id, fp: &Fingerprint, now: Un
     });
     let text = evidence.to_string();
     store.record_event(now, EventKind::Resale, &format!("resale:{app}:{}", day.0), &text)?;
-    store.append_audit(now, AuditKind::Resale, &text)?;
+    store.append_audit(now, AuditKind::Resale, &text, None)?;
     Ok(Some(Notice::ResaleDetected { app: app.clone(), day }))
 }
 
@@ -298,7 +338,7 @@ pub fn housekeep(store: &mut impl GuardStore, now: UnixMillis) -> Result<Houseke
     for day in &days {
         let rows = store.usage(*day, *day)?;
         let seal = seal::seal(*day, &rows);
-        store.append_audit(now, AuditKind::Seal, &serde_json::to_string(&seal).unwrap_or_default())?;
+        store.append_audit(now, AuditKind::Seal, &serde_json::to_string(&seal).unwrap_or_default(), None)?;
         store.set_sealed_through(*day)?;
         done.sealed.push(seal.day);
     }
@@ -809,7 +849,7 @@ mod tests {
     fn admin_changes_are_chained_and_a_changed_entry_is_found() {
         let mut store = MemoryStore::default();
         for change in [AdminChange::PlanWritten, AdminChange::TokenIssued, AdminChange::AccountSuspended] {
-            run(&mut store, Command::Audit { change, detail: serde_json::json!({ "by": "test" }) }, T0);
+            run(&mut store, Command::Audit { change, detail: serde_json::json!({ "by": "test" }), actor: None }, T0);
         }
         run(&mut store, Command::RegisterApp { token_hash: hash(1), app: id("a1"), status: AppStatus::Active }, T0);
         let Reply::Verified(v) = run(&mut store, Command::AuditVerify { full: false }, T0) else { panic!() };
@@ -824,7 +864,7 @@ mod tests {
     #[test]
     fn verification_continues_from_its_checkpoint() {
         let mut store = MemoryStore::default();
-        let audit = |change| Command::Audit { change, detail: serde_json::json!({}) };
+        let audit = |change| Command::Audit { change, detail: serde_json::json!({}), actor: None };
         for _ in 0..3 {
             run(&mut store, audit(AdminChange::PlanWritten), T0);
         }
@@ -844,7 +884,7 @@ mod tests {
     fn export_is_paged() {
         let mut store = MemoryStore::default();
         for _ in 0..5 {
-            run(&mut store, Command::Audit { change: AdminChange::PlanWritten, detail: serde_json::json!({}) }, T0);
+            run(&mut store, Command::Audit { change: AdminChange::PlanWritten, detail: serde_json::json!({}), actor: None }, T0);
         }
         let page = |after| match run(&mut store_clone(&store), Command::AuditExport { after, limit: 2 }, T0) {
             Reply::Audit { entries, next } => (entries.iter().map(|e| e.seq).collect::<Vec<_>>(), next),
@@ -920,5 +960,38 @@ mod tests {
         for command in [Command::Charge(charge("a1", 1, vec![limit(Scope::App, 2)])), delivered("a1", &["1"], 0), Command::Report] {
             assert_eq!(handle(&mut store, command, T0), Err(StoreError("disk full".into())));
         }
+    }
+
+    #[test]
+    fn the_roles_record_and_admin_keys_are_kept_with_their_audit_entries() {
+        use crate::domain::admin::role::Role;
+        let mut store = MemoryStore::default();
+        let ann = crate::domain::record::audit::Actor { id: "ann@example.com".into(), role: "owner".into(), via: "access".into() };
+        assert_eq!(run(&mut store, Command::Roles, T0), Reply::Roles(RolesRecord::default()));
+        let record: RolesRecord = decode(r#"{"v":1,"identities":[{"email":"bob@example.com","role":"auditor"}]}"#).unwrap();
+        run(&mut store, Command::PutRoles { record: record.clone(), actor: ann.clone() }, T0);
+        assert_eq!(run(&mut store, Command::Roles, T0), Reply::Roles(record));
+        let key = KeyRecord {
+            id: "k-1".into(), owner: "ci".into(), role: Role::Operator, expires_at: 2_000_000_000, created_at: 1_800_000_000,
+            created_by: ann.id.clone(), revoked_at: None,
+        };
+        run(&mut store, Command::IssueKey { hash: "ab".repeat(32), key: key.clone(), actor: ann.clone() }, T0);
+        assert_eq!(run(&mut store, Command::FindKey { hash: "ab".repeat(32) }, T0), Reply::Key(Some(key.clone())));
+        assert_eq!(run(&mut store, Command::FindKey { hash: "cd".repeat(32) }, T0), Reply::Key(None));
+        let revoke = |store: &mut MemoryStore, at| run(store, Command::RevokeKey { id: "k-1".into(), at, actor: ann.clone() }, T0);
+        assert_eq!(revoke(&mut store, 1_800_000_100), Reply::Key(Some(KeyRecord { revoked_at: Some(1_800_000_100), ..key.clone() })));
+        // Revoking again keeps the first time and adds no entry.
+        assert_eq!(revoke(&mut store, 1_800_000_200), Reply::Key(Some(KeyRecord { revoked_at: Some(1_800_000_100), ..key })));
+        assert_eq!(run(&mut store, Command::RevokeKey { id: "k-2".into(), at: 1, actor: ann.clone() }, T0), Reply::Key(None));
+        let kinds: Vec<_> = store.audit.iter().map(|e| (e.kind.as_str(), e.actor.as_ref().map(|a| a.id.as_str()))).collect();
+        assert_eq!(kinds, [
+            ("admin:roles_written", Some("ann@example.com")),
+            ("admin:key_issued", Some("ann@example.com")),
+            ("admin:key_revoked", Some("ann@example.com")),
+        ]);
+        assert!(!store.audit.iter().any(|e| e.detail.contains(&"ab".repeat(32))), "a key's hash reached the trail");
+        // A stored record that no longer decodes is an error, not an empty record.
+        store.roles = Some("{\"v\":1,\"identities\":[{\"role\":\"owner\"}]}".into());
+        assert!(handle(&mut store, Command::Roles, T0).is_err());
     }
 }

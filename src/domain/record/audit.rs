@@ -2,7 +2,10 @@
 //! change to any past entry breaks the chain from that entry on and is found by [`verify`].
 //!
 //! `hash = SHA-256(prev_hash "\n" seq "\n" at "\n" kind "\n" detail)`, hex; the first entry's
-//! `prev_hash` is 64 zeros.
+//! `prev_hash` is 64 zeros. An entry an admin caused also names its actor, and then the actor
+//! is hashed too: `… "\n" detail "\n" actor_id "\n" actor_role "\n" actor_via`. Entries
+//! without an actor (the guard's own seals and detection events, and every entry written before
+//! actors were recorded) hash as they always did, so existing chains still verify.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,20 +25,36 @@ pub struct Entry {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// Who made the change, for an entry an admin caused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<Actor>,
+}
+
+/// Who caused an entry: an email, an Access service token's Client ID, an admin key's id or
+/// `break-glass`; the role they acted in; and how they signed in (`access`, `key`,
+/// `break_glass`). Kept as the text written, so an entry reads back as it was hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: String,
+    pub role: String,
+    pub via: String,
 }
 
 #[must_use]
-pub fn entry_hash(prev_hash: &str, seq: u64, at: u64, kind: &str, detail: &str) -> String {
-    let digest = Sha256::digest(format!("{prev_hash}\n{seq}\n{at}\n{kind}\n{detail}").as_bytes());
-    hex::encode(&digest)
+pub fn entry_hash(prev_hash: &str, seq: u64, at: u64, kind: &str, detail: &str, actor: Option<&Actor>) -> String {
+    let mut text = format!("{prev_hash}\n{seq}\n{at}\n{kind}\n{detail}");
+    if let Some(a) = actor {
+        text = format!("{text}\n{}\n{}\n{}", a.id, a.role, a.via);
+    }
+    hex::encode(&Sha256::digest(text.as_bytes()))
 }
 
 /// The entry that follows `last` (or starts the chain).
 #[must_use]
-pub fn next(last: Option<&Entry>, at: u64, kind: &str, detail: String) -> Entry {
+pub fn next(last: Option<&Entry>, at: u64, kind: &str, detail: String, actor: Option<Actor>) -> Entry {
     let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |e| (e.seq + 1, e.hash.clone()));
-    let hash = entry_hash(&prev_hash, seq, at, kind, &detail);
-    Entry { seq, at, kind: kind.to_owned(), detail, prev_hash, hash }
+    let hash = entry_hash(&prev_hash, seq, at, kind, &detail, actor.as_ref());
+    Entry { seq, at, kind: kind.to_owned(), detail, prev_hash, hash, actor }
 }
 
 /// What an entry records. Stored as its text (`refusal`, `admin:plan_written`, …); entries read
@@ -69,6 +88,12 @@ pub enum AdminChange {
     TokenActive,
     TokenSuspended,
     TokenRevoked,
+    /// The roles record was written.
+    RolesWritten,
+    KeyIssued,
+    KeyRevoked,
+    /// A request signed in with the break-glass secret: every one is an entry of the admin log.
+    BreakGlassUsed,
 }
 
 impl AdminChange {
@@ -86,6 +111,10 @@ impl AdminChange {
             Self::TokenActive => "token_active",
             Self::TokenSuspended => "token_suspended",
             Self::TokenRevoked => "token_revoked",
+            Self::RolesWritten => "roles_written",
+            Self::KeyIssued => "key_issued",
+            Self::KeyRevoked => "key_revoked",
+            Self::BreakGlassUsed => "break_glass_used",
         }
     }
 }
@@ -154,7 +183,7 @@ impl Verifier {
             Some("sequence gap")
         } else if e.prev_hash != self.head {
             Some("does not follow the previous entry")
-        } else if entry_hash(&e.prev_hash, e.seq, e.at, &e.kind, &e.detail) != e.hash {
+        } else if entry_hash(&e.prev_hash, e.seq, e.at, &e.kind, &e.detail, e.actor.as_ref()) != e.hash {
             Some("content does not match its hash")
         } else {
             None
@@ -193,7 +222,7 @@ mod tests {
     fn chain(n: u64) -> Vec<Entry> {
         let mut out: Vec<Entry> = Vec::new();
         for i in 0..n {
-            let e = next(out.last(), 1000 + i, "refusal", format!("{{\"n\":{i}}}"));
+            let e = next(out.last(), 1000 + i, "refusal", format!("{{\"n\":{i}}}"), None);
             out.push(e);
         }
         out
@@ -215,7 +244,7 @@ mod tests {
         c[2].detail = "{\"n\":99}".into();
         assert_eq!(verify(&c).first_break, Some(Break { seq: 3, reason: "content does not match its hash" }));
         // Rehashing the altered entry moves the break to the next one, which no longer follows it.
-        c[2].hash = entry_hash(&c[2].prev_hash, 3, c[2].at, &c[2].kind, &c[2].detail);
+        c[2].hash = entry_hash(&c[2].prev_hash, 3, c[2].at, &c[2].kind, &c[2].detail, None);
         assert_eq!(verify(&c).first_break, Some(Break { seq: 4, reason: "does not follow the previous entry" }));
     }
 
@@ -247,6 +276,29 @@ mod tests {
         assert_eq!(AuditKind::Admin(AdminChange::TokenRevoked).text(), "admin:token_revoked");
         let change: AdminChange = serde_json::from_str("\"use_case_written\"").unwrap();
         assert_eq!(AuditKind::Admin(change).text(), "admin:use_case_written");
+    }
+
+    #[test]
+    fn an_actor_is_hashed_with_its_entry_and_entries_without_one_hash_as_before() {
+        // An entry written before actors were recorded: its hash is the old formula's.
+        let old = next(None, 1000, "admin:plan_written", "{}".into(), None);
+        let digest = Sha256::digest(format!("{GENESIS}\n1\n1000\nadmin:plan_written\n{{}}").as_bytes());
+        assert_eq!(old.hash, hex::encode(&digest));
+        let ann = Actor { id: "ann@example.com".into(), role: "operator".into(), via: "access".into() };
+        let mut c = vec![old];
+        c.push(next(c.last(), 1001, "admin:account_suspended", "{}".into(), Some(ann.clone())));
+        c.push(next(c.last(), 1002, "seal", "{}".into(), None));
+        assert!(verify(&c).ok);
+        assert_ne!(c[1].hash, entry_hash(&c[1].prev_hash, 2, 1001, &c[1].kind, "{}", None));
+        // Changing who did it, or dropping the name, breaks the chain there.
+        let mut forged = c.clone();
+        forged[1].actor = Some(Actor { role: "owner".into(), ..ann });
+        assert_eq!(verify(&forged).first_break, Some(Break { seq: 2, reason: "content does not match its hash" }));
+        forged[1].actor = None;
+        assert_eq!(verify(&forged).first_break.map(|b| b.seq), Some(2));
+        let json = serde_json::to_value(&c[1]).unwrap();
+        assert_eq!(json["actor"]["id"], "ann@example.com");
+        assert!(serde_json::to_value(&c[0]).unwrap().get("actor").is_none());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod audit;
 mod counters;
+mod directory;
 mod events;
 mod fingerprints;
 mod ledger;
@@ -27,9 +28,14 @@ impl SqlStore {
         Self { sql }
     }
 
-    /// Creates the tables that do not exist yet.
+    /// Creates the tables that do not exist yet, and the columns added since.
     pub fn ensure_schema(&self) -> Result<(), StoreError> {
-        self.exec(schema::SCHEMA, vec![])
+        self.exec(schema::SCHEMA, vec![])?;
+        let audit = self.sql.exec("SELECT * FROM audit LIMIT 0", None).map_err(|e| err(&e))?;
+        if !audit.column_names().iter().any(|c| c == "actor_id") {
+            self.exec(schema::AUDIT_ACTOR_COLUMNS, vec![])?;
+        }
+        Ok(())
     }
 
     fn exec(&self, query: &str, values: Vec<SqlStorageValue>) -> Result<(), StoreError> {

@@ -5,6 +5,9 @@
 //! with a second index, about twice the bytes per id); an object that still has the old table
 //! drops it, losing at most the current day's set, so that day's repeats count as distinct once
 //! more (usage errs high, never low).
+//!
+//! The audit chain's actor columns came later: an object whose `audit` table lacks them gets them
+//! added ([`AUDIT_ACTOR_COLUMNS`]), empty for the entries it already has, which hash as before.
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, window_start INTEGER NOT NULL, count INTEGER NOT NULL);
@@ -35,4 +38,13 @@ CREATE INDEX IF NOT EXISTS fingerprints_by_day ON fingerprints (day);
 CREATE INDEX IF NOT EXISTS entity_days_by_day ON entity_days (day);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
 CREATE INDEX IF NOT EXISTS counters_by_window ON counters (window_start);
+CREATE TABLE IF NOT EXISTS admin_roles (k INTEGER PRIMARY KEY CHECK (k = 1), record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS admin_keys (hash TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+";
+
+/// Who caused an audit entry (`record::audit::Actor`); NULL for the guard's own entries.
+pub const AUDIT_ACTOR_COLUMNS: &str = "
+ALTER TABLE audit ADD COLUMN actor_id TEXT;
+ALTER TABLE audit ADD COLUMN actor_role TEXT;
+ALTER TABLE audit ADD COLUMN actor_via TEXT;
 ";

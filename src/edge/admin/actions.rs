@@ -1,28 +1,26 @@
-//! The admin API under `/_tollgate/admin/v1/`, authenticated by the admin secret. It writes
-//! entitlements to KV in exactly the documented layout, so it and `wrangler kv key put` stay
+//! The admin actions on entitlements, tokens, usage and the audit trail. They write entitlements
+//! to KV in exactly the documented layout, so the API and `wrangler kv key put` stay
 //! interchangeable. Every input is validated before anything is written; changes that must take
 //! effect at once go through the account's guard first; every change is appended to an audit
-//! chain. The routes are described in `openapi.json`, served at `<prefix>openapi.json`.
-
-use std::cell::RefCell;
+//! chain under the admin who made it.
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::kv::KvStore;
-use worker::{Env, Method, Request, Response};
+use worker::{Env, Response};
 
-use super::clock::EdgeClock;
-use super::guard::client::{self as guard_client, ADMIN_LOG};
+use crate::edge::clock::EdgeClock;
+use crate::edge::guard::client::{self as guard_client, ADMIN_LOG};
 use crate::domain::guard::command::{Command, Reply};
 use crate::domain::guard::service::MAX_PAGE;
 use crate::domain::record::audit::AdminChange;
-use super::{log, random};
-use crate::domain::access::admin_auth::{self, Failures};
+use crate::edge::{log, random};
+use crate::domain::admin::caller::Caller;
 use crate::domain::time::clock::Clock;
 use crate::domain::access::entitlement::{decode, AccountRecord, AccountStatus, AppRecord, AppStatus, PlanRecord, Record, VERSION};
 use crate::domain::access::id::Id;
-use crate::domain::access::kv_layout::{self, BINDING};
+use crate::domain::access::kv_layout;
 use crate::domain::record::ledger;
 use crate::domain::time::day::Day;
 use crate::domain::time::month::Month;
@@ -30,40 +28,29 @@ use crate::domain::redistribution::recipient::Recipient;
 use crate::domain::access::token::TokenHash;
 use crate::domain::access::use_case::{UseCase, UseCaseStatus};
 
-pub const PREFIX: &str = crate::domain::http::own_paths::ADMIN_PREFIX;
-pub const SECRET: &str = "ADMIN_SECRET";
-const OPENAPI: &str = include_str!("openapi.json");
-const MAX_BODY: usize = 256 * 1024;
-/// The enforcer's isolate counters, set by the enforcer on every admin request it passes on.
-const ENFORCER_COUNTERS: &str = "x-tollgate-enforcer-counters";
-
-thread_local! {
-    static FAILURES: RefCell<Failures> = RefCell::new(Failures::default());
-}
-
 /// An admin answer that is not a success: status, title, detail.
-struct Fail(u16, &'static str, String);
+pub struct Fail(pub u16, pub &'static str, pub String);
 
-type Answer = Result<Response, Fail>;
+pub type Answer = Result<Response, Fail>;
 
-fn bad(detail: impl Into<String>) -> Fail {
+pub fn bad(detail: impl Into<String>) -> Fail {
     Fail(400, "Invalid Request", detail.into())
 }
 
-fn not_found(detail: impl Into<String>) -> Fail {
+pub fn not_found(detail: impl Into<String>) -> Fail {
     Fail(404, "Not Found", detail.into())
 }
 
-fn unavailable(detail: impl Into<String>) -> Fail {
+pub fn unavailable(detail: impl Into<String>) -> Fail {
     Fail(503, "Service Unavailable", detail.into())
 }
 
-fn problem(Fail(status, title, detail): Fail) -> Response {
+pub fn problem(Fail(status, title, detail): Fail) -> Response {
     let body = json!({ "type": "about:blank", "title": title, "detail": detail, "status": status }).to_string();
     respond(body.into_bytes(), status, "application/problem+json")
 }
 
-fn respond(body: Vec<u8>, status: u16, content_type: &str) -> Response {
+pub fn respond(body: Vec<u8>, status: u16, content_type: &str) -> Response {
     let headers = worker::Headers::new();
     let _ = headers.set("content-type", content_type);
     let _ = headers.set("cache-control", "no-store");
@@ -73,77 +60,17 @@ fn respond(body: Vec<u8>, status: u16, content_type: &str) -> Response {
         .with_headers(headers)
 }
 
-fn ok(value: &Value) -> Answer {
+pub fn ok(value: &Value) -> Answer {
     Ok(respond(value.to_string().into_bytes(), 200, "application/json"))
 }
 
 /// The counters of the enforcer's isolate that passed the request on (the control plane's own
 /// isolate serves no API requests).
-fn enforcer_counters(header: Option<&str>) -> Answer {
+pub fn enforcer_counters(header: Option<&str>) -> Answer {
     match header.and_then(|h| serde_json::from_str::<Value>(h).ok()) {
         Some(counters) => ok(&counters),
         None => Err(unavailable("The counters are the enforcer's: call the admin API through the enforcer.")),
     }
-}
-
-pub async fn handle(mut req: Request, env: &Env) -> Response {
-    let now = EdgeClock.now();
-    let client = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "local".into());
-    if !FAILURES.with(|f| f.borrow().allows(&client, now)) {
-        let mut r = problem(Fail(429, "Too Many Requests", "Too many failed admin attempts. Wait a minute.".into()));
-        let _ = r.headers_mut().set("retry-after", "60");
-        return r;
-    }
-    let secret = env.secret(SECRET).map(|s| s.to_string()).or_else(|_| env.var(SECRET).map(|v| v.to_string()));
-    let header = req.headers().get("authorization").ok().flatten();
-    if !secret.is_ok_and(|s| admin_auth::is_admin(header.as_deref(), s.as_bytes())) {
-        FAILURES.with(|f| f.borrow_mut().record(&client, now));
-        log::event("warn", "admin_auth_failed", json!({ "client": client }));
-        return problem(Fail(401, "Unauthorized", "The admin secret is missing or wrong.".into()));
-    }
-    let path = req.path();
-    let route: Vec<String> = path.strip_prefix(PREFIX).unwrap_or_default().split('/').map(str::to_owned).collect();
-    let method = req.method();
-    let body = if matches!(method, Method::Post | Method::Put) {
-        match req.bytes().await {
-            Ok(b) if b.len() <= MAX_BODY => b,
-            Ok(_) => return problem(Fail(413, "Payload Too Large", format!("Bodies are limited to {MAX_BODY} bytes."))),
-            Err(_) => return problem(bad("The body could not be read.")),
-        }
-    } else {
-        Vec::new()
-    };
-    let counters = req.headers().get(ENFORCER_COUNTERS).ok().flatten();
-    let query = req.url().ok().map(|u| u.query_pairs().into_owned().collect::<Vec<_>>()).unwrap_or_default();
-    let Ok(kv) = env.kv(BINDING) else { return problem(unavailable("KV is not bound.")) };
-    let admin = Admin { env, kv, body: &body, query: &query };
-    let r: Vec<&str> = route.iter().map(String::as_str).collect();
-    let answer = match (&method, r.as_slice()) {
-        (Method::Get, ["openapi.json"]) => Ok(respond(OPENAPI.as_bytes().to_vec(), 200, "application/json")),
-        (Method::Get, ["metrics"]) => enforcer_counters(counters.as_deref()),
-        (Method::Get, ["plans"]) => admin.list("plan:").await,
-        (Method::Get, ["plans", id]) => admin.get_record::<PlanRecord>(id, kv_layout::plan_key).await,
-        (Method::Put, ["plans", id]) => admin.put_plan(id).await,
-        (Method::Get, ["accounts"]) => admin.list("account:").await,
-        (Method::Get, ["accounts", id]) => admin.get_record::<AccountRecord>(id, kv_layout::account_key).await,
-        (Method::Put, ["accounts", id]) => admin.put_account(id).await,
-        (Method::Post, ["accounts", id, "suspend"]) => admin.set_suspended(id, true).await,
-        (Method::Post, ["accounts", id, "reinstate"]) => admin.set_suspended(id, false).await,
-        (Method::Put, ["accounts", id, "use-cases", case]) => admin.put_use_case(id, case).await,
-        (Method::Put, ["accounts", id, "recipients", rid]) => admin.put_recipient(id, rid).await,
-        (Method::Get, ["accounts", id, "tokens"]) => admin.report(id).await.and_then(|r| ok(&json!({ "tokens": r["apps"] }))),
-        (Method::Post, ["accounts", id, "tokens"]) => admin.issue(id).await,
-        (Method::Get, ["accounts", id, "usage"]) => admin.usage(id).await,
-        (Method::Get, ["accounts", id, "audit"]) => admin.audit(id, false).await,
-        (Method::Post, ["accounts", id, "housekeep"]) => admin.housekeep(id).await,
-        (Method::Get, ["accounts", id, "audit", "verify"]) => admin.audit(id, true).await,
-        (Method::Get, ["accounts", id, "report"]) => admin.report(id).await.and_then(|r| ok(&r)),
-        (Method::Get, ["audit"]) => admin.audit(ADMIN_LOG, false).await,
-        (Method::Get, ["audit", "verify"]) => admin.audit(ADMIN_LOG, true).await,
-        (Method::Post, ["tokens", hash, action]) => admin.token_action(hash, action).await,
-        (_, _) => Err(not_found("No such admin route. See openapi.json.")),
-    };
-    answer.unwrap_or_else(problem)
 }
 
 /// Audit entries an export page returns when the query names no `limit`.
@@ -153,15 +80,17 @@ fn id_of(text: &str) -> Result<Id, Fail> {
     Id::new(text).map_err(|e| bad(e.to_string()))
 }
 
-struct Admin<'a> {
-    env: &'a Env,
-    kv: KvStore,
-    body: &'a [u8],
-    query: &'a [(String, String)],
+pub struct Admin<'a> {
+    pub env: &'a Env,
+    pub kv: KvStore,
+    pub body: &'a [u8],
+    pub query: &'a [(String, String)],
+    /// Who is acting: every change is recorded under this name.
+    pub caller: &'a Caller,
 }
 
 impl Admin<'_> {
-    fn json<T: DeserializeOwned>(&self) -> Result<T, Fail> {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Fail> {
         serde_json::from_slice(self.body).map_err(|e| bad(format!("The body is not valid: {e}")))
     }
 
@@ -188,29 +117,30 @@ impl Admin<'_> {
         decode::<R>(&text).map_err(|e| Fail(409, "Conflict", format!("The stored record is invalid: {e}")))
     }
 
-    async fn guard(&self, name: &str, command: &Command) -> Result<Reply, Fail> {
+    pub async fn guard(&self, name: &str, command: &Command) -> Result<Reply, Fail> {
         guard_client::call_named(self.env, name, command)
             .await
             .map_err(|e| unavailable(format!("The account guard did not answer: {e}")))
     }
 
-    async fn audit_change(&self, log_name: &str, change: AdminChange, detail: Value) -> Result<(), Fail> {
-        self.guard(log_name, &Command::Audit { change, detail }).await.map(|_| ())
+    pub async fn audit_change(&self, log_name: &str, change: AdminChange, detail: Value) -> Result<(), Fail> {
+        let actor = Some(self.caller.actor());
+        self.guard(log_name, &Command::Audit { change, detail, actor }).await.map(|_| ())
     }
 
-    async fn list(&self, kind: &str) -> Answer {
+    pub async fn list(&self, kind: &str) -> Answer {
         let prefix = format!("{}{kind}", kv_layout::PREFIX);
         let listed = self.kv.list().prefix(prefix.clone()).limit(1000).execute().await.map_err(|_| unavailable("KV could not be listed."))?;
         let ids: Vec<String> = listed.keys.into_iter().map(|k| k.name.trim_start_matches(&prefix).to_owned()).collect();
         ok(&json!({ "ids": ids, "complete": listed.list_complete }))
     }
 
-    async fn get_record<R: Record + serde::Serialize>(&self, id: &str, key: fn(&Id) -> String) -> Answer {
+    pub async fn get_record<R: Record + serde::Serialize>(&self, id: &str, key: fn(&Id) -> String) -> Answer {
         let record: R = self.load(&key(&id_of(id)?)).await?;
         Ok(respond(serde_json::to_string(&record).unwrap_or_default().into_bytes(), 200, "application/json"))
     }
 
-    async fn put_plan(&self, id: &str) -> Answer {
+    pub async fn put_plan(&self, id: &str) -> Answer {
         let id = id_of(id)?;
         let record: PlanRecord = decode(self.text()?).map_err(|e| bad(e.to_string()))?;
         if record.id != id {
@@ -224,7 +154,7 @@ impl Admin<'_> {
         ok(&json!({ "plan": id, "written": true }))
     }
 
-    async fn put_account(&self, id: &str) -> Answer {
+    pub async fn put_account(&self, id: &str) -> Answer {
         let id = id_of(id)?;
         let record: AccountRecord = decode(self.text()?).map_err(|e| bad(e.to_string()))?;
         if record.id != id {
@@ -242,7 +172,7 @@ impl Admin<'_> {
         self.audit_change(record.id.as_str(), change, json!({ "record": record })).await
     }
 
-    async fn set_suspended(&self, id: &str, suspended: bool) -> Answer {
+    pub async fn set_suspended(&self, id: &str, suspended: bool) -> Answer {
         let id = id_of(id)?;
         let record: AccountRecord = self.load(&kv_layout::account_key(&id)).await?;
         let status = if suspended { AccountStatus::Suspended } else { AccountStatus::Active };
@@ -251,7 +181,7 @@ impl Admin<'_> {
         ok(&json!({ "account": id, "status": status }))
     }
 
-    async fn put_use_case(&self, id: &str, case: &str) -> Answer {
+    pub async fn put_use_case(&self, id: &str, case: &str) -> Answer {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Body {
@@ -271,7 +201,7 @@ impl Admin<'_> {
         ok(&json!({ "account": id, "use_case": case_id, "written": true }))
     }
 
-    async fn put_recipient(&self, id: &str, rid: &str) -> Answer {
+    pub async fn put_recipient(&self, id: &str, rid: &str) -> Answer {
         let id = id_of(id)?;
         let rid = id_of(rid)?;
         let mut value: Value = self.json()?;
@@ -291,7 +221,7 @@ impl Admin<'_> {
     }
 
     /// Issues a token: returned once in clear, stored only as its hash.
-    async fn issue(&self, id: &str) -> Answer {
+    pub async fn issue(&self, id: &str) -> Answer {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Body {
@@ -327,7 +257,7 @@ impl Admin<'_> {
             "note": "The token is shown once. Only its hash is stored." }))
     }
 
-    async fn token_action(&self, hash: &str, action: &str) -> Answer {
+    pub async fn token_action(&self, hash: &str, action: &str) -> Answer {
         let hash = TokenHash::from_hex(hash).ok_or_else(|| bad("The token hash must be 64 lowercase hex digits."))?;
         let key = kv_layout::token_key(&hash);
         let record: AppRecord = self.load(&key).await?;
@@ -372,7 +302,7 @@ impl Admin<'_> {
         ok(&json!({ "account": account, "app": updated.app, "token_sha256": hash.as_str(), "status": status_name }))
     }
 
-    async fn usage(&self, id: &str) -> Answer {
+    pub async fn usage(&self, id: &str) -> Answer {
         let id = id_of(id)?;
         let month = match self.param("month") {
             Some(m) => parse_month(m).ok_or_else(|| bad("Query `month` must be YYYY-MM."))?,
@@ -406,7 +336,7 @@ impl Admin<'_> {
 
     /// The audit chain: a page of it (`after`, `limit`), or its verification (`full` to walk it
     /// from the start instead of from the last checkpoint).
-    async fn audit(&self, name: &str, verify: bool) -> Answer {
+    pub async fn audit(&self, name: &str, verify: bool) -> Answer {
         if name != ADMIN_LOG {
             id_of(name)?;
         }
@@ -439,7 +369,7 @@ impl Admin<'_> {
 
     /// Seals the account's finished days not sealed yet and prunes what is past its retention,
     /// now instead of at the guard's next daily pass.
-    async fn housekeep(&self, id: &str) -> Answer {
+    pub async fn housekeep(&self, id: &str) -> Answer {
         let id = id_of(id)?;
         match self.guard(id.as_str(), &Command::Housekeep).await? {
             Reply::Housekept(done) => ok(&serde_json::to_value(done).unwrap_or_default()),
@@ -447,7 +377,7 @@ impl Admin<'_> {
         }
     }
 
-    async fn report(&self, id: &str) -> Result<Value, Fail> {
+    pub async fn report(&self, id: &str) -> Result<Value, Fail> {
         let id = id_of(id)?;
         match self.guard(id.as_str(), &Command::Report).await? {
             Reply::Report(report) => Ok(serde_json::to_value(report).unwrap_or_default()),

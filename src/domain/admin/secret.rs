@@ -1,10 +1,11 @@
-//! The admin secret check: constant time, so response timing says nothing about the secret.
+//! The break-glass secret (`ADMIN_SECRET`) and the failure throttle every admin credential
+//! shares. The secret is compared in constant time, so response timing says nothing about it.
 
 use subtle::ConstantTimeEq;
 
-/// Whether the `Authorization` header carries the admin secret as a bearer credential.
+/// Whether the `Authorization` header carries the break-glass secret as a bearer credential.
 #[must_use]
-pub fn is_admin(header: Option<&str>, secret: &[u8]) -> bool {
+pub fn is_break_glass(header: Option<&str>, secret: &[u8]) -> bool {
     let Some(presented) = header.and_then(|h| h.strip_prefix("Bearer ")) else { return false };
     // An empty or short secret would make every guess cheap: such a deployment admits no one.
     if secret.len() < 32 {
@@ -14,7 +15,7 @@ pub fn is_admin(header: Option<&str>, secret: &[u8]) -> bool {
     presented.len() == secret.len() && bool::from(presented.as_bytes().ct_eq(secret))
 }
 
-/// Failed admin attempts a client may make in one minute before it is refused unheard.
+/// Failed admin attempts (a wrong secret, key or Access token) a client may make in one minute before it is refused unheard.
 pub const FAILURES_PER_MINUTE: u32 = 10;
 
 /// Failed attempts per client in fixed one-minute windows.
@@ -52,11 +53,11 @@ mod tests {
 
     #[test]
     fn accepts_only_the_exact_secret() {
-        assert!(is_admin(Some("Bearer 0123456789abcdef0123456789abcdef"), SECRET));
-        assert!(!is_admin(Some("Bearer 0123456789abcdef0123456789abcdeF"), SECRET));
-        assert!(!is_admin(Some("Bearer 0123456789abcdef"), SECRET));
-        assert!(!is_admin(Some("0123456789abcdef0123456789abcdef"), SECRET));
-        assert!(!is_admin(None, SECRET));
+        assert!(is_break_glass(Some("Bearer 0123456789abcdef0123456789abcdef"), SECRET));
+        assert!(!is_break_glass(Some("Bearer 0123456789abcdef0123456789abcdeF"), SECRET));
+        assert!(!is_break_glass(Some("Bearer 0123456789abcdef"), SECRET));
+        assert!(!is_break_glass(Some("0123456789abcdef0123456789abcdef"), SECRET));
+        assert!(!is_break_glass(None, SECRET));
     }
 
     #[test]
@@ -75,7 +76,7 @@ mod tests {
 
     #[test]
     fn a_short_secret_admits_no_one() {
-        assert!(!is_admin(Some("Bearer short"), b"short"));
-        assert!(!is_admin(Some("Bearer "), b""));
+        assert!(!is_break_glass(Some("Bearer short"), b"short"));
+        assert!(!is_break_glass(Some("Bearer "), b""));
     }
 }
