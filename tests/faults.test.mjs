@@ -157,4 +157,66 @@ print(broken)
     assert.equal(other.status, 200);
     assert.doesNotMatch(stack.logs(), /panicked|RuntimeError/);
   });
+
+  test('a lease settlement the guard fails is kept, sent again, and counted once', async () => {
+    const bulk = demoToken('bulk-archiver');
+    // A first lease and its settlement: the account's guard now has its ledger.
+    assert.equal((await stack.call('/2/tweets/20', { token: bulk })).status, 200);
+    await sleep(2500);
+    const before = await usage('bulk');
+    assert.equal(before.forwarded, 1);
+    // Every ledger write now fails in the guard's own SQLite. A settlement marks its id settled
+    // before it counts: only the command's transaction keeps the id from staying marked.
+    const failLedger = (on) => guardSql('bulk-archiver', on
+      ? ['CREATE TRIGGER fail_insert BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, \'injected\'); END',
+        'CREATE TRIGGER fail_update BEFORE UPDATE ON ledger BEGIN SELECT RAISE(ABORT, \'injected\'); END']
+      : ['DROP TRIGGER fail_insert', 'DROP TRIGGER fail_update']);
+    failLedger(true);
+    let restored = false;
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await stack.call('/2/tweets/20', { token: bulk })).status, 200);
+      // The lease's settlement (due 2 s after its grant) fails, and is logged with its counts.
+      for (let i = 0; i < 80 && !/lease_not_settled/.test(stack.logs()); i++) await sleep(100);
+      assert.match(stack.logs(), /"account":"bulk"[^\n]*"event":"lease_not_settled"[^\n]*"requests":10/);
+      assert.equal((await usage('bulk')).forwarded, 1, 'nothing of the failed settlement was kept');
+      failLedger(false);
+      restored = true;
+      // Sent again within seconds, and settled once.
+      let after = before;
+      for (let i = 0; i < 40 && after.forwarded === before.forwarded; i++) after = await usage('bulk');
+      assert.equal(after.forwarded, 11);
+      await sleep(5000);
+      assert.equal((await usage('bulk')).forwarded, 11, 'counted once');
+    } finally {
+      if (!restored) failLedger(false);
+    }
+  });
 });
+
+/** Runs SQL statements in the SQLite file of the guard whose ledger names `app`. */
+function guardSql(app, statements) {
+  const walk = (dir) => readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+  const dbs = walk(stack.persist).filter((p) => p.endsWith('.sqlite'));
+  const script = `
+import json, sqlite3, sys
+app, statements = sys.argv[1], json.loads(sys.argv[2])
+done = 0
+for path in sys.argv[3:]:
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        apps = [r[0] for r in db.execute("SELECT DISTINCT app FROM ledger")]
+    except sqlite3.Error:
+        continue
+    if app in apps:
+        for statement in statements:
+            db.execute(statement)
+        db.commit()
+        done += 1
+print(done)
+`;
+  const done = execFileSync('python3', ['-c', script, app, JSON.stringify(statements), ...dbs], { encoding: 'utf8', timeout: 30_000 }).trim();
+  assert.equal(done, '1', `the guard of ${app}`);
+}

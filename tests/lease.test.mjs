@@ -1,5 +1,7 @@
 // Lease mode end to end through `wrangler dev`: no overshoot under concurrency, few guard calls,
-// an exact ledger once leases settle, and revocation within the lease lifetime.
+// an exact ledger once leases settle, and revocation within the lease lifetime; under a monthly
+// cap, items pre-charged as delivered and corrected to distinct items, and the cap passed by no
+// more than the responses in flight when it ran out.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -8,7 +10,7 @@ import { newToken, startStack, tokenHash } from './harness.mjs';
 const LIMIT = 40;
 const LEASE_TTL_MS = 2000;
 const WINDOW = 2678400;
-const tokens = { a: newToken(), b: newToken(), busy: newToken(), revokable: newToken() };
+const tokens = { a: newToken(), b: newToken(), busy: newToken(), revokable: newToken(), repeats: newToken(), pages: newToken() };
 // Eight tokens of one account, each with a lease-mode limit of its own (the pooling case).
 const pooled = Array.from({ length: 8 }, () => newToken());
 const POOLED_LIMIT = 10;
@@ -16,6 +18,18 @@ const plan = (id, requests) => ({
   v: 1, id,
   endpoints: [{ method: 'GET', path: '/2/tweets/:id', group: 'lookup' }],
   limits: [{ group: 'lookup', scope: 'account', requests, window_seconds: WINDOW, mode: 'lease' }],
+});
+// The API's plans: app and account windows in lease mode, and a monthly cap of distinct items.
+const REPEATS_CAP = 150;
+const PAGES_CAP = 1_000;
+const capped = (id, cap) => ({
+  v: 1, id,
+  endpoints: [{ method: 'GET', path: '/2/tweets', group: 'lookup' }, { method: 'GET', path: '/2/tweets/:id', group: 'lookup' }],
+  limits: [
+    { group: 'lookup', scope: 'app', requests: 100_000, window_seconds: WINDOW, mode: 'lease' },
+    { group: 'lookup', scope: 'account', requests: 100_000, window_seconds: WINDOW, mode: 'lease' },
+  ],
+  monthly_item_cap: cap,
 });
 const account = (id, planId) => ({ v: 1, id, name: id, plan: planId, status: 'active', use_cases: [{ id: 'u', status: 'approved' }] });
 const app = (acct, id) => ({ v: 1, account: acct, app: id, status: 'active', use_case: 'u' });
@@ -38,6 +52,12 @@ const entries = [
   }],
   ['account:poolco', account('poolco', 'pooled')],
   ...pooled.map((t, i) => [`token:${tokenHash(t)}`, app('poolco', `pool-app-${i}`)]),
+  ['plan:repeats', capped('repeats', REPEATS_CAP)],
+  ['plan:pages', capped('pages', PAGES_CAP)],
+  ['account:repeatco', account('repeatco', 'repeats')],
+  ['account:pageco', account('pageco', 'pages')],
+  [`token:${tokenHash(tokens.repeats)}`, app('repeatco', 'repeat-app')],
+  [`token:${tokenHash(tokens.pages)}`, app('pageco', 'page-app')],
 ].map(([key, value]) => ({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) }));
 
 let stack;
@@ -112,4 +132,56 @@ test('pooling is seen in lease mode as in strict mode', async () => {
   assert.equal(pooling[0].evidence.per_token_limit, POOLED_LIMIT);
   const usage = (await (await stack.admin('GET', 'accounts/poolco/usage')).json()).totals;
   assert.equal(usage.forwarded, pooled.length * POOLED_LIMIT, 'settled exactly once');
+});
+
+/** Runs `n` calls, `concurrency` at a time; their statuses in order. */
+async function pool(n, concurrency, call) {
+  const statuses = new Array(n);
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      const i = next++;
+      const res = await call(i);
+      statuses[i] = res.status;
+      await res.arrayBuffer();
+    }
+  }));
+  return statuses;
+}
+
+test('under a monthly cap, items are pre-charged as delivered and the month keeps the distinct ones', async () => {
+  // 400 responses of the same item against a cap of 150: the isolate's slices run out on the
+  // repeats, and each report corrects the month to the one distinct item, so none is refused.
+  const statuses = await pool(400, 8, () => stack.call('/2/tweets/20', { token: tokens.repeats }));
+  assert.deepEqual([...new Set(statuses)], [200]);
+  await sleep(LEASE_TTL_MS + 1500);
+  const usage = (await (await stack.admin('GET', 'accounts/repeatco/usage')).json()).totals;
+  assert.deepEqual([usage.forwarded, usage.items, usage.distinct_items], [400, 400, 1]);
+  const report = await (await stack.admin('GET', 'accounts/repeatco/report')).json();
+  assert.equal(report.month_distinct_items, 1, 'no slice is left counted once its lease has settled');
+});
+
+test('under a monthly cap, the month passes it by no more than the responses in flight when it ran out', async () => {
+  // Pages of 100 new items each, 10 at a time, against a cap of 1,000.
+  const CONCURRENCY = 10;
+  const PAGE = 100;
+  const ids = (i) => Array.from({ length: PAGE }, (_, k) => 7_000_000 + (i * PAGE + k) * 7 + 1).join(',');
+  const before = await stack.originStats();
+  const statuses = await pool(40, CONCURRENCY, (i) => stack.call(`/2/tweets?ids=${ids(i)}`, { token: tokens.pages }));
+  const served = (await stack.originStats()).items - before.items;
+  assert.ok(statuses.every((s) => s === 200 || s === 429), `statuses ${[...new Set(statuses)]}`);
+  assert.equal(served, statuses.filter((s) => s === 200).length * PAGE);
+  const overshoot = Math.max(0, served - PAGES_CAP);
+  const bound = CONCURRENCY * PAGE;
+  assert.ok(served >= PAGES_CAP, `the cap was reached: ${served}`);
+  assert.ok(overshoot <= bound, `overshoot ${overshoot} items, bound ${bound} (${CONCURRENCY} responses of ${PAGE} in flight)`);
+  // Once the leases have settled, the month holds exactly what was delivered, and refuses.
+  await sleep(LEASE_TTL_MS + 1500);
+  const refused = await stack.call(`/2/tweets?ids=${ids(99)}`, { token: tokens.pages });
+  assert.equal(refused.status, 429);
+  assert.ok((await refused.json()).type.endsWith('/usage-capped'));
+  const usage = (await (await stack.admin('GET', 'accounts/pageco/usage')).json()).totals;
+  assert.deepEqual([usage.items, usage.distinct_items], [served, served]);
+  const report = await (await stack.admin('GET', 'accounts/pageco/report')).json();
+  assert.equal(report.month_distinct_items, served);
 });

@@ -16,7 +16,7 @@ use crate::domain::record::retention::{self, PRUNE_BATCH};
 use crate::domain::record::seal::{self, Seal};
 use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
 use crate::domain::throttle::charge::{self, Charge};
-use crate::domain::throttle::lease::{Deliveries, Report};
+use crate::domain::throttle::lease::{Deliveries, Report, ITEMS_PER_UNIT};
 use crate::domain::throttle::pooling::PoolingEvidence;
 use crate::domain::throttle::verdict::{Standing, Verdict};
 use crate::domain::time::clock::UnixMillis;
@@ -64,7 +64,11 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
                 settle(store, report, now)?;
             }
             let standing = standing(store, &charge)?;
-            let verdict = charge::charge_units(store, standing, &charge, want, now)?;
+            let mut verdict = charge::charge_units(store, standing, &charge, want, now)?;
+            // Under a monthly cap the lease also takes a slice of the month's items.
+            if let (Verdict::Allow { granted, items, .. }, Some(cap)) = (&mut verdict, charge.monthly_item_cap) {
+                *items = Some(charge::reserve_items(store, cap, granted.saturating_mul(ITEMS_PER_UNIT), now)?);
+            }
             if let Some(problem) = verdict.refusal() {
                 let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient: "" };
                 refuse(store, &line, problem.ledger_reason())?;
@@ -140,13 +144,15 @@ fn refuse(store: &mut impl GuardStore, line: &Line<'_>, reason: &str) -> Result<
 fn deliver(store: &mut impl GuardStore, line: &Line<'_>, delivered: &Deliveries, now: UnixMillis) -> Result<(), StoreError> {
     let distinct = store.count_delivered(line, delivered)?;
     if distinct > 0 {
-        store.add_month_items(Month::of(now), distinct)?;
+        store.add_month_items(Month::of(now), i64::try_from(distinct).unwrap_or(i64::MAX))?;
     }
     Ok(())
 }
 
-/// A lease's report: its requests go to the ledger as forwarded, its deliveries as items, and
-/// its unused units back to the windows they came from; once per report id.
+/// A lease's report: its requests go to the ledger as forwarded, its deliveries as items (their
+/// ids into the day's de-dup, and the distinct ones into the month), its unused units back to the
+/// windows they came from, and its slice of the month back whole; once per report id. The month
+/// thus holds the distinct items delivered, not the slice nor the repeats the isolate pre-charged.
 fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Result<(), StoreError> {
     if store.is_settled(&report.id)? {
         return Ok(());
@@ -158,6 +164,9 @@ fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Resu
     }
     if !report.deliveries.is_empty() {
         deliver(store, &line, &report.deliveries, now)?;
+    }
+    if let Some(slice) = &report.items {
+        charge::return_items(store, slice)?;
     }
     charge::return_units(store, &report.charge, report.granted_at, report.granted.saturating_sub(report.used))
 }
@@ -466,6 +475,7 @@ mod tests {
             granted: 50,
             used: 10,
             deliveries: Deliveries { items: 10, ids: (0..10).map(|i| i.to_string()).collect(), untracked: 0, bytes: 100 },
+            items: None,
         };
         let Reply::Verdict(Verdict::Allow { granted, quotas, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, reports: vec![report.clone()] }, T0) else {
             panic!()
@@ -474,7 +484,7 @@ mod tests {
         assert_eq!((granted, quotas[0].remaining), (50, 40));
         let row = &usage(&mut store, T0)[0];
         assert_eq!((row.forwarded, row.items, row.distinct_items), (10, 10, 10));
-        let last = Report { id: "iso/k#2".into(), charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default() };
+        let last = Report { id: "iso/k#2".into(), charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default(), items: None };
         assert_eq!(run(&mut store, Command::Settle { reports: vec![last] }, T0), Reply::Done);
         assert_eq!(usage(&mut store, T0)[0].forwarded, 10);
         // The first report, sent again after an answer that was lost, changes nothing.
@@ -487,6 +497,40 @@ mod tests {
         assert!(store.settled.is_empty());
         let key = crate::domain::throttle::counter_key::CounterKey::of(&limit(Scope::App, 100), &id("a1"), None).unwrap();
         assert_eq!(store.count(&key, T0.0).unwrap(), 10);
+    }
+
+    #[test]
+    fn under_a_monthly_cap_a_lease_takes_a_slice_and_its_report_leaves_the_distinct_items() {
+        let mut store = MemoryStore::default();
+        let mut c = charge("a1", 1, vec![limit(Scope::App, 1_000)]);
+        c.monthly_item_cap = Some(300);
+        let lease = |store: &mut MemoryStore, reports: Vec<Report>| match run(store, Command::Lease { charge: c.clone(), want: 50, reports }, T0) {
+            Reply::Verdict(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let Verdict::Allow { granted, items: Some(slice), .. } = lease(&mut store, vec![]) else { panic!() };
+        assert_eq!((granted, slice.items), (50, 300), "the slice is what is left of the cap");
+        assert!(matches!(lease(&mut store, vec![]), Verdict::UsageCapped { .. }), "the slice counts until it is given back");
+        // 200 requests of the lease delivered the same item 300 times, and one new one.
+        let mut ids = vec!["7".to_owned(); 300];
+        ids.push("8".into());
+        let report = Report {
+            id: "iso/k#1".into(),
+            charge: c.clone(),
+            granted_at: T0,
+            granted: 50,
+            used: 50,
+            deliveries: Deliveries { items: 301, ids, untracked: 0, bytes: 3_010 },
+            items: Some(slice),
+        };
+        let Verdict::Allow { items: Some(next), .. } = lease(&mut store, vec![report.clone()]) else { panic!() };
+        // The month holds the 2 distinct items, so 298 are left for the next slice.
+        assert_eq!(next.items, 298);
+        // Sent again after a lost answer, the report changes nothing.
+        run(&mut store, Command::Settle { reports: vec![report] }, T0);
+        assert_eq!(store.month_items(Month::of(T0)).unwrap(), 300);
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.forwarded, row.items, row.distinct_items), (50, 301, 2));
     }
 
     #[test]

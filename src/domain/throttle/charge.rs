@@ -15,7 +15,7 @@ use crate::domain::throttle::counter_key::CounterKey;
 use crate::domain::throttle::limit::{Limit, Scope};
 use crate::domain::throttle::pooling;
 use crate::domain::throttle::store::{CounterStore, StoreError};
-use crate::domain::throttle::verdict::{Allowance, Quota, Standing, Verdict};
+use crate::domain::throttle::verdict::{Allowance, ItemSlice, Quota, Standing, Verdict};
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::time::day::Day;
 use crate::domain::time::month::Month;
@@ -129,7 +129,7 @@ pub fn charge_units(
         }
     }
     let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + granted)).collect();
-    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation })
+    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation, items: None })
 }
 
 /// Gives back the units of a lease that were not used, in the windows it was granted in.
@@ -146,6 +146,32 @@ pub fn return_units(store: &mut impl CounterStore, charge: &Charge, granted_at: 
         store.take_back(&key, window.start, unused)?;
     }
     Ok(())
+}
+
+/// Reserves a lease's slice of the monthly cap: up to `want` items, within what is left of the
+/// month. The slice counts in the month until the lease's report gives it back; from then on the
+/// month holds the distinct items its responses delivered.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn reserve_items(store: &mut impl CounterStore, cap: u64, want: u64, now: UnixMillis) -> Result<ItemSlice, StoreError> {
+    let month = Month::of(now);
+    let items = want.min(cap.saturating_sub(store.month_items(month)?));
+    if items > 0 {
+        store.add_month_items(month, i64::try_from(items).unwrap_or(i64::MAX))?;
+    }
+    Ok(ItemSlice { day: Day::of(now), items })
+}
+
+/// Gives a lease's item slice back to the month it was reserved in.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn return_items(store: &mut impl CounterStore, slice: &ItemSlice) -> Result<(), StoreError> {
+    if slice.items == 0 {
+        return Ok(());
+    }
+    store.add_month_items(Month::of(slice.day.start()), -i64::try_from(slice.items).unwrap_or(i64::MAX))
 }
 
 /// Returns the part of a reservation a response did not use.
@@ -207,7 +233,7 @@ mod tests {
             let problem = verdict.refusal().unwrap();
             assert_eq!((problem.status(), problem.ledger_reason()), (status, reason));
         }
-        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None }.refusal(), None);
+        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None, items: None }.refusal(), None);
         assert_eq!(Verdict::UsageCapped { retry_after: 7 }.refusal().unwrap().retry_after(), Some(7));
     }
 
@@ -390,5 +416,23 @@ mod tests {
         super::return_units(&mut store, &c, later, 5).unwrap();
         let key = CounterKey::of(&c.limits[1], &id("a1"), None).unwrap();
         assert_eq!(store.count(&key, T0.0).unwrap(), 25);
+    }
+
+    #[test]
+    fn an_item_slice_is_reserved_within_the_cap_and_given_back_to_its_month() {
+        let mut store = MemoryStore::default();
+        // 2026-11-30T23:59:59Z
+        let now = UnixMillis(1_796_083_199_000);
+        store.months.insert("2026-11".into(), 900);
+        let slice = super::reserve_items(&mut store, 1_000, 5_000, now).unwrap();
+        assert_eq!(slice, ItemSlice { day: Day::of(now), items: 100 }, "only what is left of the month");
+        assert_eq!(store.months["2026-11"], 1_000);
+        let mut c = request("a1", vec![]);
+        c.monthly_item_cap = Some(1_000);
+        assert!(matches!(charge(&mut store, Standing::default(), &c, now), Verdict::UsageCapped { .. }), "the slice counts against the cap");
+        // Given back in December, it goes back to November.
+        store.months.insert("2026-12".into(), 7);
+        super::return_items(&mut store, &slice).unwrap();
+        assert_eq!((store.months["2026-11"], store.months["2026-12"]), (900, 7));
     }
 }

@@ -39,11 +39,12 @@ pub trait CounterStore {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn month_items(&self, month: Month) -> Result<u64, StoreError>;
-    /// Adds distinct items to a month.
+    /// Adds distinct items to a month (or, negative, gives back a lease's slice); the total
+    /// never goes below 0.
     ///
     /// # Errors
     /// [`StoreError`] when the storage fails.
-    fn add_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError>;
+    fn add_month_items(&mut self, month: Month, delta: i64) -> Result<(), StoreError>;
     /// IDs delivered (or reserved) to an entity on the days `from..=to`.
     ///
     /// # Errors

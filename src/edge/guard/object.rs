@@ -1,10 +1,15 @@
 //! The Durable Object that guards one account: it decodes the command, runs the pure guard
 //! service on the object's own SQLite, and encodes the reply. Every call runs to completion
-//! without an `await`, so each charge is atomic and its ledger line is written with it.
+//! without an `await`, inside one SQLite transaction (`transactionSync`): a command either keeps
+//! all it wrote or, if any write fails, none of it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use serde_json::json;
+use worker::js_sys::{Function, Reflect};
+use worker::wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 use super::sql::SqlStore;
@@ -40,12 +45,12 @@ impl DurableObject for AccountGuard {
         if let Err(e) = &self.schema {
             return Response::error(e.to_string(), 500);
         }
-        let mut store = SqlStore::new(self.state.storage().sql());
         let now = EdgeClock.now();
         if self.housekept.get() != Some(Day::of(now)) {
-            self.housekeep(&mut store, now);
+            self.housekeep(now);
         }
-        match service::handle(&mut store, command, now) {
+        let mut store = SqlStore::new(self.state.storage().sql());
+        match self.atomically(move || service::handle(&mut store, command, now)) {
             Ok(outcome) => {
                 for notice in outcome.notices {
                     let Notice::ResaleDetected { app, day } = notice;
@@ -59,9 +64,40 @@ impl DurableObject for AccountGuard {
 }
 
 impl AccountGuard {
-    /// One housekeeping pass; a failure is logged and the command still runs.
-    fn housekeep(&self, store: &mut SqlStore, now: UnixMillis) {
-        match service::housekeep(store, now) {
+    /// Runs `work` in one SQLite transaction: if it fails, or the commit does, nothing it wrote
+    /// is kept.
+    fn atomically<T: 'static>(&self, work: impl FnOnce() -> std::result::Result<T, StoreError> + 'static) -> std::result::Result<T, StoreError> {
+        let result = Rc::new(RefCell::new(None));
+        let slot = Rc::clone(&result);
+        let body = Closure::once(move || -> std::result::Result<(), JsValue> {
+            let outcome = work();
+            let failed = outcome.is_err();
+            *slot.borrow_mut() = Some(outcome);
+            // Throwing is how the runtime is told to roll the transaction back.
+            if failed { Err(JsValue::from_str("rolled back")) } else { Ok(()) }
+        });
+        let called = self
+            .state
+            .as_raw()
+            .storage()
+            .and_then(|storage| {
+                let run: Function = Reflect::get(&storage, &JsValue::from_str("transactionSync"))?.dyn_into()?;
+                run.call1(&storage, body.as_ref())
+            });
+        let outcome = result.borrow_mut().take();
+        match (outcome, called) {
+            (Some(Ok(value)), Ok(_)) => Ok(value),
+            (Some(Err(e)), _) => Err(e),
+            (_, Err(e)) => Err(StoreError(format!("transaction failed: {}", e.as_string().unwrap_or_else(|| format!("{e:?}"))))),
+            (None, Ok(_)) => Err(StoreError("transaction did not run".into())),
+        }
+    }
+
+    /// One housekeeping pass, in a transaction of its own; a failure is logged and the command
+    /// still runs.
+    fn housekeep(&self, now: UnixMillis) {
+        let mut store = SqlStore::new(self.state.storage().sql());
+        match self.atomically(move || service::housekeep(&mut store, now)) {
             Ok(done) => {
                 if !done.more {
                     self.housekept.set(Some(Day::of(now)));

@@ -73,7 +73,9 @@ impl Leased {
         // to carry them: send them now.
         if !matches!(answer, Answer::Granted(_)) {
             if let Some(report) = books::orphaned(&key, &charge, now) {
-                settle(guard, key, vec![report]);
+                let mut reports = books::outbox(&key);
+                reports.push(report);
+                settle(guard, key, reports);
             }
         }
         answer
@@ -84,9 +86,11 @@ impl Held {
     /// Adds what the response delivered to the lease's next report; if no lease is left to
     /// carry it, it is settled on its own.
     pub fn delivered(self, guard: &Guard<'_>, shipment: Shipment, now: UnixMillis) {
-        books::deliver(&self.key, shipment.items, shipment.ids, shipment.untracked, shipment.bytes);
+        books::deliver(&self.key, &self.charge, now, shipment.items, shipment.ids, shipment.untracked, shipment.bytes);
         if let Some(report) = books::orphaned(&self.key, &self.charge, now) {
-            settle(guard, self.key, vec![report]);
+            let mut reports = books::outbox(&self.key);
+            reports.push(report);
+            settle(guard, self.key, reports);
         }
     }
 }
@@ -98,7 +102,7 @@ fn served(key: LeaseKey, charge: Charge, quotas: Vec<Quota>) -> Granted {
 /// Installs the lease the guard granted, spends its first unit on this request, and schedules
 /// its settlement (and that of a lease it could not merge with, at once).
 fn install(guard: &Guard<'_>, key: LeaseKey, charge: Charge, allowed: Allowed, now: UnixMillis) -> Granted {
-    let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas);
+    let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas, allowed.items);
     let (generation, taken, displaced) = books::install(&key, fresh, now);
     if let Some(report) = displaced {
         settle(guard, key.clone(), vec![report]);
@@ -124,13 +128,36 @@ fn settle(guard: &Guard<'_>, key: LeaseKey, reports: Vec<Report>) {
     guard.later(move |env, account| async move { send(&env, &account, &key, reports).await });
 }
 
-/// One settlement call; reports the guard did not take are kept, whole, for the next call
-/// (the guard settles each id once, so one that did arrive is not counted twice).
-async fn send(env: &worker::Env, account: &Id, key: &LeaseKey, reports: Vec<Report>) {
-    let command = Command::Settle { reports };
-    if let Err(e) = guard_client::call(env, account, &command).await {
-        let Command::Settle { reports } = command else { return };
-        log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "reports": reports.len(), "error": e.to_string() }));
-        books::reopen(key, reports);
+/// Settlement calls made for reports the guard did not take, 1, 2 and 4 s apart, before they
+/// wait in the outbox for the key's next guard call.
+const SETTLE_ATTEMPTS: u32 = 4;
+
+/// Settles reports; those the guard did not take are kept, whole, and sent again a few times
+/// (the guard settles each id once, so one that did arrive is not counted twice). Each failure
+/// is logged with what the reports count.
+async fn send(env: &worker::Env, account: &Id, key: &LeaseKey, mut reports: Vec<Report>) {
+    for attempt in 1..=SETTLE_ATTEMPTS {
+        let command = Command::Settle { reports };
+        let Err(e) = guard_client::call(env, account, &command).await else { return };
+        let Command::Settle { reports: kept } = command else { return };
+        log::event(
+            "error",
+            "lease_not_settled",
+            json!({
+                "account": account.as_str(), "attempt": attempt, "reports": kept.len(),
+                "requests": kept.iter().map(|r| r.used).sum::<u64>(), "items": kept.iter().map(|r| r.deliveries.items).sum::<u64>(),
+                "error": e.to_string(),
+            }),
+        );
+        books::reopen(key, kept);
+        if attempt == SETTLE_ATTEMPTS {
+            return;
+        }
+        Delay::from(Duration::from_millis(1_000 << (attempt - 1))).await;
+        // Whatever waits for the key now, these included, unless another call took them.
+        reports = books::outbox(key);
+        if reports.is_empty() {
+            return;
+        }
     }
 }

@@ -21,7 +21,7 @@ use super::request::Incoming;
 use crate::domain::access::id::Id;
 use crate::domain::http::problem::Problem;
 use crate::domain::throttle::charge::{Charge, RecipientCharge};
-use crate::domain::throttle::verdict::{Allowance, Quota, Verdict};
+use crate::domain::throttle::verdict::{Allowance, ItemSlice, Quota, Verdict};
 use crate::domain::throttle::lease::{self, key::LeaseKey};
 use crate::domain::throttle::limit::GuardFailure;
 use crate::domain::time::clock::UnixMillis;
@@ -65,6 +65,8 @@ struct Allowed {
     granted: u64,
     quotas: Vec<Quota>,
     allowance: Option<Allowance>,
+    /// A lease's slice of the monthly cap.
+    items: Option<ItemSlice>,
 }
 
 /// Limits an admitted request: [`Granted`] to go on, or [`Refused`].
@@ -78,10 +80,10 @@ pub async fn limit(admitted: &Admitted, req: &Incoming, guard: &Guard<'_>, now: 
 
 impl Limiter {
     /// Leased when every limit of the group asks for leases and nothing needs a per-request
-    /// answer from the guard; strict otherwise.
+    /// answer from the guard (a recipient's reservation); strict otherwise.
     pub fn choose(admitted: &Admitted) -> Self {
         let charge = charge(admitted);
-        if lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some()) {
+        if lease::applies(&charge.limits, charge.recipient.is_some()) {
             let grant = &admitted.grant;
             let key = LeaseKey::new(grant.account.clone(), grant.app.clone(), grant.group.clone());
             Self::Leased(Leased { key, charge })
@@ -134,11 +136,11 @@ fn read(reply: Result<Reply, GuardError>, account: &Id) -> Answer<Allowed> {
         return Answer::Refused(Refused { problem, quotas });
     }
     match verdict {
-        Verdict::Allow { granted, quotas, pooling, allowance } => {
+        Verdict::Allow { granted, quotas, pooling, allowance, items } => {
             if let Some(evidence) = pooling {
                 log::event("warn", "pooling_detected", json!({ "account": account.as_str(), "evidence": evidence }));
             }
-            Answer::Granted(Allowed { granted, quotas, allowance })
+            Answer::Granted(Allowed { granted, quotas, allowance, items })
         }
         // Every verdict but `Allow` has a refusal, above.
         other => Answer::Unanswered(format!("unexpected verdict {other:?}")),
