@@ -1,7 +1,8 @@
 // Lease mode end to end through `wrangler dev`: no overshoot under concurrency, few guard calls,
 // an exact ledger once leases settle, and revocation within the lease lifetime; under a monthly
 // cap, items pre-charged as delivered and corrected to distinct items, and the cap passed by no
-// more than the responses in flight when it ran out.
+// more than the responses in flight when it ran out; for a recipient, slices of its entity's
+// 30-day ids that never take it past its cap.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -10,7 +11,7 @@ import { newToken, startStack, tokenHash } from './harness.mjs';
 const LIMIT = 40;
 const LEASE_TTL_MS = 2000;
 const WINDOW = 2678400;
-const tokens = { a: newToken(), b: newToken(), busy: newToken(), revokable: newToken(), repeats: newToken(), pages: newToken() };
+const tokens = { a: newToken(), b: newToken(), busy: newToken(), revokable: newToken(), repeats: newToken(), pages: newToken(), feed: newToken() };
 // Eight tokens of one account, each with a lease-mode limit of its own (the pooling case).
 const pooled = Array.from({ length: 8 }, () => newToken());
 const POOLED_LIMIT = 10;
@@ -21,6 +22,8 @@ const plan = (id, requests) => ({
 });
 // The API's plans: app and account windows in lease mode, and a monthly cap of distinct items.
 const REPEATS_CAP = 150;
+// A recipient entity's 30-day ids (two related recipients share them).
+const IDS_CAP = 250;
 const PAGES_CAP = 1_000;
 const capped = (id, cap) => ({
   v: 1, id,
@@ -58,6 +61,19 @@ const entries = [
   ['account:pageco', account('pageco', 'pages')],
   [`token:${tokenHash(tokens.repeats)}`, app('repeatco', 'repeat-app')],
   [`token:${tokenHash(tokens.pages)}`, app('pageco', 'page-app')],
+  ['plan:leased-feed', {
+    v: 1, id: 'leased-feed',
+    endpoints: [{ method: 'GET', path: '/2/tweets', group: 'lookup' }, { method: 'GET', path: '/2/tweets/:id', group: 'lookup' }],
+    limits: ['app', 'account', 'recipient'].map((scope) => ({ group: 'lookup', scope, requests: 100_000, window_seconds: WINDOW, mode: 'lease' })),
+  }],
+  ['account:feedco', {
+    ...account('feedco', 'leased-feed'),
+    redistribution: {
+      serves_recipients: true, mode: 'ids_only', ids_per_entity_30d: IDS_CAP,
+      recipients: ['east', 'west'].map((side) => ({ id: `nw-${side}`, class: 'commercial', entity: 'northwind', approval: 'approved' })),
+    },
+  }],
+  [`token:${tokenHash(tokens.feed)}`, app('feedco', 'feed-app')],
 ].map(([key, value]) => ({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) }));
 
 let stack;
@@ -134,7 +150,8 @@ test('pooling is seen in lease mode as in strict mode', async () => {
   assert.equal(usage.forwarded, pooled.length * POOLED_LIMIT, 'settled exactly once');
 });
 
-/** Runs `n` calls, `concurrency` at a time; their statuses in order. */
+/** Runs `n` calls, `concurrency` at a time; their statuses in order. A call answers a response
+ * (its body is read here) or a status it has read itself. */
 async function pool(n, concurrency, call) {
   const statuses = new Array(n);
   let next = 0;
@@ -142,8 +159,12 @@ async function pool(n, concurrency, call) {
     while (next < n) {
       const i = next++;
       const res = await call(i);
-      statuses[i] = res.status;
-      await res.arrayBuffer();
+      if (typeof res === 'number') {
+        statuses[i] = res;
+      } else {
+        statuses[i] = res.status;
+        await res.arrayBuffer();
+      }
     }
   }));
   return statuses;
@@ -184,4 +205,39 @@ test('under a monthly cap, the month passes it by no more than the responses in 
   assert.deepEqual([usage.items, usage.distinct_items], [served, served]);
   const report = await (await stack.admin('GET', 'accounts/pageco/report')).json();
   assert.equal(report.month_distinct_items, served);
+});
+
+test('for a recipient, leases never let its entity receive more than its 30-day cap', async () => {
+  // Two related recipients, pages of 100 ids and single posts mixed, 10 at a time: far more
+  // than the cap of 250 is asked for.
+  const page = (i) => Array.from({ length: 100 }, (_, k) => 9_000_000 + (i * 100 + k) * 7 + 1).join(',');
+  const received = { 'nw-east': 0, 'nw-west': 0 };
+  const wave = (n, first) => pool(n, 10, async (j) => {
+    const i = first + j;
+    const recipient = i % 2 ? 'nw-east' : 'nw-west';
+    const res = await stack.call(i % 3 ? `/2/tweets?ids=${page(i)}` : '/2/tweets/20', { token: tokens.feed, headers: { 'x-tollgate-recipient': recipient } });
+    if (res.status === 200) {
+      const body = await res.json();
+      const data = Array.isArray(body.data) ? body.data : [body.data];
+      assert.ok(data.every((d) => Object.keys(d).join() === 'id'), 'ids only');
+      received[recipient] += data.length;
+    } else {
+      assert.equal(res.status, 429);
+      assert.ok((await res.json()).type.endsWith('/redistribution-capped'));
+    }
+    return res.status;
+  });
+  const first = await wave(40, 0);
+  const total = () => received['nw-east'] + received['nw-west'];
+  assert.ok(total() <= IDS_CAP, `${total()} ids for a cap of ${IDS_CAP}`);
+  assert.ok(first.includes(429), 'the cap was reached');
+  // Once the leases have settled, what responses reserved and left is free again, and used.
+  await sleep(LEASE_TTL_MS + 1500);
+  await wave(20, 100);
+  await sleep(LEASE_TTL_MS + 1500);
+  await wave(10, 200);
+  assert.equal(total(), IDS_CAP, 'the cap is reached exactly, and never passed');
+  const rows = (await (await stack.admin('GET', 'accounts/feedco/usage')).json()).rows;
+  const items = (r) => rows.filter((row) => row.recipient === r).reduce((n, row) => n + row.items, 0);
+  assert.deepEqual([items('nw-east'), items('nw-west')], [received['nw-east'], received['nw-west']], 'the ledger per recipient');
 });

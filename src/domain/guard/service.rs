@@ -70,7 +70,8 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
                 *items = Some(charge::reserve_items(store, cap, granted.saturating_mul(ITEMS_PER_UNIT), now)?);
             }
             if let Some(problem) = verdict.refusal() {
-                let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient: "" };
+                let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
+                let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient };
                 refuse(store, &line, problem.ledger_reason())?;
             }
             // A lease is watched as a request is: its grant can take a token to its limit, and
@@ -151,14 +152,16 @@ fn deliver(store: &mut impl GuardStore, line: &Line<'_>, delivered: &Deliveries,
 
 /// A lease's report: its requests go to the ledger as forwarded, its deliveries as items (their
 /// ids into the day's de-dup, and the distinct ones into the month), its unused units back to the
-/// windows they came from, and its slice of the month back whole; once per report id. The month
+/// windows they came from, its slice of the month back whole, and the recipient ids no response
+/// used back to their entity; once per report id. The month
 /// thus holds the distinct items delivered, not the slice nor the repeats the isolate pre-charged.
 fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Result<(), StoreError> {
     if store.is_settled(&report.id)? {
         return Ok(());
     }
     store.mark_settled(&report.id, now)?;
-    let line = Line { day: Day::of(now), app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient: "" };
+    let recipient = report.charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
+    let line = Line { day: Day::of(now), app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient };
     if report.used > 0 {
         store.count_forwarded(&line, report.used)?;
     }
@@ -167,6 +170,10 @@ fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Resu
     }
     if let Some(slice) = &report.items {
         charge::return_items(store, slice)?;
+    }
+    // Recipient ids: the slice's unreserved rest, and what responses reserved and left.
+    for unused in report.ids.iter().chain(&report.deliveries.returned) {
+        charge::settle(store, unused, 0)?;
     }
     charge::return_units(store, &report.charge, report.granted_at, report.granted.saturating_sub(report.used))
 }
@@ -373,7 +380,7 @@ mod tests {
             app: id(app),
             group: id("search"),
             recipient: None,
-            delivered: Deliveries { items, ids: ids.iter().map(|s| (*s).to_owned()).collect(), untracked, bytes: 10 * items },
+            delivered: Deliveries { items, ids: ids.iter().map(|s| (*s).to_owned()).collect(), untracked, bytes: 10 * items, returned: vec![] },
             allowance: None,
         }
     }
@@ -474,8 +481,9 @@ mod tests {
             granted_at: T0,
             granted: 50,
             used: 10,
-            deliveries: Deliveries { items: 10, ids: (0..10).map(|i| i.to_string()).collect(), untracked: 0, bytes: 100 },
+            deliveries: Deliveries { items: 10, ids: (0..10).map(|i| i.to_string()).collect(), untracked: 0, bytes: 100, returned: vec![] },
             items: None,
+            ids: None,
         };
         let Reply::Verdict(Verdict::Allow { granted, quotas, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, reports: vec![report.clone()] }, T0) else {
             panic!()
@@ -484,7 +492,7 @@ mod tests {
         assert_eq!((granted, quotas[0].remaining), (50, 40));
         let row = &usage(&mut store, T0)[0];
         assert_eq!((row.forwarded, row.items, row.distinct_items), (10, 10, 10));
-        let last = Report { id: "iso/k#2".into(), charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default(), items: None };
+        let last = Report { id: "iso/k#2".into(), charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default(), items: None, ids: None };
         assert_eq!(run(&mut store, Command::Settle { reports: vec![last] }, T0), Reply::Done);
         assert_eq!(usage(&mut store, T0)[0].forwarded, 10);
         // The first report, sent again after an answer that was lost, changes nothing.
@@ -520,8 +528,9 @@ mod tests {
             granted_at: T0,
             granted: 50,
             used: 50,
-            deliveries: Deliveries { items: 301, ids, untracked: 0, bytes: 3_010 },
+            deliveries: Deliveries { items: 301, ids, untracked: 0, bytes: 3_010, returned: vec![] },
             items: Some(slice),
+            ids: None,
         };
         let Verdict::Allow { items: Some(next), .. } = lease(&mut store, vec![report.clone()]) else { panic!() };
         // The month holds the 2 distinct items, so 298 are left for the next slice.
@@ -531,6 +540,41 @@ mod tests {
         assert_eq!(store.month_items(Month::of(T0)).unwrap(), 300);
         let row = &usage(&mut store, T0)[0];
         assert_eq!((row.forwarded, row.items, row.distinct_items), (50, 301, 2));
+    }
+
+    #[test]
+    fn for_a_recipient_a_lease_takes_a_slice_of_the_entitys_ids_and_its_report_returns_what_went_unused() {
+        let mut store = MemoryStore::default();
+        let mut c = charge("relay", 1, vec![limit(Scope::Recipient, 1_000)]);
+        c.recipient = Some(RecipientCharge { recipient: id("nw-east"), entity: id("northwind"), ids_cap_30d: 250 });
+        let mut west = c.clone();
+        west.recipient = Some(RecipientCharge { recipient: id("nw-west"), entity: id("northwind"), ids_cap_30d: 250 });
+        let lease = |store: &mut MemoryStore, c: &Charge, reports: Vec<Report>| match run(store, Command::Lease { charge: c.clone(), want: 50, reports }, T0) {
+            Reply::Verdict(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let Verdict::Allow { allowance: Some(slice), .. } = lease(&mut store, &c, vec![]) else { panic!() };
+        assert_eq!(slice.ids, 250, "never more than the cap");
+        // A related party shares the entity's 30 days: nothing left while the slice is held.
+        assert!(matches!(lease(&mut store, &west, vec![]), Verdict::RedistributionCapped { .. }));
+        // The lease reserved 200 for requests; one response used 60 of its 100 and gave back 40
+        // after the lease had closed.
+        let report = Report {
+            id: "iso/k#1".into(),
+            charge: c.clone(),
+            granted_at: T0,
+            granted: 50,
+            used: 2,
+            deliveries: Deliveries { items: 160, untracked: 160, returned: vec![Allowance { ids: 40, ..slice.clone() }], ..Deliveries::default() },
+            items: None,
+            ids: Some(Allowance { ids: 50, ..slice.clone() }),
+        };
+        let Verdict::Allow { allowance: Some(next), .. } = lease(&mut store, &west, vec![report.clone()]) else { panic!() };
+        assert_eq!(next.ids, 90, "250 - 160 delivered");
+        run(&mut store, Command::Settle { reports: vec![report] }, T0);
+        assert_eq!(store.entity_ids(&id("northwind"), Day::of(T0).minus(29), Day::of(T0)).unwrap(), 250);
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.recipient.as_str(), row.forwarded, row.items), ("nw-east", 2, 160));
     }
 
     #[test]

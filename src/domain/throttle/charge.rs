@@ -23,7 +23,8 @@ use crate::domain::time::window::Window;
 
 /// Days in the rolling redistribution window.
 pub const REDISTRIBUTION_DAYS: u64 = 30;
-/// IDs reserved for one response: the largest page the API returns.
+/// IDs reserved for one response: the largest page the API returns. A lease of `n` units
+/// reserves `n` times as many.
 pub const IDS_PER_RESPONSE: u64 = 100;
 
 /// The downstream recipient side of a charge.
@@ -102,7 +103,10 @@ pub fn charge_units(
         return Ok(Verdict::RateLimited { quotas, retry_after });
     }
 
-    // The entity's rolling 30 days: reserve what one response can hold, within the cap.
+    let granted = checked.iter().map(|(limit, _, _, used)| limit.requests - used).min().unwrap_or(want).min(want.max(1));
+
+    // The entity's rolling 30 days: reserve what the granted requests' responses can hold (one
+    // page each), within the cap.
     let mut reservation = None;
     if let Some(r) = recipient {
         let today = Day::of(now);
@@ -112,13 +116,12 @@ pub fn charge_units(
             // Until the next UTC day, when the oldest day leaves the window.
             return Ok(Verdict::RedistributionCapped { retry_after: Day::seconds_to_next(now) });
         }
-        reservation = Some(Allowance { entity: r.entity.clone(), day: today, ids: left.min(IDS_PER_RESPONSE) });
+        reservation = Some(Allowance { entity: r.entity.clone(), day: today, ids: left.min(granted.saturating_mul(IDS_PER_RESPONSE)) });
     }
     if let Some(a) = &reservation {
         store.add_entity_ids(&a.entity, a.day, i64::try_from(a.ids).unwrap_or(i64::MAX))?;
     }
 
-    let granted = checked.iter().map(|(limit, _, _, used)| limit.requests - used).min().unwrap_or(want).min(want.max(1));
     let mut pooling = None;
     for (limit, key, window, used) in &checked {
         store.add(key, window.start, granted)?;

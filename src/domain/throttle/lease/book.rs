@@ -14,8 +14,8 @@
 
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::throttle::charge::Charge;
-use crate::domain::throttle::verdict::Quota;
-use crate::domain::throttle::lease::{Deliveries, Lease, Report, IDS_PER_REPORT, MAX_OUTBOX};
+use crate::domain::throttle::verdict::Allowance;
+use crate::domain::throttle::lease::{Deliveries, Lease, Report, Taken, IDS_PER_REPORT, MAX_OUTBOX};
 
 #[derive(Debug, Default)]
 pub struct LeaseBook {
@@ -53,8 +53,9 @@ impl LeaseBook {
         std::mem::take(&mut self.outbox)
     }
 
-    /// Spends one unit of the lease, if there is one that is live.
-    pub fn take(&mut self, now: UnixMillis) -> Option<Vec<Quota>> {
+    /// Spends one unit of the lease (and reserves a recipient's ids), if there is one that is
+    /// live.
+    pub fn take(&mut self, now: UnixMillis) -> Option<Taken> {
         self.lease.as_mut().and_then(|l| l.take(now))
     }
 
@@ -65,13 +66,30 @@ impl LeaseBook {
         Some(lease.report(id, std::mem::take(&mut self.deliveries)))
     }
 
-    /// Adds what a response under a lease delivered, and pre-charges its items against the
-    /// lease's slice of the month. Deliveries that would pass [`IDS_PER_REPORT`] ids are first cut
-    /// into a report of their own, which waits in the outbox; returns a report the outbox had to
-    /// drop to make room, if it was full.
-    pub fn deliver(&mut self, charge: &Charge, now: UnixMillis, items: u64, ids: Vec<String>, untracked: u64, bytes: u64) -> Option<Report> {
+    /// Adds what a response under a lease delivered, pre-charges its items against the lease's
+    /// slice of the month, and takes back the recipient ids it reserved and did not use (into the
+    /// lease's slice when they came from it, else to be given back by the next report).
+    /// Deliveries that would pass [`IDS_PER_REPORT`] ids are first cut into a report of their
+    /// own, which waits in the outbox; returns a report the outbox had to drop to make room, if it
+    /// was full.
+    #[allow(clippy::too_many_arguments)]
+    pub fn deliver(
+        &mut self,
+        charge: &Charge,
+        now: UnixMillis,
+        items: u64,
+        ids: Vec<String>,
+        untracked: u64,
+        bytes: u64,
+        unused: Option<Allowance>,
+    ) -> Option<Report> {
+        let mut unused = unused;
         if let Some(lease) = &mut self.lease {
             lease.spend_items(items);
+            unused = unused.and_then(|a| lease.unreserve(a));
+        }
+        if let Some(unused) = unused {
+            self.deliveries.give_back(unused);
         }
         let mut dropped = None;
         if !self.deliveries.ids.is_empty() && self.deliveries.ids.len() + ids.len() > IDS_PER_REPORT {
@@ -86,7 +104,7 @@ impl LeaseBook {
     fn deliveries_report(&mut self, charge: &Charge, now: UnixMillis) -> Report {
         let deliveries = std::mem::take(&mut self.deliveries);
         let id = self.next_id();
-        Report { id, charge: charge.clone(), granted_at: now, granted: 0, used: 0, deliveries, items: None }
+        Report { id, charge: charge.clone(), granted_at: now, granted: 0, used: 0, deliveries, items: None, ids: None }
     }
 
     /// Deliveries with no lease left to carry them, as a report of their own. While a renewal is
@@ -111,9 +129,9 @@ impl LeaseBook {
     }
 
     /// Installs a new grant and spends its first unit for the request that asked for it. Returns
-    /// the generation to settle later, the windows for this request, and a report to send at once
-    /// if the grant could not be merged with a lease another request installed meanwhile.
-    pub fn install(&mut self, lease: Lease, now: UnixMillis) -> (u64, Option<Vec<Quota>>, Option<Report>) {
+    /// the generation to settle later, what this request took, and a report to send at once if
+    /// the grant could not be merged with a lease another request installed meanwhile.
+    pub fn install(&mut self, lease: Lease, now: UnixMillis) -> (u64, Option<Taken>, Option<Report>) {
         let merged = self.lease.as_mut().is_some_and(|current| current.merge(&lease));
         let mut displaced = None;
         if !merged {
@@ -163,6 +181,7 @@ impl LeaseBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::throttle::verdict::Quota;
     use crate::domain::access::id::Id;
     use crate::domain::throttle::limit::{Limit, LimitMode, Scope};
 
@@ -183,7 +202,7 @@ mod tests {
 
     fn grant(units: u64) -> Lease {
         let quota = Quota { name: "account-lookup".into(), limit: 100, remaining: 50, reset: 1_800_000_900, window_seconds: 900 };
-        Lease::new(charge(), T0, units, vec![quota], None)
+        Lease::new(charge(), T0, units, vec![quota], None, None)
     }
 
     fn delivered(reports: &[Option<Report>]) -> u64 {
@@ -196,7 +215,7 @@ mod tests {
         assert!(book.take(T0).is_none());
         let (generation, first, displaced) = book.install(grant(2), T0);
         assert!(first.is_some() && displaced.is_none());
-        book.deliver(&charge(), T0, 3, vec!["1".into()], 2, 100);
+        book.deliver(&charge(), T0, 3, vec!["1".into()], 2, 100, None);
         assert!(book.take(T0).is_some());
         assert!(book.take(T0).is_none(), "two units, two requests");
         let report = book.close().unwrap();
@@ -211,7 +230,7 @@ mod tests {
         let renewal = book.begin_renewal();
         let closed = book.close();
         // A response served from the old lease finishes while the renewal is in flight.
-        book.deliver(&charge(), T0, 5, Vec::new(), 0, 10);
+        book.deliver(&charge(), T0, 5, Vec::new(), 0, 10, None);
         assert!(book.orphaned(&charge(), T0).is_none(), "no call of its own while renewing");
         let (generation, _, _) = book.install(grant(1), T0);
         book.end_renewal(renewal);
@@ -226,7 +245,7 @@ mod tests {
         let (generation, _, _) = book.install(grant(1), T0);
         let renewal = book.begin_renewal();
         let closed = book.close();
-        book.deliver(&charge(), T0, 4, Vec::new(), 0, 10);
+        book.deliver(&charge(), T0, 4, Vec::new(), 0, 10, None);
         // The old lease's timer fires before the renewal answers: nothing to settle, and the
         // deliveries stay in the book.
         let due = book.due(generation);
@@ -253,13 +272,13 @@ mod tests {
     fn a_report_that_could_not_be_sent_is_kept_whole_under_its_id() {
         let mut book = LeaseBook::new("iso/acme|a|lookup".into());
         book.install(grant(3), T0);
-        book.deliver(&charge(), T0, 2, Vec::new(), 0, 10);
+        book.deliver(&charge(), T0, 2, Vec::new(), 0, 10, None);
         let report = book.close().unwrap();
         assert_eq!(report.id, "iso/acme|a|lookup#1");
         assert!(book.reopen(report.clone()).is_none());
         assert!(book.take(T0).is_none(), "no lease after a close");
         // What is delivered meanwhile goes in a report of its own, never into the kept one.
-        book.deliver(&charge(), T0, 1, Vec::new(), 0, 10);
+        book.deliver(&charge(), T0, 1, Vec::new(), 0, 10, None);
         let orphans = book.orphaned(&charge(), T0).unwrap();
         assert_eq!((orphans.id.as_str(), orphans.deliveries.items), ("iso/acme|a|lookup#2", 1));
         assert_eq!(book.outbox(), vec![report]);
@@ -274,7 +293,7 @@ mod tests {
         let mut dropped = Vec::new();
         // 2,000 pages of 100 ids: 200,000 ids, one cut every 5,000.
         for n in 0..2_000 {
-            dropped.extend(book.deliver(&charge(), T0, 100, page(n), 0, 1_000));
+            dropped.extend(book.deliver(&charge(), T0, 100, page(n), 0, 1_000, None));
         }
         let outbox = book.outbox();
         assert_eq!(outbox.len(), MAX_OUTBOX);
@@ -293,13 +312,36 @@ mod tests {
         let mut book = LeaseBook::default();
         let quota = Quota { name: "account-lookup".into(), limit: 100, remaining: 50, reset: 1_800_000_900, window_seconds: 900 };
         let slice = crate::domain::throttle::verdict::ItemSlice { day: crate::domain::time::day::Day::of(T0), items: 150 };
-        book.install(Lease::new(charge(), T0, 50, vec![quota], Some(slice)), T0);
-        book.deliver(&charge(), T0, 100, Vec::new(), 100, 10);
+        book.install(Lease::new(charge(), T0, 50, vec![quota], Some(slice), None), T0);
+        book.deliver(&charge(), T0, 100, Vec::new(), 100, 10, None);
         assert!(book.take(T0).is_some());
-        book.deliver(&charge(), T0, 100, Vec::new(), 100, 10);
+        book.deliver(&charge(), T0, 100, Vec::new(), 100, 10, None);
         assert!(book.take(T0).is_none(), "the slice is spent: renew");
         let report = book.close().unwrap();
         assert_eq!((report.items, report.deliveries.items), (Some(slice), 200));
+    }
+
+    #[test]
+    fn reserved_ids_a_response_left_go_back_to_the_slice_or_with_the_next_report() {
+        let mut book = LeaseBook::default();
+        let quota = Quota { name: "account-lookup".into(), limit: 100, remaining: 50, reset: 1_800_000_900, window_seconds: 900 };
+        let entity = crate::domain::access::id::Id::new("northwind").unwrap();
+        let slice = Allowance { entity, day: crate::domain::time::day::Day::of(T0), ids: 150 };
+        let grant = || Lease::new(charge(), T0, 50, vec![quota.clone()], None, Some(slice.clone()));
+        let (_, first, _) = book.install(grant(), T0);
+        let first = first.unwrap().allowance.unwrap();
+        let second = book.take(T0).unwrap().allowance.unwrap();
+        assert_eq!((first.ids, second.ids), (100, 50));
+        assert!(book.take(T0).is_none());
+        // The first response carried 10 ids: 90 go back into the slice and are reserved again.
+        book.deliver(&charge(), T0, 10, Vec::new(), 10, 10, Some(Allowance { ids: 90, ..first }));
+        assert_eq!(book.take(T0).unwrap().allowance.unwrap().ids, 90);
+        let closed = book.close().unwrap();
+        assert_eq!(closed.ids.unwrap().ids, 0, "all 150 reserved when it closed");
+        // The second response lands after its lease closed: its 50 unused ride with the next report.
+        book.deliver(&charge(), T0, 0, Vec::new(), 0, 0, Some(Allowance { ids: 50, ..second }));
+        let orphan = book.orphaned(&charge(), T0).unwrap();
+        assert_eq!(orphan.deliveries.returned, vec![Allowance { ids: 50, ..slice }]);
     }
 
     #[test]
@@ -308,7 +350,7 @@ mod tests {
         let mut ids = Vec::new();
         for _ in 0..3 {
             book.install(grant(1), T0);
-            book.deliver(&charge(), T0, 1, Vec::new(), 0, 1);
+            book.deliver(&charge(), T0, 1, Vec::new(), 0, 1, None);
             ids.push(book.close().unwrap().id);
         }
         book.install(grant(1), T0);

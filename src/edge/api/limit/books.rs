@@ -11,8 +11,8 @@ use worker::wasm_bindgen::JsValue;
 
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::throttle::charge::Charge;
-use crate::domain::throttle::verdict::Quota;
-use crate::domain::throttle::lease::{Lease, Report};
+use crate::domain::throttle::verdict::Allowance;
+use crate::domain::throttle::lease::{Lease, Report, Taken};
 use crate::domain::throttle::lease::book::LeaseBook;
 use crate::domain::throttle::lease::key::LeaseKey;
 use crate::edge::log;
@@ -42,7 +42,7 @@ fn with<R>(key: &LeaseKey, f: impl FnOnce(&mut Entry) -> R) -> R {
     })
 }
 
-pub fn take(key: &LeaseKey, now: UnixMillis) -> Option<Vec<Quota>> {
+pub fn take(key: &LeaseKey, now: UnixMillis) -> Option<Taken> {
     with(key, |e| e.book.take(now))
 }
 
@@ -76,12 +76,13 @@ pub fn outbox(key: &LeaseKey) -> Vec<Report> {
     with(key, |e| e.book.outbox())
 }
 
-pub fn install(key: &LeaseKey, lease: Lease, now: UnixMillis) -> (u64, Option<Vec<Quota>>, Option<Report>) {
+pub fn install(key: &LeaseKey, lease: Lease, now: UnixMillis) -> (u64, Option<Taken>, Option<Report>) {
     with(key, |e| e.book.install(lease, now))
 }
 
-pub fn deliver(key: &LeaseKey, charge: &Charge, now: UnixMillis, items: u64, ids: Vec<String>, untracked: u64, bytes: u64) {
-    if let Some(dropped) = with(key, |e| e.book.deliver(charge, now, items, ids, untracked, bytes)) {
+#[allow(clippy::too_many_arguments)]
+pub fn deliver(key: &LeaseKey, charge: &Charge, now: UnixMillis, items: u64, ids: Vec<String>, untracked: u64, bytes: u64, unused: Option<Allowance>) {
+    if let Some(dropped) = with(key, |e| e.book.deliver(charge, now, items, ids, untracked, bytes, unused)) {
         log_dropped(key, &dropped);
     }
 }

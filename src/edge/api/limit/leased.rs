@@ -12,10 +12,10 @@ use worker::Delay;
 
 use super::{books, read, Allowed, Answer, Granted};
 use crate::domain::throttle::charge::Charge;
-use crate::domain::throttle::verdict::Quota;
+use crate::domain::throttle::verdict::Allowance;
 use crate::domain::throttle::lease::key::LeaseKey;
 use crate::domain::access::id::Id;
-use crate::domain::throttle::lease::{Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
+use crate::domain::throttle::lease::{Lease, Report, Taken, LEASE_SIZE, LEASE_TTL_MS};
 use crate::domain::time::clock::UnixMillis;
 use crate::edge::api::delivery::Shipment;
 use crate::edge::api::guard::Guard;
@@ -38,14 +38,14 @@ pub struct Held {
 impl Leased {
     pub(super) async fn ask(self, req: &Incoming, guard: &Guard<'_>, now: UnixMillis) -> Answer<Granted> {
         let Self { key, mut charge } = self;
-        if let Some(quotas) = books::take(&key, now) {
-            return Answer::Granted(served(key, charge, quotas));
+        if let Some(taken) = books::take(&key, now) {
+            return Answer::Granted(served(key, charge, taken));
         }
         // Another request is renewing this lease: wait for it once, then try the fresh lease.
         if let Some(renewal) = books::renewal_in_flight(&key) {
             let _ = JsFuture::from(renewal).await;
-            if let Some(quotas) = books::take(&key, now) {
-                return Answer::Granted(served(key, charge, quotas));
+            if let Some(taken) = books::take(&key, now) {
+                return Answer::Granted(served(key, charge, taken));
             }
         }
         // This request renews. The mark stays until `renewing` is dropped, below, once the guard
@@ -83,10 +83,12 @@ impl Leased {
 }
 
 impl Held {
-    /// Adds what the response delivered to the lease's next report; if no lease is left to
-    /// carry it, it is settled on its own.
-    pub fn delivered(self, guard: &Guard<'_>, shipment: Shipment, now: UnixMillis) {
-        books::deliver(&self.key, &self.charge, now, shipment.items, shipment.ids, shipment.untracked, shipment.bytes);
+    /// Adds what the response delivered to the lease's next report, with the part of the
+    /// recipient's reservation it did not use; if no lease is left to carry it, it is settled on
+    /// its own.
+    pub fn delivered(self, guard: &Guard<'_>, shipment: Shipment, allowance: Option<Allowance>, now: UnixMillis) {
+        let unused = allowance.map(|a| Allowance { ids: a.ids.saturating_sub(shipment.items), ..a });
+        books::deliver(&self.key, &self.charge, now, shipment.items, shipment.ids, shipment.untracked, shipment.bytes, unused);
         if let Some(report) = books::orphaned(&self.key, &self.charge, now) {
             let mut reports = books::outbox(&self.key);
             reports.push(report);
@@ -95,20 +97,21 @@ impl Held {
     }
 }
 
-fn served(key: LeaseKey, charge: Charge, quotas: Vec<Quota>) -> Granted {
-    Granted { quotas, allowance: None, lease: Some(Held { key, charge }) }
+fn served(key: LeaseKey, charge: Charge, taken: Taken) -> Granted {
+    Granted { quotas: taken.quotas, allowance: taken.allowance, lease: Some(Held { key, charge }) }
 }
 
 /// Installs the lease the guard granted, spends its first unit on this request, and schedules
 /// its settlement (and that of a lease it could not merge with, at once).
 fn install(guard: &Guard<'_>, key: LeaseKey, charge: Charge, allowed: Allowed, now: UnixMillis) -> Granted {
-    let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas, allowed.items);
+    let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas, allowed.items, allowed.allowance);
     let (generation, taken, displaced) = books::install(&key, fresh, now);
     if let Some(report) = displaced {
         settle(guard, key.clone(), vec![report]);
     }
     settle_when_due(guard, key.clone(), generation);
-    served(key, charge, taken.unwrap_or_default())
+    // A fresh grant holds at least one unit, and for a recipient at least one id.
+    served(key, charge, taken.unwrap_or(Taken { quotas: Vec::new(), allowance: None }))
 }
 
 /// Settles the lease of `generation` when it expires, unless a newer one replaced it, with any

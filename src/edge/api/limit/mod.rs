@@ -79,13 +79,13 @@ pub async fn limit(admitted: &Admitted, req: &Incoming, guard: &Guard<'_>, now: 
 }
 
 impl Limiter {
-    /// Leased when every limit of the group asks for leases and nothing needs a per-request
-    /// answer from the guard (a recipient's reservation); strict otherwise.
+    /// Leased when every limit of the group asks for leases; strict otherwise.
     pub fn choose(admitted: &Admitted) -> Self {
         let charge = charge(admitted);
-        if lease::applies(&charge.limits, charge.recipient.is_some()) {
+        if lease::applies(&charge.limits) {
             let grant = &admitted.grant;
-            let key = LeaseKey::new(grant.account.clone(), grant.app.clone(), grant.group.clone());
+            let recipient = charge.recipient.as_ref().map(|r| r.recipient.clone());
+            let key = LeaseKey::new(grant.account.clone(), grant.app.clone(), grant.group.clone(), recipient);
             Self::Leased(Leased { key, charge })
         } else {
             Self::Strict(Strict { charge })
