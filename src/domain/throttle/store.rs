@@ -12,6 +12,18 @@ use crate::domain::time::month::Month;
 #[error("guard storage failed: {0}")]
 pub struct StoreError(pub String);
 
+impl StoreError {
+    /// What SQLite says when the database cannot grow: its size limit (10 GB for a Durable
+    /// Object) or the disk.
+    pub const FULL: &'static str = "database or disk is full: SQLITE_FULL";
+
+    /// Whether the storage failed for want of room, rather than for another reason.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.0.contains("SQLITE_FULL") || self.0.contains("disk is full")
+    }
+}
+
 /// The counters a charge is checked and made against.
 pub trait CounterStore {
     /// Requests counted under `key` in the window that starts at `window_start` (0 if none).

@@ -142,16 +142,16 @@ async fn send(env: &worker::Env, account: &Id, key: &LeaseKey, mut reports: Vec<
     for attempt in 1..=SETTLE_ATTEMPTS {
         let command = Command::Settle { reports };
         let Err(e) = guard_client::call(env, account, &command).await else { return };
-        let Command::Settle { reports: kept } = command else { return };
+        let tally = command.tally();
         log::event(
             "error",
             "lease_not_settled",
             json!({
-                "account": account.as_str(), "attempt": attempt, "reports": kept.len(),
-                "requests": kept.iter().map(|r| r.used).sum::<u64>(), "items": kept.iter().map(|r| r.deliveries.items).sum::<u64>(),
+                "account": account.as_str(), "attempt": attempt, "reports": tally.reports, "requests": tally.requests, "items": tally.items,
                 "error": e.to_string(),
             }),
         );
+        let Command::Settle { reports: kept } = command else { return };
         books::reopen(key, kept);
         if attempt == SETTLE_ATTEMPTS {
             return;
