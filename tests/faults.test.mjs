@@ -214,7 +214,7 @@ describe('guard storage full', () => {
     [`token:${tokenHash(full.open)}`, { v: 1, account: 'fullopen', app: 'open-app', status: 'active', use_case: 'x' }],
   ].map(([key, value]) => ({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) }));
   let small;
-  before(async () => { small = await startStack({ entries: seed, vars: { GUARD_STORAGE_LIMIT_BYTES: String(LIMIT) } }); }, { timeout: 200_000 });
+  before(async () => { small = await startStack({ entries: seed, controlVars: { GUARD_STORAGE_LIMIT_BYTES: LIMIT } }); }, { timeout: 200_000 });
   after(async () => { await small?.stop(); });
 
   const page = (n) => `/2/tweets?ids=${Array.from({ length: 100 }, (_, k) => 7 * (n * 100 + k) + 1).join(',')}`;

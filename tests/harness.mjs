@@ -78,9 +78,10 @@ function stopChild(child, ms = 5000) {
 
 /**
  * Starts origin + worker. `entries` are extra raw KV entries ({key, value}); `vars` are extra
- * wrangler vars (name → value).
+ * wrangler vars (name → value) of the enforcer, `controlVars` of the control plane (written into
+ * a copy of its configuration, since --var reaches the first Worker only).
  */
-export async function startStack({ entries = [], vars = {} } = {}) {
+export async function startStack({ entries = [], vars = {}, controlVars = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   // A fresh signing key per run: tests never depend on the public demo key.
   const signingKey = randomBytes(32).toString('hex');
@@ -131,7 +132,15 @@ export async function startStack({ entries = [], vars = {} } = {}) {
     // guards and the admin API) and the console's static-files Worker that its bindings reach.
     // The control plane takes its secret from the environment: wrangler loads the names its
     // configuration lists under [secrets] and no others.
-    const args = ['dev', '--config', 'wrangler.toml', '--config', 'control/wrangler.toml', '--config', 'www/wrangler.toml',
+    let control = 'control/wrangler.toml';
+    if (Object.keys(controlVars).length) {
+      control = join(dir, 'control.toml');
+      const text = readFileSync(join(ROOT, 'control/wrangler.toml'), 'utf8')
+        .replace(/^main = .*$/m, `main = ${JSON.stringify(join(ROOT, 'build/control/worker/shim.mjs'))}`);
+      const lines = Object.entries(controlVars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`);
+      writeFileSync(control, `${text}\n[vars]\n${lines.join('\n')}\n`);
+    }
+    const args = ['dev', '--config', 'wrangler.toml', '--config', control, '--config', 'www/wrangler.toml',
       '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
