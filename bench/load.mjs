@@ -16,10 +16,10 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
-function once(agent, target, method, headers, body, timeoutMs) {
+function once(agent, target, method, headers, body, timeoutMs, path = target.pathname + target.search) {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent, host: target.hostname, port: target.port, path: target.pathname + target.search, method, headers },
+      { agent, host: target.hostname, port: target.port, path, method, headers },
       (res) => {
         res.on('error', reject);
         res.on('data', () => {});
@@ -35,9 +35,10 @@ function once(agent, target, method, headers, body, timeoutMs) {
 /**
  * Runs the load and returns { sent, ok, statuses, errors, elapsed_s, rps, p50_ms, p90_ms, p99_ms }.
  * `rps` and the percentiles count only `expect` answers (200); the rest is in `statuses` / `errors`.
+ * `pathOf(n)`, if given, is the path and query of the n-th request (else the url's).
  */
 export async function runLoad({
-  url, method = 'GET', headers = {}, body, expect = 200,
+  url, method = 'GET', headers = {}, body, expect = 200, pathOf,
   concurrency = 16, durationMs = 8000, maxRequests = 1_000_000, timeoutMs = 10_000,
 }) {
   const target = new URL(url);
@@ -53,9 +54,10 @@ export async function runLoad({
   const worker = async () => {
     while (performance.now() < deadline && sent < maxRequests) {
       sent += 1;
+      const path = pathOf?.(sent);
       const t0 = performance.now();
       try {
-        const status = await once(agent, target, method, headers, body, timeoutMs);
+        const status = await once(agent, target, method, headers, body, timeoutMs, path);
         const t1 = performance.now();
         statuses[status] = (statuses[status] ?? 0) + 1;
         if (status === expect) latencies.push(t1 - t0);
@@ -89,10 +91,11 @@ export async function runLoad({
 
 /**
  * Sends exactly `total` requests over `concurrency` keep-alive sockets, request i with
- * `headerSets[i % headerSets.length]`, and returns { sent, statuses, by_set, errors, last_error,
- * elapsed_s }: `by_set[k]` is the status count of the requests sent with header set k.
+ * `headerSets[i % headerSets.length]` (and the path `pathOf(i)`, if given), and returns { sent,
+ * statuses, by_set, errors, last_error, elapsed_s }: `by_set[k]` is the status count of the
+ * requests sent with header set k.
  */
-export async function runBurst({ url, method = 'GET', headerSets, total, concurrency = 96, timeoutMs = 30_000 }) {
+export async function runBurst({ url, method = 'GET', headerSets, pathOf, total, concurrency = 96, timeoutMs = 30_000 }) {
   if (!headerSets?.length) throw new Error('runBurst needs at least one header set');
   const target = new URL(url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
@@ -107,7 +110,7 @@ export async function runBurst({ url, method = 'GET', headerSets, total, concurr
       const i = next++;
       const k = i % headerSets.length;
       try {
-        const status = await once(agent, target, method, headerSets[k], undefined, timeoutMs);
+        const status = await once(agent, target, method, headerSets[k], undefined, timeoutMs, pathOf?.(i));
         statuses[status] = (statuses[status] ?? 0) + 1;
         bySet[k][status] = (bySet[k][status] ?? 0) + 1;
       } catch (e) {

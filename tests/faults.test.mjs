@@ -157,4 +157,152 @@ print(broken)
     assert.equal(other.status, 200);
     assert.doesNotMatch(stack.logs(), /panicked|RuntimeError/);
   });
+
+  test('a lease settlement the guard fails is kept, sent again, and counted once', async () => {
+    const bulk = demoToken('bulk-archiver');
+    // A first lease and its settlement: the account's guard now has its ledger.
+    assert.equal((await stack.call('/2/tweets/20', { token: bulk })).status, 200);
+    await sleep(2500);
+    const before = await usage('bulk');
+    assert.equal(before.forwarded, 1);
+    // Every ledger write now fails in the guard's own SQLite. A settlement marks its id settled
+    // before it counts: only the command's transaction keeps the id from staying marked.
+    const failLedger = (on) => guardSql('bulk-archiver', on
+      ? ['CREATE TRIGGER fail_insert BEFORE INSERT ON ledger BEGIN SELECT RAISE(ABORT, \'injected\'); END',
+        'CREATE TRIGGER fail_update BEFORE UPDATE ON ledger BEGIN SELECT RAISE(ABORT, \'injected\'); END']
+      : ['DROP TRIGGER fail_insert', 'DROP TRIGGER fail_update']);
+    failLedger(true);
+    let restored = false;
+    try {
+      for (let i = 0; i < 10; i++) assert.equal((await stack.call('/2/tweets/20', { token: bulk })).status, 200);
+      // The lease's settlement (due 2 s after its grant) fails, and is logged with its counts.
+      for (let i = 0; i < 80 && !/lease_not_settled/.test(stack.logs()); i++) await sleep(100);
+      assert.match(stack.logs(), /"account":"bulk"[^\n]*"event":"lease_not_settled"[^\n]*"requests":10/);
+      assert.equal((await usage('bulk')).forwarded, 1, 'nothing of the failed settlement was kept');
+      failLedger(false);
+      restored = true;
+      // Sent again within seconds, and settled once.
+      let after = before;
+      for (let i = 0; i < 40 && after.forwarded === before.forwarded; i++) after = await usage('bulk');
+      assert.equal(after.forwarded, 11);
+      await sleep(5000);
+      assert.equal((await usage('bulk')).forwarded, 11, 'counted once');
+    } finally {
+      if (!restored) failLedger(false);
+    }
+  });
 });
+
+describe('guard storage full', () => {
+  // Every guard of this stack fails a command that grows its database past LIMIT bytes, as
+  // SQLite does when it cannot grow (test-only GUARD_STORAGE_LIMIT_BYTES; the platform's limit is
+  // 10 GB). Two accounts on a strict plan with a monthly cap fill theirs with pages of 100 new
+  // items: one plan fails closed, the other open. Nothing may be lost in silence: what the
+  // origin served is in the ledger or in a log line with its counts.
+  const LIMIT = 512 * 1024;
+  const full = { closed: newToken(), open: newToken() };
+  const plan = (id, failure) => ({
+    v: 1, id, guard_failure: failure, monthly_item_cap: 100_000_000,
+    endpoints: [{ method: 'GET', path: '/2/tweets', group: 'lookup' }],
+  });
+  const seed = [
+    ['plan:fill-closed', plan('fill-closed', 'closed')],
+    ['plan:fill-open', plan('fill-open', 'open')],
+    ['account:fullclosed', { v: 1, id: 'fullclosed', name: 'Full Closed', plan: 'fill-closed', status: 'active', use_cases: [{ id: 'x', status: 'approved' }] }],
+    ['account:fullopen', { v: 1, id: 'fullopen', name: 'Full Open', plan: 'fill-open', status: 'active', use_cases: [{ id: 'x', status: 'approved' }] }],
+    [`token:${tokenHash(full.closed)}`, { v: 1, account: 'fullclosed', app: 'closed-app', status: 'active', use_case: 'x' }],
+    [`token:${tokenHash(full.open)}`, { v: 1, account: 'fullopen', app: 'open-app', status: 'active', use_case: 'x' }],
+  ].map(([key, value]) => ({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) }));
+  let small;
+  before(async () => { small = await startStack({ entries: seed, controlVars: { GUARD_STORAGE_LIMIT_BYTES: LIMIT } }); }, { timeout: 200_000 });
+  after(async () => { await small?.stop(); });
+
+  const page = (n) => `/2/tweets?ids=${Array.from({ length: 100 }, (_, k) => 7 * (n * 100 + k) + 1).join(',')}`;
+  /** The worker's log lines of one event for one account, parsed. */
+  const lines = (event, account) => small.logs().split('\n')
+    .filter((l) => l.includes(`"event":"${event}"`) && (!account || l.includes(`"account":"${account}"`)))
+    .map((l) => JSON.parse(l.slice(l.indexOf('{'))));
+  /** Pages of new items until a delivery of the account is not recorded (its guard is full),
+   * then `after` more; the statuses. */
+  async function fill(token, account, after) {
+    const statuses = [];
+    let extra = -1;
+    for (let n = 0; n < 2_000 && extra < after; n++) {
+      const res = await small.call(page(n), { token });
+      await res.arrayBuffer();
+      statuses.push(res.status);
+      if (extra >= 0 || lines('delivery_not_recorded', account).length > 0) extra += 1;
+    }
+    return statuses;
+  }
+  const totals = async (account) => (await (await small.admin('GET', `accounts/${account}/usage`)).json()).totals;
+
+  test('a closed plan is refused with 503 once its guard is full, and every item served is in the ledger or logged', async () => {
+    const before = await small.originStats();
+    const statuses = await fill(full.closed, 'fullclosed', 5);
+    const origin = await small.originStats();
+    const served = origin.served - before.served;
+    const items = origin.items - before.items;
+    assert.ok(statuses.includes(503), `the storage never filled: ${statuses.length} pages`);
+    // Once refused, refused: the traffic waits until the guard has room.
+    const first = statuses.indexOf(503);
+    assert.deepEqual([...new Set(statuses.slice(first))], [503]);
+    assert.ok(statuses.slice(0, first).every((st) => st === 200));
+    const full503 = await small.call(page(0), { token: full.closed });
+    assert.equal((await full503.json()).reason, 'guard-unavailable');
+    // The guard says what it could not keep, with its counts; the edge, what it refused.
+    await sleep(1000);
+    const storage = lines('guard_storage_full');
+    assert.ok(storage.length >= 1 && storage[0].command === 'delivered' && storage[0].items === 100, JSON.stringify(storage[0]));
+    assert.ok(storage[0].database_bytes <= LIMIT, 'nothing of the refused command was kept');
+    assert.ok(lines('guard_unavailable', 'fullclosed').length >= 6);
+    // Reads still work, and the ledger with the logged deliveries is exactly what was served.
+    const ledger = await totals('fullclosed');
+    const logged = lines('delivery_not_recorded', 'fullclosed').reduce((n, l) => n + l.items, 0);
+    assert.equal(ledger.forwarded, served, 'every request served was charged');
+    assert.ok(logged >= 100, 'the delivery that did not fit is logged');
+    assert.equal(ledger.items + logged, items, `ledger ${ledger.items} + logged ${logged} = served ${items}`);
+  });
+
+  test('an open plan goes on uncounted once its guard is full, and logs every request and item', async () => {
+    const before = await small.originStats();
+    const statuses = await fill(full.open, 'fullopen', 10);
+    const origin = await small.originStats();
+    assert.deepEqual([...new Set(statuses)], [200], 'an open plan forwards');
+    await sleep(1000);
+    const ledger = await totals('fullopen');
+    const bypassed = lines('guard_bypassed', 'fullopen').length;
+    const logged = lines('delivery_not_recorded', 'fullopen').reduce((n, l) => n + l.items, 0);
+    assert.ok(bypassed >= 10, `${bypassed} requests bypassed the guard`);
+    assert.equal(ledger.forwarded + bypassed, origin.served - before.served, 'every request charged or logged');
+    assert.equal(ledger.items + logged, origin.items - before.items, 'every item counted or logged');
+  });
+});
+
+/** Runs SQL statements in the SQLite file of the guard whose ledger names `app`. */
+function guardSql(app, statements) {
+  const walk = (dir) => readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+  const dbs = walk(stack.persist).filter((p) => p.endsWith('.sqlite'));
+  const script = `
+import json, sqlite3, sys
+app, statements = sys.argv[1], json.loads(sys.argv[2])
+done = 0
+for path in sys.argv[3:]:
+    db = sqlite3.connect(path, timeout=10)
+    try:
+        apps = [r[0] for r in db.execute("SELECT DISTINCT app FROM ledger")]
+    except sqlite3.Error:
+        continue
+    if app in apps:
+        for statement in statements:
+            db.execute(statement)
+        db.commit()
+        done += 1
+print(done)
+`;
+  const done = execFileSync('python3', ['-c', script, app, JSON.stringify(statements), ...dbs], { encoding: 'utf8', timeout: 30_000 }).trim();
+  assert.equal(done, '1', `the guard of ${app}`);
+}

@@ -77,16 +77,20 @@ function stopChild(child, ms = 5000) {
 }
 
 /**
- * The control plane's configuration with Cloudflare Access settings filled in: a copy of
- * control/wrangler.toml in `dir`, its `main` made absolute and its `[vars]` set. (`--var` on the
- * command line reaches only the first configuration of a multi-config `wrangler dev`, the
- * enforcer's.)
+ * The control plane's configuration with its own vars: a copy of control/wrangler.toml in `dir`,
+ * its `main` made absolute, Cloudflare Access settings filled in when `access` is given
+ * ({team, aud, jwksUrl}), and `vars` (name → value) added to its `[vars]`. (`--var` on the command
+ * line reaches only the first configuration of a multi-config `wrangler dev`, the enforcer's.)
  */
-function controlConfig(dir, { team, aud, jwksUrl }) {
+function controlConfig(dir, access, vars) {
   let text = readFileSync(join(ROOT, 'control/wrangler.toml'), 'utf8');
   text = text.replace(/^main = "\.\.\/(.+)"$/m, (_, path) => `main = ${JSON.stringify(join(ROOT, path))}`);
-  text = text.replace(/^ACCESS_TEAM_DOMAIN = .*$/m, `ACCESS_TEAM_DOMAIN = ${JSON.stringify(team)}`);
-  text = text.replace(/^ACCESS_AUD = .*$/m, `ACCESS_AUD = ${JSON.stringify(aud)}\nACCESS_JWKS_URL = ${JSON.stringify(jwksUrl)}`);
+  if (access) {
+    text = text.replace(/^ACCESS_TEAM_DOMAIN = .*$/m, `ACCESS_TEAM_DOMAIN = ${JSON.stringify(access.team)}`);
+    text = text.replace(/^ACCESS_AUD = .*$/m, `ACCESS_AUD = ${JSON.stringify(access.aud)}\nACCESS_JWKS_URL = ${JSON.stringify(access.jwksUrl)}`);
+  }
+  const lines = Object.entries(vars).map(([k, v]) => `${k} = ${JSON.stringify(String(v))}`);
+  if (lines.length) text = text.replace(/^\[vars\]$/m, `[vars]\n${lines.join('\n')}`);
   const path = join(dir, 'control.toml');
   writeFileSync(path, text);
   return path;
@@ -94,10 +98,10 @@ function controlConfig(dir, { team, aud, jwksUrl }) {
 
 /**
  * Starts origin + worker. `entries` are extra raw KV entries ({key, value}); `vars` are extra
- * wrangler vars (name → value) of the enforcer; `access` ({team, aud, jwksUrl}) turns on the
- * control plane's Cloudflare Access sign-in.
+ * wrangler vars (name → value) of the enforcer, `controlVars` of the control plane; `access`
+ * ({team, aud, jwksUrl}) turns on the control plane's Cloudflare Access sign-in.
  */
-export async function startStack({ entries = [], vars = {}, access = null } = {}) {
+export async function startStack({ entries = [], vars = {}, controlVars = {}, access = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   // A fresh signing key per run: tests never depend on the public demo key.
   const signingKey = randomBytes(32).toString('hex');
@@ -148,7 +152,7 @@ export async function startStack({ entries = [], vars = {}, access = null } = {}
     // guards and the admin API) and the console's static-files Worker that its bindings reach.
     // The control plane takes its secret from the environment: wrangler loads the names its
     // configuration lists under [secrets] and no others.
-    const control = access ? controlConfig(dir, access) : 'control/wrangler.toml';
+    const control = access || Object.keys(controlVars).length ? controlConfig(dir, access, controlVars) : 'control/wrangler.toml';
     const args = ['dev', '--config', 'wrangler.toml', '--config', control, '--config', 'www/wrangler.toml',
       '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];

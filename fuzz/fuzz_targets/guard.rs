@@ -8,8 +8,8 @@
 //! redistribution cap, revoked, suspended) leaves the store exactly as it was; a grant is as
 //! many units as asked for and every limit has room for, at least one, added to each of its
 //! counters and nowhere else, with quotas that say so; a return takes back no more than it
-//! names, only in the window it was granted in; a reservation for a recipient never takes its
-//! entity's 30 days past the cap; the verdict is the one the standing, the monthly cap and the
+//! names, only in the window it was granted in; a reservation for a recipient is one page per
+//! unit granted and never takes its entity's 30 days past the cap; the verdict is the one the standing, the monthly cap and the
 //! counters call for.
 #![no_main]
 
@@ -239,7 +239,9 @@ impl Run {
             (Some((_, entity)), Some(a)) => {
                 let before = entity_before.unwrap();
                 assert_eq!(a.entity.as_str(), entity);
-                assert!(a.ids >= 1 && a.ids <= IDS_PER_RESPONSE && before + a.ids <= self.ids_caps[entity], "{a:?} after {before}");
+                // One page per granted unit (a lease reserves for all of its requests), within the cap.
+                assert_eq!(a.ids, (granted * IDS_PER_RESPONSE).min(self.ids_caps[entity] - before), "{a:?} after {before}");
+                assert!(a.ids >= 1 && before + a.ids <= self.ids_caps[entity], "{a:?} after {before}");
                 assert_eq!(self.entity_used(entity), before + a.ids);
                 self.pending.push_back(a);
             }

@@ -111,6 +111,70 @@ pub enum Command {
     Report,
 }
 
+/// What a command carries for the ledger, for the log line when the guard cannot keep it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub reports: u64,
+    pub requests: u64,
+    pub items: u64,
+}
+
+impl Command {
+    /// The command's name, as the guard's messages spell it.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Charge(_) => "charge",
+            Self::Lease { .. } => "lease",
+            Self::Settle { .. } => "settle",
+            Self::Delivered { .. } => "delivered",
+            Self::Stream { .. } => "stream",
+            Self::Refused { .. } => "refused",
+            Self::RevokeToken { .. } => "revoke_token",
+            Self::SetSuspended { .. } => "set_suspended",
+            Self::RegisterApp { .. } => "register_app",
+            Self::Audit { .. } => "audit",
+            Self::Roles => "roles",
+            Self::PutRoles { .. } => "put_roles",
+            Self::FindKey { .. } => "find_key",
+            Self::Keys => "keys",
+            Self::IssueKey { .. } => "issue_key",
+            Self::RevokeKey { .. } => "revoke_key",
+            Self::Usage { .. } => "usage",
+            Self::AuditExport { .. } => "audit_export",
+            Self::AuditVerify { .. } => "audit_verify",
+            Self::Housekeep => "housekeep",
+            Self::Report => "report",
+        }
+    }
+
+    /// The API's traffic: what a guard whose storage is full refuses until it has room again.
+    /// Admin commands are always tried: a revocation must get its chance.
+    #[must_use]
+    pub fn is_traffic(&self) -> bool {
+        matches!(
+            self,
+            Self::Charge(_) | Self::Lease { .. } | Self::Settle { .. } | Self::Delivered { .. } | Self::Stream { .. } | Self::Refused { .. }
+        )
+    }
+
+    /// The requests and items the command would put in the ledger.
+    #[must_use]
+    pub fn tally(&self) -> Tally {
+        let of_reports = |reports: &[Report]| Tally {
+            reports: reports.len() as u64,
+            requests: reports.iter().map(|r| r.used).sum(),
+            items: reports.iter().map(|r| r.deliveries.items).sum(),
+        };
+        match self {
+            Self::Charge(_) | Self::Refused { .. } => Tally { requests: 1, ..Tally::default() },
+            Self::Lease { reports, .. } | Self::Settle { reports } => of_reports(reports),
+            Self::Delivered { delivered, .. } | Self::Stream { delivered, .. } => Tally { items: delivered.items, ..Tally::default() },
+            _ => Tally::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
@@ -168,5 +232,59 @@ pub struct ReportedEvent {
 impl From<EventRow> for ReportedEvent {
     fn from(e: EventRow) -> Self {
         Self { id: e.id, at: e.at, kind: e.kind, evidence: serde_json::from_str(&e.evidence).unwrap_or_default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::throttle::charge::Charge;
+    use crate::domain::throttle::store::StoreError;
+
+    fn charge() -> Charge {
+        Charge {
+            app: Id::new("a1").unwrap(),
+            token_hash: TokenHash::from_hex(&"0".repeat(64)).unwrap(),
+            group: Id::new("lookup").unwrap(),
+            limits: vec![],
+            monthly_item_cap: None,
+            recipient: None,
+            fingerprint: None,
+            stream: false,
+            connections_per_app: None,
+            connections_per_account: None,
+        }
+    }
+
+    #[test]
+    fn a_commands_name_is_its_tag_and_its_tally_what_it_carries_for_the_ledger() {
+        let report = |used, items| Report {
+            id: "r".into(),
+            charge: charge(),
+            granted_at: crate::domain::time::clock::UnixMillis(0),
+            granted: 50,
+            used,
+            deliveries: Deliveries { items, ..Deliveries::default() },
+            items: None,
+            ids: None,
+        };
+        let settle = Command::Settle { reports: vec![report(50, 5_000), report(3, 7)] };
+        let delivered = Command::Delivered { app: charge().app, group: charge().group, recipient: None, delivered: Deliveries { items: 9, ..Deliveries::default() }, allowance: None };
+        for (command, tally) in [
+            (Command::Charge(charge()), Tally { requests: 1, ..Tally::default() }),
+            (settle, Tally { reports: 2, requests: 53, items: 5_007 }),
+            (delivered, Tally { items: 9, ..Tally::default() }),
+            (Command::Housekeep, Tally::default()),
+        ] {
+            let tag = serde_json::to_value(&command).unwrap();
+            let tag = tag.as_str().map(str::to_owned).or_else(|| tag.as_object().and_then(|o| o.keys().next().cloned())).unwrap();
+            assert_eq!(command.name(), tag);
+            assert_eq!(command.tally(), tally, "{tag}");
+        }
+        assert!(Command::Charge(charge()).is_traffic());
+        assert!(!Command::RevokeToken { token_hash: charge().token_hash }.is_traffic(), "a revocation is always tried");
+        assert!(StoreError(StoreError::FULL.into()).is_full());
+        assert!(StoreError("Error: database or disk is full".into()).is_full());
+        assert!(!StoreError("no such table: revoked".into()).is_full());
     }
 }

@@ -127,17 +127,10 @@ impl CounterStore for MemoryStore {
         Ok(self.months.get(&month.key()).copied().unwrap_or(0))
     }
 
-    fn add_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
+    fn add_month_items(&mut self, month: Month, delta: i64) -> Result<(), StoreError> {
         self.check()?;
-        *self.months.entry(month.key()).or_insert(0) += items;
-        Ok(())
-    }
-
-    fn take_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
-        self.check()?;
-        if let Some(n) = self.months.get_mut(&month.key()) {
-            *n = n.saturating_sub(items);
-        }
+        let total = self.months.entry(month.key()).or_insert(0);
+        *total = total.saturating_add_signed(delta);
         Ok(())
     }
 

@@ -20,7 +20,7 @@ use crate::domain::record::seal::{self, Seal};
 use crate::domain::redistribution::fingerprint::{Fingerprint, RESALE_FINGERPRINTS_PER_DAY};
 use crate::domain::throttle::charge::{self, Charge};
 use crate::domain::throttle::hold::{self, Caps, Holds, STREAM_TTL_MS};
-use crate::domain::throttle::lease::{Deliveries, Report};
+use crate::domain::throttle::lease::{Deliveries, Report, ITEMS_PER_UNIT};
 use crate::domain::throttle::pooling::PoolingEvidence;
 use crate::domain::throttle::verdict::{Standing, Verdict};
 use crate::domain::time::clock::UnixMillis;
@@ -73,9 +73,14 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
                 settle(store, report, now)?;
             }
             let standing = standing(store, &charge)?;
-            let verdict = charge::charge_units(store, standing, &charge, want, now)?;
+            let mut verdict = charge::charge_units(store, standing, &charge, want, now)?;
+            // Under a monthly cap the lease also takes a slice of the month's items.
+            if let (Verdict::Allow { granted, items, .. }, Some(cap)) = (&mut verdict, charge.monthly_item_cap) {
+                *items = Some(charge::reserve_items(store, cap, granted.saturating_mul(ITEMS_PER_UNIT), now)?);
+            }
             if let Some(problem) = verdict.refusal() {
-                let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient: "" };
+                let recipient = charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
+                let line = Line { day, app: charge.app.as_str(), group: charge.group.as_str(), recipient };
                 refuse(store, &line, problem.ledger_reason())?;
             }
             // A lease is watched as a request is: its grant can take a token to its limit, and
@@ -187,7 +192,7 @@ fn refuse(store: &mut impl GuardStore, line: &Line<'_>, reason: &str) -> Result<
 fn deliver(store: &mut impl GuardStore, line: &Line<'_>, delivered: &Deliveries, now: UnixMillis) -> Result<(), StoreError> {
     let distinct = store.count_delivered(line, delivered)?;
     if distinct > 0 {
-        store.add_month_items(Month::of(now), distinct)?;
+        store.add_month_items(Month::of(now), i64::try_from(distinct).unwrap_or(i64::MAX))?;
     }
     Ok(())
 }
@@ -228,7 +233,7 @@ fn stream(store: &mut impl GuardStore, id: u64, charge: &Charge, delivered: &Del
                 store.keep_stream(id, &charge.app, &charge.group, holds, until)?;
                 id
             };
-            Verdict::Allow { granted: holds.spendable(caps), quotas: Vec::new(), pooling: None, allowance: None, stream: Some(id) }
+            Verdict::Allow { granted: holds.spendable(caps), quotas: Vec::new(), pooling: None, allowance: None, stream: Some(id), items: None }
         }
         Err(verdict) => {
             store.close_stream(id)?;
@@ -262,19 +267,30 @@ fn open_stream(store: &mut impl GuardStore, charge: &Charge, verdict: &mut Verdi
     Ok(())
 }
 
-/// A lease's report: its requests go to the ledger as forwarded, its deliveries as items, and
-/// its unused units back to the windows they came from; once per report id.
+/// A lease's report: its requests go to the ledger as forwarded, its deliveries as items (their
+/// ids into the day's de-dup, and the distinct ones into the month), its unused units back to the
+/// windows they came from, its slice of the month back whole, and the recipient ids no response
+/// used back to their entity; once per report id. The month
+/// thus holds the distinct items delivered, not the slice nor the repeats the isolate pre-charged.
 fn settle(store: &mut impl GuardStore, report: &Report, now: UnixMillis) -> Result<(), StoreError> {
     if store.is_settled(&report.id)? {
         return Ok(());
     }
     store.mark_settled(&report.id, now)?;
-    let line = Line { day: Day::of(now), app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient: "" };
+    let recipient = report.charge.recipient.as_ref().map_or("", |r| r.recipient.as_str());
+    let line = Line { day: Day::of(now), app: report.charge.app.as_str(), group: report.charge.group.as_str(), recipient };
     if report.used > 0 {
         store.count_forwarded(&line, report.used)?;
     }
     if !report.deliveries.is_empty() {
         deliver(store, &line, &report.deliveries, now)?;
+    }
+    if let Some(slice) = &report.items {
+        charge::return_items(store, slice)?;
+    }
+    // Recipient ids: the slice's unreserved rest, and what responses reserved and left.
+    for unused in report.ids.iter().chain(&report.deliveries.returned) {
+        charge::settle(store, unused, 0)?;
     }
     charge::return_units(store, &report.charge, report.granted_at, report.granted.saturating_sub(report.used))
 }
@@ -482,7 +498,7 @@ mod tests {
             app: id(app),
             group: id("search"),
             recipient: None,
-            delivered: Deliveries { items, ids: ids.iter().map(|s| (*s).to_owned()).collect(), untracked, bytes: 10 * items },
+            delivered: Deliveries { items, ids: ids.iter().map(|s| (*s).to_owned()).collect(), untracked, bytes: 10 * items, returned: vec![] },
             allowance: None,
         }
     }
@@ -585,7 +601,7 @@ mod tests {
     fn report(store: &mut MemoryStore, n: u64, c: &Charge, sent: std::ops::Range<u64>, last: bool, now: UnixMillis) -> Result<u64, Verdict> {
         let ids: Vec<String> = sent.map(|i| i.to_string()).collect();
         let items = ids.len() as u64;
-        let delivered = Deliveries { items, ids, untracked: 0, bytes: items };
+        let delivered = Deliveries { items, ids, untracked: 0, bytes: items, returned: Vec::new() };
         match run(store, Command::Stream { stream: n, charge: c.clone(), delivered, last }, now) {
             Reply::Verdict(Verdict::Allow { granted, stream, .. }) => {
                 assert_eq!(stream, Some(n));
@@ -739,7 +755,9 @@ mod tests {
             granted_at: T0,
             granted: 50,
             used: 10,
-            deliveries: Deliveries { items: 10, ids: (0..10).map(|i| i.to_string()).collect(), untracked: 0, bytes: 100 },
+            deliveries: Deliveries { items: 10, ids: (0..10).map(|i| i.to_string()).collect(), untracked: 0, bytes: 100, returned: vec![] },
+            items: None,
+            ids: None,
         };
         let Reply::Verdict(Verdict::Allow { granted, quotas, .. }) = run(&mut store, Command::Lease { charge: c.clone(), want: 50, reports: vec![report.clone()] }, T0) else {
             panic!()
@@ -748,7 +766,7 @@ mod tests {
         assert_eq!((granted, quotas[0].remaining), (50, 40));
         let row = &usage(&mut store, T0)[0];
         assert_eq!((row.forwarded, row.items, row.distinct_items), (10, 10, 10));
-        let last = Report { id: "iso/k#2".into(), charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default() };
+        let last = Report { id: "iso/k#2".into(), charge: c, granted_at: T0, granted: 50, used: 0, deliveries: Deliveries::default(), items: None, ids: None };
         assert_eq!(run(&mut store, Command::Settle { reports: vec![last] }, T0), Reply::Done);
         assert_eq!(usage(&mut store, T0)[0].forwarded, 10);
         // The first report, sent again after an answer that was lost, changes nothing.
@@ -761,6 +779,76 @@ mod tests {
         assert!(store.settled.is_empty());
         let key = crate::domain::throttle::counter_key::CounterKey::of(&limit(Scope::App, 100), &id("a1"), None).unwrap();
         assert_eq!(store.count(&key, T0.0).unwrap(), 10);
+    }
+
+    #[test]
+    fn under_a_monthly_cap_a_lease_takes_a_slice_and_its_report_leaves_the_distinct_items() {
+        let mut store = MemoryStore::default();
+        let mut c = charge("a1", 1, vec![limit(Scope::App, 1_000)]);
+        c.monthly_item_cap = Some(300);
+        let lease = |store: &mut MemoryStore, reports: Vec<Report>| match run(store, Command::Lease { charge: c.clone(), want: 50, reports }, T0) {
+            Reply::Verdict(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let Verdict::Allow { granted, items: Some(slice), .. } = lease(&mut store, vec![]) else { panic!() };
+        assert_eq!((granted, slice.items), (50, 300), "the slice is what is left of the cap");
+        assert!(matches!(lease(&mut store, vec![]), Verdict::UsageCapped { .. }), "the slice counts until it is given back");
+        // 200 requests of the lease delivered the same item 300 times, and one new one.
+        let mut ids = vec!["7".to_owned(); 300];
+        ids.push("8".into());
+        let report = Report {
+            id: "iso/k#1".into(),
+            charge: c.clone(),
+            granted_at: T0,
+            granted: 50,
+            used: 50,
+            deliveries: Deliveries { items: 301, ids, untracked: 0, bytes: 3_010, returned: vec![] },
+            items: Some(slice),
+            ids: None,
+        };
+        let Verdict::Allow { items: Some(next), .. } = lease(&mut store, vec![report.clone()]) else { panic!() };
+        // The month holds the 2 distinct items, so 298 are left for the next slice.
+        assert_eq!(next.items, 298);
+        // Sent again after a lost answer, the report changes nothing.
+        run(&mut store, Command::Settle { reports: vec![report] }, T0);
+        assert_eq!(store.month_items(Month::of(T0)).unwrap(), 300);
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.forwarded, row.items, row.distinct_items), (50, 301, 2));
+    }
+
+    #[test]
+    fn for_a_recipient_a_lease_takes_a_slice_of_the_entitys_ids_and_its_report_returns_what_went_unused() {
+        let mut store = MemoryStore::default();
+        let mut c = charge("relay", 1, vec![limit(Scope::Recipient, 1_000)]);
+        c.recipient = Some(RecipientCharge { recipient: id("nw-east"), entity: id("northwind"), ids_cap_30d: 250 });
+        let mut west = c.clone();
+        west.recipient = Some(RecipientCharge { recipient: id("nw-west"), entity: id("northwind"), ids_cap_30d: 250 });
+        let lease = |store: &mut MemoryStore, c: &Charge, reports: Vec<Report>| match run(store, Command::Lease { charge: c.clone(), want: 50, reports }, T0) {
+            Reply::Verdict(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let Verdict::Allow { allowance: Some(slice), .. } = lease(&mut store, &c, vec![]) else { panic!() };
+        assert_eq!(slice.ids, 250, "never more than the cap");
+        // A related party shares the entity's 30 days: nothing left while the slice is held.
+        assert!(matches!(lease(&mut store, &west, vec![]), Verdict::RedistributionCapped { .. }));
+        // The lease reserved 200 for requests; one response used 60 of its 100 and gave back 40
+        // after the lease had closed.
+        let report = Report {
+            id: "iso/k#1".into(),
+            charge: c.clone(),
+            granted_at: T0,
+            granted: 50,
+            used: 2,
+            deliveries: Deliveries { items: 160, untracked: 160, returned: vec![Allowance { ids: 40, ..slice.clone() }], ..Deliveries::default() },
+            items: None,
+            ids: Some(Allowance { ids: 50, ..slice.clone() }),
+        };
+        let Verdict::Allow { allowance: Some(next), .. } = lease(&mut store, &west, vec![report.clone()]) else { panic!() };
+        assert_eq!(next.ids, 90, "250 - 160 delivered");
+        run(&mut store, Command::Settle { reports: vec![report] }, T0);
+        assert_eq!(store.entity_ids(&id("northwind"), Day::of(T0).minus(29), Day::of(T0)).unwrap(), 250);
+        let row = &usage(&mut store, T0)[0];
+        assert_eq!((row.recipient.as_str(), row.forwarded, row.items), ("nw-east", 2, 160));
     }
 
     #[test]

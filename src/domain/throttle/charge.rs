@@ -15,7 +15,7 @@ use crate::domain::throttle::counter_key::CounterKey;
 use crate::domain::throttle::limit::{Limit, Scope};
 use crate::domain::throttle::pooling;
 use crate::domain::throttle::store::{CounterStore, StoreError};
-use crate::domain::throttle::verdict::{Allowance, Quota, Standing, Verdict};
+use crate::domain::throttle::verdict::{Allowance, ItemSlice, Quota, Standing, Verdict};
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::time::day::Day;
 use crate::domain::time::month::Month;
@@ -23,7 +23,8 @@ use crate::domain::time::window::Window;
 
 /// Days in the rolling redistribution window.
 pub const REDISTRIBUTION_DAYS: u64 = 30;
-/// IDs reserved for one response: the largest page the API returns.
+/// IDs reserved for one response: the largest page the API returns. A lease of `n` units
+/// reserves `n` times as many.
 pub const IDS_PER_RESPONSE: u64 = 100;
 
 /// The downstream recipient side of a charge.
@@ -113,7 +114,10 @@ pub fn charge_units(
         return Ok(Verdict::RateLimited { quotas, retry_after });
     }
 
-    // The entity's rolling 30 days: reserve what one response can hold, within the cap.
+    let granted = checked.iter().map(|(limit, _, _, used)| limit.requests - used).min().unwrap_or(want).min(want.max(1));
+
+    // The entity's rolling 30 days: reserve what the granted requests' responses can hold (one
+    // page each), within the cap.
     let mut reservation = None;
     if let Some(r) = recipient {
         let today = Day::of(now);
@@ -123,13 +127,12 @@ pub fn charge_units(
             // Until the next UTC day, when the oldest day leaves the window.
             return Ok(Verdict::RedistributionCapped { retry_after: Day::seconds_to_next(now) });
         }
-        reservation = Some(Allowance { entity: r.entity.clone(), day: today, ids: left.min(IDS_PER_RESPONSE) });
+        reservation = Some(Allowance { entity: r.entity.clone(), day: today, ids: left.min(granted.saturating_mul(IDS_PER_RESPONSE)) });
     }
     if let Some(a) = &reservation {
         store.add_entity_ids(&a.entity, a.day, i64::try_from(a.ids).unwrap_or(i64::MAX))?;
     }
 
-    let granted = checked.iter().map(|(limit, _, _, used)| limit.requests - used).min().unwrap_or(want).min(want.max(1));
     let mut pooling = None;
     for (limit, key, window, used) in &checked {
         store.add(key, window.start, granted)?;
@@ -140,7 +143,7 @@ pub fn charge_units(
         }
     }
     let quotas = checked.iter().map(|(l, _, w, used)| quota(l, *w, used + granted)).collect();
-    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation, stream: None })
+    Ok(Verdict::Allow { granted, quotas, pooling, allowance: reservation, stream: None, items: None })
 }
 
 /// Gives back the units of a lease that were not used, in the windows it was granted in.
@@ -157,6 +160,32 @@ pub fn return_units(store: &mut impl CounterStore, charge: &Charge, granted_at: 
         store.take_back(&key, window.start, unused)?;
     }
     Ok(())
+}
+
+/// Reserves a lease's slice of the monthly cap: up to `want` items, within what is left of the
+/// month. The slice counts in the month until the lease's report gives it back; from then on the
+/// month holds the distinct items its responses delivered.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn reserve_items(store: &mut impl CounterStore, cap: u64, want: u64, now: UnixMillis) -> Result<ItemSlice, StoreError> {
+    let month = Month::of(now);
+    let items = want.min(cap.saturating_sub(store.month_items(month)?));
+    if items > 0 {
+        store.add_month_items(month, i64::try_from(items).unwrap_or(i64::MAX))?;
+    }
+    Ok(ItemSlice { day: Day::of(now), items })
+}
+
+/// Gives a lease's item slice back to the month it was reserved in.
+///
+/// # Errors
+/// [`StoreError`] when the storage fails.
+pub fn return_items(store: &mut impl CounterStore, slice: &ItemSlice) -> Result<(), StoreError> {
+    if slice.items == 0 {
+        return Ok(());
+    }
+    store.add_month_items(Month::of(slice.day.start()), -i64::try_from(slice.items).unwrap_or(i64::MAX))
 }
 
 /// Returns the part of a reservation a response did not use.
@@ -218,7 +247,7 @@ mod tests {
             let problem = verdict.refusal().unwrap();
             assert_eq!((problem.status(), problem.ledger_reason()), (status, reason));
         }
-        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None, stream: None }.refusal(), None);
+        assert_eq!(Verdict::Allow { granted: 1, quotas: vec![], pooling: None, allowance: None, stream: None, items: None }.refusal(), None);
         assert_eq!(Verdict::UsageCapped { retry_after: 7 }.refusal().unwrap().retry_after(), Some(7));
     }
 
@@ -401,5 +430,23 @@ mod tests {
         super::return_units(&mut store, &c, later, 5).unwrap();
         let key = CounterKey::of(&c.limits[1], &id("a1"), None).unwrap();
         assert_eq!(store.count(&key, T0.0).unwrap(), 25);
+    }
+
+    #[test]
+    fn an_item_slice_is_reserved_within_the_cap_and_given_back_to_its_month() {
+        let mut store = MemoryStore::default();
+        // 2026-11-30T23:59:59Z
+        let now = UnixMillis(1_796_083_199_000);
+        store.months.insert("2026-11".into(), 900);
+        let slice = super::reserve_items(&mut store, 1_000, 5_000, now).unwrap();
+        assert_eq!(slice, ItemSlice { day: Day::of(now), items: 100 }, "only what is left of the month");
+        assert_eq!(store.months["2026-11"], 1_000);
+        let mut c = request("a1", vec![]);
+        c.monthly_item_cap = Some(1_000);
+        assert!(matches!(charge(&mut store, Standing::default(), &c, now), Verdict::UsageCapped { .. }), "the slice counts against the cap");
+        // Given back in December, it goes back to November.
+        store.months.insert("2026-12".into(), 7);
+        super::return_items(&mut store, &slice).unwrap();
+        assert_eq!((store.months["2026-11"], store.months["2026-12"]), (900, 7));
     }
 }

@@ -85,7 +85,7 @@ impl Holds {
 pub fn release(store: &mut impl CounterStore, caps: Caps<'_>, held: Holds, used: u64, now: UnixMillis) -> Result<(), StoreError> {
     // The month counts what was delivered by its distinct items: the whole hold goes.
     if held.month > 0 {
-        store.take_month_items(Month::of(held.month_day.start()), held.month)?;
+        store.add_month_items(Month::of(held.month_day.start()), -i64::try_from(held.month).unwrap_or(i64::MAX))?;
     }
     if let Some(r) = caps.recipient {
         let reserved = Allowance { entity: r.entity.clone(), day: held.ids_day, ids: held.ids };
@@ -126,7 +126,7 @@ pub fn renew(store: &mut impl CounterStore, caps: Caps<'_>, held: Holds, used: u
         store.add_entity_ids(&r.entity, today, i64::try_from(holds.ids).unwrap_or(i64::MAX))?;
     }
     if holds.month > 0 {
-        store.add_month_items(month, holds.month)?;
+        store.add_month_items(month, i64::try_from(holds.month).unwrap_or(i64::MAX))?;
     }
     Ok(Ok(holds))
 }

@@ -12,6 +12,18 @@ use crate::domain::time::month::Month;
 #[error("guard storage failed: {0}")]
 pub struct StoreError(pub String);
 
+impl StoreError {
+    /// What SQLite says when the database cannot grow: its size limit (10 GB for a Durable
+    /// Object) or the disk.
+    pub const FULL: &'static str = "database or disk is full: SQLITE_FULL";
+
+    /// Whether the storage failed for want of room, rather than for another reason.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.0.contains("SQLITE_FULL") || self.0.contains("disk is full")
+    }
+}
+
 /// The counters a charge is checked and made against.
 pub trait CounterStore {
     /// Requests counted under `key` in the window that starts at `window_start` (0 if none).
@@ -39,16 +51,12 @@ pub trait CounterStore {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn month_items(&self, month: Month) -> Result<u64, StoreError>;
-    /// Adds distinct items to a month.
+    /// Adds distinct items to a month (or, negative, gives back a lease's slice); the total
+    /// never goes below 0.
     ///
     /// # Errors
     /// [`StoreError`] when the storage fails.
-    fn add_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError>;
-    /// Takes items back from a month (a stream's hold it did not spend), never below 0.
-    ///
-    /// # Errors
-    /// [`StoreError`] when the storage fails.
-    fn take_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError>;
+    fn add_month_items(&mut self, month: Month, delta: i64) -> Result<(), StoreError>;
     /// IDs delivered (or reserved) to an entity on the days `from..=to`.
     ///
     /// # Errors

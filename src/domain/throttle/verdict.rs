@@ -17,6 +17,15 @@ pub struct Allowance {
     pub ids: u64,
 }
 
+/// Items of a monthly cap granted to a lease on `day`: the lease spends them as its responses
+/// deliver, and its report gives the whole slice back to that day's month, where the items its
+/// reports carry count as the distinct items they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemSlice {
+    pub day: Day,
+    pub items: u64,
+}
+
 /// A window's state as clients see it in rate-limit headers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quota {
@@ -44,6 +53,9 @@ pub enum Verdict {
         /// The stream opened, by its number at the guard, for its reports.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         stream: Option<u64>,
+        /// For a lease under a monthly cap: the items it may deliver.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        items: Option<ItemSlice>,
     },
     RateLimited { quotas: Vec<Quota>, retry_after: u64 },
     UsageCapped { retry_after: u64 },

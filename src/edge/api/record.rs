@@ -39,7 +39,7 @@ pub fn refused(env: &Env, ctx: &Context, refusal: &Refusal) {
 /// otherwise it is one call of its own, with what is left of the recipient's reservation.
 pub fn delivered(guard: &Guard<'_>, grant: &Grant, granted: Granted, shipment: Shipment, now: UnixMillis) {
     if let Some(lease) = granted.lease {
-        lease.delivered(guard, shipment, now);
+        lease.delivered(guard, shipment, granted.allowance, now);
         return;
     }
     let items = shipment.items;
@@ -47,7 +47,7 @@ pub fn delivered(guard: &Guard<'_>, grant: &Grant, granted: Granted, shipment: S
         app: grant.app.clone(),
         group: grant.group.clone(),
         recipient: grant.delivery.as_ref().map(|d| d.recipient.clone()),
-        delivered: Deliveries { items, ids: shipment.ids, untracked: shipment.untracked, bytes: shipment.bytes },
+        delivered: Deliveries { items, ids: shipment.ids, untracked: shipment.untracked, bytes: shipment.bytes, returned: Vec::new() },
         allowance: granted.allowance,
     };
     guard.later(move |env, account| async move {

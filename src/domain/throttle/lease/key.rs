@@ -1,6 +1,6 @@
-//! What a lease is held for: one account, one app, one endpoint group. An isolate keeps one book
-//! per key (see [`super::book`]), so two apps of an account, or two groups of an app, never
-//! spend each other's units.
+//! What a lease is held for: one account, one app, one endpoint group, and the recipient the
+//! requests name, if any. An isolate keeps one book per key (see [`super::book`]), so two apps of
+//! an account, two groups of an app, or two recipients never spend each other's units or ids.
 
 use std::fmt;
 
@@ -11,19 +11,25 @@ pub struct LeaseKey {
     pub account: Id,
     pub app: Id,
     pub group: Id,
+    pub recipient: Option<Id>,
 }
 
 impl LeaseKey {
     #[must_use]
-    pub fn new(account: Id, app: Id, group: Id) -> Self {
-        Self { account, app, group }
+    pub fn new(account: Id, app: Id, group: Id, recipient: Option<Id>) -> Self {
+        Self { account, app, group, recipient }
     }
 }
 
-/// `account|app|group`. An id never holds `|`, so the text names one key only.
+/// `account|app|group`, and `|recipient` when there is one. An id never holds `|`, so the text
+/// names one key only.
 impl fmt::Display for LeaseKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}|{}|{}", self.account, self.app, self.group)
+        write!(f, "{}|{}|{}", self.account, self.app, self.group)?;
+        match &self.recipient {
+            Some(r) => write!(f, "|{r}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -33,12 +39,15 @@ mod tests {
     use std::collections::HashSet;
 
     fn key(account: &str, app: &str, group: &str) -> LeaseKey {
-        LeaseKey::new(Id::new(account).unwrap(), Id::new(app).unwrap(), Id::new(group).unwrap())
+        LeaseKey::new(Id::new(account).unwrap(), Id::new(app).unwrap(), Id::new(group).unwrap(), None)
     }
 
     #[test]
-    fn a_key_reads_as_account_app_group() {
+    fn a_key_reads_as_account_app_group_and_recipient() {
         assert_eq!(key("acme", "acme-search", "lookup").to_string(), "acme|acme-search|lookup");
+        let to = LeaseKey { recipient: Some(Id::new("nw-east").unwrap()), ..key("acme", "acme-search", "lookup") };
+        assert_eq!(to.to_string(), "acme|acme-search|lookup|nw-east");
+        assert_ne!(to, key("acme", "acme-search", "lookup"));
     }
 
     #[test]

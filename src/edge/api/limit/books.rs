@@ -5,15 +5,17 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use serde_json::json;
 use worker::js_sys::{Function, Promise};
 use worker::wasm_bindgen::JsValue;
 
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::throttle::charge::Charge;
-use crate::domain::throttle::verdict::Quota;
-use crate::domain::throttle::lease::{Lease, Report};
+use crate::domain::throttle::verdict::Allowance;
+use crate::domain::throttle::lease::{Lease, Report, Taken};
 use crate::domain::throttle::lease::book::LeaseBook;
 use crate::domain::throttle::lease::key::LeaseKey;
+use crate::edge::log;
 
 struct Entry {
     book: LeaseBook,
@@ -40,7 +42,7 @@ fn with<R>(key: &LeaseKey, f: impl FnOnce(&mut Entry) -> R) -> R {
     })
 }
 
-pub fn take(key: &LeaseKey, now: UnixMillis) -> Option<Vec<Quota>> {
+pub fn take(key: &LeaseKey, now: UnixMillis) -> Option<Taken> {
     with(key, |e| e.book.take(now))
 }
 
@@ -53,7 +55,20 @@ pub fn orphaned(key: &LeaseKey, charge: &Charge, now: UnixMillis) -> Option<Repo
 }
 
 pub fn reopen(key: &LeaseKey, reports: Vec<Report>) {
-    with(key, |e| reports.into_iter().for_each(|r| e.book.reopen(r)));
+    let dropped: Vec<Report> = with(key, |e| reports.into_iter().filter_map(|r| e.book.reopen(r)).collect());
+    dropped.iter().for_each(|r| log_dropped(key, r));
+}
+
+/// A report the full outbox could not keep: what it counted is logged, never silently lost.
+fn log_dropped(key: &LeaseKey, report: &Report) {
+    log::event(
+        "error",
+        "lease_report_dropped",
+        json!({
+            "account": key.account.as_str(), "app": key.app.as_str(), "group": key.group.as_str(), "report": report.id,
+            "requests": report.used, "items": report.deliveries.items, "ids": report.deliveries.ids.len(), "bytes": report.deliveries.bytes,
+        }),
+    );
 }
 
 /// The reports the guard did not take before, to send with the next call.
@@ -61,12 +76,15 @@ pub fn outbox(key: &LeaseKey) -> Vec<Report> {
     with(key, |e| e.book.outbox())
 }
 
-pub fn install(key: &LeaseKey, lease: Lease, now: UnixMillis) -> (u64, Option<Vec<Quota>>, Option<Report>) {
+pub fn install(key: &LeaseKey, lease: Lease, now: UnixMillis) -> (u64, Option<Taken>, Option<Report>) {
     with(key, |e| e.book.install(lease, now))
 }
 
-pub fn deliver(key: &LeaseKey, items: u64, ids: Vec<String>, untracked: u64, bytes: u64) {
-    with(key, |e| e.book.deliver(items, ids, untracked, bytes));
+#[allow(clippy::too_many_arguments)]
+pub fn deliver(key: &LeaseKey, charge: &Charge, now: UnixMillis, items: u64, ids: Vec<String>, untracked: u64, bytes: u64, unused: Option<Allowance>) {
+    if let Some(dropped) = with(key, |e| e.book.deliver(charge, now, items, ids, untracked, bytes, unused)) {
+        log_dropped(key, &dropped);
+    }
 }
 
 pub fn due(key: &LeaseKey, generation: u64) -> Option<Report> {

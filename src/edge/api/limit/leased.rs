@@ -12,10 +12,10 @@ use worker::Delay;
 
 use super::{books, read, Allowed, Answer, Granted};
 use crate::domain::throttle::charge::Charge;
-use crate::domain::throttle::verdict::Quota;
+use crate::domain::throttle::verdict::Allowance;
 use crate::domain::throttle::lease::key::LeaseKey;
 use crate::domain::access::id::Id;
-use crate::domain::throttle::lease::{Lease, Report, LEASE_SIZE, LEASE_TTL_MS};
+use crate::domain::throttle::lease::{Lease, Report, Taken, LEASE_SIZE, LEASE_TTL_MS};
 use crate::domain::time::clock::UnixMillis;
 use crate::edge::api::delivery::Shipment;
 use crate::edge::api::guard::Guard;
@@ -38,14 +38,14 @@ pub struct Held {
 impl Leased {
     pub(super) async fn ask(self, req: &Incoming, guard: &Guard<'_>, now: UnixMillis) -> Answer<Granted> {
         let Self { key, mut charge } = self;
-        if let Some(quotas) = books::take(&key, now) {
-            return Answer::Granted(served(key, charge, quotas));
+        if let Some(taken) = books::take(&key, now) {
+            return Answer::Granted(served(key, charge, taken));
         }
         // Another request is renewing this lease: wait for it once, then try the fresh lease.
         if let Some(renewal) = books::renewal_in_flight(&key) {
             let _ = JsFuture::from(renewal).await;
-            if let Some(quotas) = books::take(&key, now) {
-                return Answer::Granted(served(key, charge, quotas));
+            if let Some(taken) = books::take(&key, now) {
+                return Answer::Granted(served(key, charge, taken));
             }
         }
         // This request renews. The mark stays until `renewing` is dropped, below, once the guard
@@ -73,7 +73,9 @@ impl Leased {
         // to carry them: send them now.
         if !matches!(answer, Answer::Granted(_)) {
             if let Some(report) = books::orphaned(&key, &charge, now) {
-                settle(guard, key, vec![report]);
+                let mut reports = books::outbox(&key);
+                reports.push(report);
+                settle(guard, key, reports);
             }
         }
         answer
@@ -81,30 +83,35 @@ impl Leased {
 }
 
 impl Held {
-    /// Adds what the response delivered to the lease's next report; if no lease is left to
-    /// carry it, it is settled on its own.
-    pub fn delivered(self, guard: &Guard<'_>, shipment: Shipment, now: UnixMillis) {
-        books::deliver(&self.key, shipment.items, shipment.ids, shipment.untracked, shipment.bytes);
+    /// Adds what the response delivered to the lease's next report, with the part of the
+    /// recipient's reservation it did not use; if no lease is left to carry it, it is settled on
+    /// its own.
+    pub fn delivered(self, guard: &Guard<'_>, shipment: Shipment, allowance: Option<Allowance>, now: UnixMillis) {
+        let unused = allowance.map(|a| Allowance { ids: a.ids.saturating_sub(shipment.items), ..a });
+        books::deliver(&self.key, &self.charge, now, shipment.items, shipment.ids, shipment.untracked, shipment.bytes, unused);
         if let Some(report) = books::orphaned(&self.key, &self.charge, now) {
-            settle(guard, self.key, vec![report]);
+            let mut reports = books::outbox(&self.key);
+            reports.push(report);
+            settle(guard, self.key, reports);
         }
     }
 }
 
-fn served(key: LeaseKey, charge: Charge, quotas: Vec<Quota>) -> Granted {
-    Granted { quotas, allowance: None, lease: Some(Held { key, charge }), stream: None }
+fn served(key: LeaseKey, charge: Charge, taken: Taken) -> Granted {
+    Granted { quotas: taken.quotas, allowance: taken.allowance, lease: Some(Held { key, charge }), stream: None }
 }
 
 /// Installs the lease the guard granted, spends its first unit on this request, and schedules
 /// its settlement (and that of a lease it could not merge with, at once).
 fn install(guard: &Guard<'_>, key: LeaseKey, charge: Charge, allowed: Allowed, now: UnixMillis) -> Granted {
-    let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas);
+    let fresh = Lease::new(charge.clone(), now, allowed.granted, allowed.quotas, allowed.items, allowed.allowance);
     let (generation, taken, displaced) = books::install(&key, fresh, now);
     if let Some(report) = displaced {
         settle(guard, key.clone(), vec![report]);
     }
     settle_when_due(guard, key.clone(), generation);
-    served(key, charge, taken.unwrap_or_default())
+    // A fresh grant holds at least one unit, and for a recipient at least one id.
+    served(key, charge, taken.unwrap_or(Taken { quotas: Vec::new(), allowance: None }))
 }
 
 /// Settles the lease of `generation` when it expires, unless a newer one replaced it, with any
@@ -124,13 +131,36 @@ fn settle(guard: &Guard<'_>, key: LeaseKey, reports: Vec<Report>) {
     guard.later(move |env, account| async move { send(&env, &account, &key, reports).await });
 }
 
-/// One settlement call; reports the guard did not take are kept, whole, for the next call
-/// (the guard settles each id once, so one that did arrive is not counted twice).
-async fn send(env: &worker::Env, account: &Id, key: &LeaseKey, reports: Vec<Report>) {
-    let command = Command::Settle { reports };
-    if let Err(e) = guard_client::call(env, account, &command).await {
-        let Command::Settle { reports } = command else { return };
-        log::event("error", "lease_not_settled", json!({ "account": account.as_str(), "reports": reports.len(), "error": e.to_string() }));
-        books::reopen(key, reports);
+/// Settlement calls made for reports the guard did not take, 1, 2 and 4 s apart, before they
+/// wait in the outbox for the key's next guard call.
+const SETTLE_ATTEMPTS: u32 = 4;
+
+/// Settles reports; those the guard did not take are kept, whole, and sent again a few times
+/// (the guard settles each id once, so one that did arrive is not counted twice). Each failure
+/// is logged with what the reports count.
+async fn send(env: &worker::Env, account: &Id, key: &LeaseKey, mut reports: Vec<Report>) {
+    for attempt in 1..=SETTLE_ATTEMPTS {
+        let command = Command::Settle { reports };
+        let Err(e) = guard_client::call(env, account, &command).await else { return };
+        let tally = command.tally();
+        log::event(
+            "error",
+            "lease_not_settled",
+            json!({
+                "account": account.as_str(), "attempt": attempt, "reports": tally.reports, "requests": tally.requests, "items": tally.items,
+                "error": e.to_string(),
+            }),
+        );
+        let Command::Settle { reports: kept } = command else { return };
+        books::reopen(key, kept);
+        if attempt == SETTLE_ATTEMPTS {
+            return;
+        }
+        Delay::from(Duration::from_millis(1_000 << (attempt - 1))).await;
+        // Whatever waits for the key now, these included, unless another call took them.
+        reports = books::outbox(key);
+        if reports.is_empty() {
+            return;
+        }
     }
 }

@@ -21,7 +21,7 @@ use super::request::Incoming;
 use crate::domain::access::id::Id;
 use crate::domain::http::problem::Problem;
 use crate::domain::throttle::charge::{Charge, RecipientCharge};
-use crate::domain::throttle::verdict::{Allowance, Quota, Verdict};
+use crate::domain::throttle::verdict::{Allowance, ItemSlice, Quota, Verdict};
 use crate::domain::throttle::lease::{self, key::LeaseKey};
 use crate::domain::throttle::limit::GuardFailure;
 use crate::domain::time::clock::UnixMillis;
@@ -68,6 +68,8 @@ struct Allowed {
     quotas: Vec<Quota>,
     allowance: Option<Allowance>,
     stream: Option<u64>,
+    /// A lease's slice of the monthly cap.
+    items: Option<ItemSlice>,
 }
 
 /// Limits an admitted request: [`Granted`] to go on, or [`Refused`].
@@ -80,14 +82,14 @@ pub async fn limit(admitted: &Admitted, req: &Incoming, guard: &Guard<'_>, now: 
 }
 
 impl Limiter {
-    /// Leased when every limit of the group asks for leases and nothing needs a per-request
-    /// answer from the guard; strict otherwise. A stream is always strict: the guard keeps it
-    /// while it is open.
+    /// Leased when every limit of the group asks for leases; strict otherwise. A stream is always
+    /// strict: the guard keeps it while it is open.
     pub fn choose(admitted: &Admitted) -> Self {
         let charge = charge(admitted);
-        if !charge.stream && lease::applies(&charge.limits, charge.monthly_item_cap, charge.recipient.is_some()) {
+        if !charge.stream && lease::applies(&charge.limits) {
             let grant = &admitted.grant;
-            let key = LeaseKey::new(grant.account.clone(), grant.app.clone(), grant.group.clone());
+            let recipient = charge.recipient.as_ref().map(|r| r.recipient.clone());
+            let key = LeaseKey::new(grant.account.clone(), grant.app.clone(), grant.group.clone(), recipient);
             Self::Leased(Leased { key, charge })
         } else {
             Self::Strict(Strict { charge })
@@ -141,11 +143,11 @@ fn read(reply: Result<Reply, GuardError>, account: &Id) -> Answer<Allowed> {
         return Answer::Refused(Refused { problem, quotas });
     }
     match verdict {
-        Verdict::Allow { granted, quotas, pooling, allowance, stream } => {
+        Verdict::Allow { granted, quotas, pooling, allowance, stream, items } => {
             if let Some(evidence) = pooling {
                 log::event("warn", "pooling_detected", json!({ "account": account.as_str(), "evidence": evidence }));
             }
-            Answer::Granted(Allowed { granted, quotas, allowance, stream })
+            Answer::Granted(Allowed { granted, quotas, allowance, stream, items })
         }
         // Every verdict but `Allow` has a refusal, above.
         other => Answer::Unanswered(format!("unexpected verdict {other:?}")),

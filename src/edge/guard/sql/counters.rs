@@ -62,15 +62,11 @@ impl CounterStore for SqlStore {
         self.number("SELECT items AS n FROM months WHERE month = ?", vec![month.key().into()])
     }
 
-    fn add_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
+    fn add_month_items(&mut self, month: Month, delta: i64) -> Result<(), StoreError> {
         self.exec(
-            "INSERT INTO months (month, items) VALUES (?, ?) ON CONFLICT(month) DO UPDATE SET items = items + excluded.items",
-            vec![month.key().into(), int(items)],
+            "INSERT INTO months (month, items) VALUES (?1, MAX(0, ?2)) ON CONFLICT(month) DO UPDATE SET items = MAX(0, items + ?2)",
+            vec![month.key().into(), SqlStorageValue::Integer(delta)],
         )
-    }
-
-    fn take_month_items(&mut self, month: Month, items: u64) -> Result<(), StoreError> {
-        self.exec("UPDATE months SET items = MAX(items - ?, 0) WHERE month = ?", vec![int(items), month.key().into()])
     }
 
     fn entity_ids(&self, entity: &Id, from: Day, to: Day) -> Result<u64, StoreError> {
