@@ -2,6 +2,7 @@
 //! folder is one subsystem of the request path or of what the guard keeps.
 
 pub mod access;
+pub mod billing;
 pub mod guard;
 pub mod hex;
 pub mod http;

@@ -12,6 +12,8 @@ use serde_json::{json, Value};
 use worker::kv::KvStore;
 use worker::{Env, Method, Request, Response};
 
+mod statement;
+
 use super::clock::EdgeClock;
 use super::guard::client::{self as guard_client, ADMIN_LOG};
 use crate::domain::guard::command::{Command, Reply};
@@ -138,6 +140,7 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
         (Method::Post, ["accounts", id, "housekeep"]) => admin.housekeep(id).await,
         (Method::Get, ["accounts", id, "audit", "verify"]) => admin.audit(id, true).await,
         (Method::Get, ["accounts", id, "report"]) => admin.report(id).await.and_then(|r| ok(&r)),
+        (Method::Get, ["accounts", id, "statement"]) => admin.statement(id).await,
         (Method::Get, ["audit"]) => admin.audit(ADMIN_LOG, false).await,
         (Method::Get, ["audit", "verify"]) => admin.audit(ADMIN_LOG, true).await,
         (Method::Post, ["tokens", hash, action]) => admin.token_action(hash, action).await,
@@ -216,6 +219,7 @@ impl Admin<'_> {
         if record.id != id {
             return Err(bad(format!("Field `id` is `{}` but the path names `{id}`.", record.id)));
         }
+        self.check_price_change(&record).await?;
         let text = serde_json::to_string(&record).unwrap_or_default();
         self.write(&kv_layout::plan_key(&id), text).await?;
         self.audit_change(ADMIN_LOG, AdminChange::PlanWritten, json!({ "plan": id, "record": record })).await?;

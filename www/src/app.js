@@ -19,7 +19,7 @@ let cleanups = [];
 const ROUTES = [
   [/^\/accounts$/, () => accountsView],
   [/^\/accounts\/([^/]+)$/, (m) => (ctx) => accountView(ctx, m[1], 'overview')],
-  [/^\/accounts\/([^/]+)\/(tokens|usage|audit|events)(?:\/(\d{4}-\d{2}))?$/, (m) => (ctx) => accountView(ctx, m[1], m[2], m[3])],
+  [/^\/accounts\/([^/]+)\/(tokens|usage|audit|events|statement)(?:\/(\d{4}-\d{2}))?$/, (m) => (ctx) => accountView(ctx, m[1], m[2], m[3])],
   [/^\/plans$/, () => plansView],
   [/^\/plans\/([^/]+)$/, (m) => (ctx) => planView(ctx, m[1])],
   [/^\/plan-audit$/, () => planAuditView],

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::statement::Figures;
 use crate::domain::guard::ports::{AppEntry, EventRow};
 use crate::domain::record::audit::{AdminChange, Entry};
 use crate::domain::record::ledger::Row;
@@ -79,6 +80,8 @@ pub enum Command {
     Housekeep,
     /// The account's month so far, its tokens and its detection events.
     Report,
+    /// What a statement of the days `from..=to` is built from (`billing::statement::Figures`).
+    Statement { from: Day, to: Day },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,6 +100,7 @@ pub enum Reply {
     /// The verification as the admin API returns it (`record::audit::Verification`).
     Verified(serde_json::Value),
     Report(AccountReport),
+    Statement(Figures),
 }
 
 /// What one housekeeping pass did.

@@ -355,6 +355,12 @@ impl AuditLog for MemoryStore {
         self.check()?;
         Ok(self.audit.len() as u64)
     }
+
+    fn seals(&self, from: Day, to: Day) -> Result<Vec<Entry>, StoreError> {
+        self.check()?;
+        let day_of = |e: &Entry| serde_json::from_str::<crate::domain::record::seal::Seal>(&e.detail).map(|s| s.day_number).ok();
+        Ok(self.audit.iter().filter(|e| e.kind == "seal" && day_of(e).is_some_and(|d| (from.0..=to.0).contains(&d))).cloned().collect())
+    }
 }
 
 impl Events for MemoryStore {

@@ -131,6 +131,11 @@ pub trait AuditLog {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn audit_len(&self) -> Result<u64, StoreError>;
+    /// The seal entries of the days `from..=to`, in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn seals(&self, from: Day, to: Day) -> Result<Vec<Entry>, StoreError>;
 }
 
 /// Detection events, each recorded once under its dedupe key.

@@ -9,6 +9,7 @@
 use serde_json::json;
 
 use crate::domain::access::id::Id;
+use crate::domain::billing::statement::Figures;
 use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
 use crate::domain::guard::ports::{EventKind, GuardStore, Line, StoreError};
 use crate::domain::record::audit::{AuditKind, Verifier};
@@ -121,6 +122,7 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
         Command::AuditVerify { full } => Reply::Verified(verify(store, full, now)?),
         Command::Housekeep => Reply::Housekept(housekeep(store, now)?),
         Command::Report => Reply::Report(report(store, now)?),
+        Command::Statement { from, to } => Reply::Statement(statement(store, from, to)?),
     };
     Ok(Outcome { reply, notices })
 }
@@ -293,6 +295,14 @@ fn verify(store: &mut impl GuardStore, full: bool, now: UnixMillis) -> Result<se
         out["first_break"] = b;
     }
     Ok(out)
+}
+
+/// The figures of a statement: the rows, the days' seals and the chain's head, read in one
+/// command so that they agree.
+fn statement(store: &impl GuardStore, from: Day, to: Day) -> Result<Figures, StoreError> {
+    let len = store.audit_len()?;
+    let head = if len == 0 { None } else { store.audit_page(len - 1, 1)?.pop() };
+    Ok(Figures { rows: store.usage(from, to)?, seals: store.seals(from, to)?, head, sealed_through: store.sealed_through()? })
 }
 
 fn report(store: &impl GuardStore, now: UnixMillis) -> Result<AccountReport, StoreError> {
@@ -678,6 +688,26 @@ mod tests {
         assert_eq!(usage(&mut store, old).len(), 1);
         housekeep(&mut store, old.plus_millis((retention::LEDGER_DAYS + 1) * DAY)).unwrap();
         assert!(usage(&mut store, old).is_empty());
+    }
+
+    #[test]
+    fn a_statement_reads_the_rows_the_seals_of_its_days_and_the_head() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 10)]);
+        verdict(&mut store, &c, T0);
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        let tomorrow = T0.plus_millis(DAY);
+        verdict(&mut store, &c, tomorrow);
+        housekeep(&mut store, tomorrow).unwrap();
+        let (first, second) = (Day::of(T0), Day::of(tomorrow));
+        let Reply::Statement(figures) = run(&mut store, Command::Statement { from: first, to: second }, tomorrow) else { panic!() };
+        assert_eq!(figures.rows.len(), 2);
+        assert_eq!(figures.seals.len(), 1, "the first day is sealed, the second not yet");
+        assert_eq!(figures.head.as_ref().map(|e| e.seq), Some(1));
+        assert_eq!(figures.sealed_through, Some(first));
+        // Outside the range: no rows, no seals, the same head.
+        let Reply::Statement(none) = run(&mut store, Command::Statement { from: second.minus(10), to: first.minus(1) }, tomorrow) else { panic!() };
+        assert_eq!((none.rows.len(), none.seals.len(), none.head.map(|e| e.seq)), (0, 0, Some(1)));
     }
 
     #[test]

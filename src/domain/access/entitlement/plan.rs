@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Record, RecordError};
 use crate::domain::access::id::Id;
+use crate::domain::billing::price::{self, PriceVersion};
 use crate::domain::throttle::limit::{GuardFailure, Limit};
 use crate::domain::access::route::{RouteError, RouteTable};
 
@@ -72,6 +73,12 @@ pub struct PlanRecord {
     /// Whether to refuse (`closed`, the default) or forward (`open`) when the guard is down.
     #[serde(default)]
     pub guard_failure: GuardFailure,
+    /// What the plan costs, version by version (`billing::price`); optional. The enforcer
+    /// skips it unread (prices are the control plane's business, and reading them would cost
+    /// the request path's module size); the control plane reads and checks it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(deserialize_with = "price::skip"))]
+    pub prices: Vec<PriceVersion>,
 }
 
 pub const MAX_ENDPOINTS: usize = 256;
@@ -96,7 +103,8 @@ impl Record for PlanRecord {
                 why: format!("endpoint {i} (`{}`): only a GET endpoint can be a stream", e.path),
             });
         }
-        self.validate_limits()
+        self.validate_limits()?;
+        self.validate_prices()
     }
 }
 
@@ -124,6 +132,22 @@ impl PlanRecord {
             return Err(RecordError::Field { field: "monthly_item_cap", why: "must be at least 1 (omit it for no cap)".into() });
         }
         Ok(())
+    }
+
+    /// The enforcer skips prices unread (see `prices`): nothing to check there.
+    #[cfg(all(feature = "enforcer", not(feature = "control")))]
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+    fn validate_prices(&self) -> Result<(), RecordError> {
+        Ok(())
+    }
+
+    #[cfg(not(all(feature = "enforcer", not(feature = "control"))))]
+    fn validate_prices(&self) -> Result<(), RecordError> {
+        let groups: Vec<&Id> = self.endpoints.iter().map(|e| &e.group).collect();
+        match price::problem(&self.prices, &groups) {
+            Some(why) => Err(RecordError::Field { field: "prices", why }),
+            None => Ok(()),
+        }
     }
 
     /// The limits that apply to one endpoint group.

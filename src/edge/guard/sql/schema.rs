@@ -31,4 +31,5 @@ CREATE INDEX IF NOT EXISTS fingerprints_by_day ON fingerprints (day);
 CREATE INDEX IF NOT EXISTS entity_days_by_day ON entity_days (day);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
 CREATE INDEX IF NOT EXISTS counters_by_window ON counters (window_start);
+CREATE INDEX IF NOT EXISTS audit_by_kind ON audit (kind, seq);
 ";

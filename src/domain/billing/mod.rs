@@ -1,0 +1,6 @@
+//! What an account owes: the prices a plan carries (versioned by the month they take effect),
+//! amounts in integer minor units, and the monthly statement built from the ledger.
+
+pub mod money;
+pub mod price;
+pub mod statement;
