@@ -6,7 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFile, execFileSync } from 'node:child_process';
+import http from 'node:http';
 import { promisify } from 'node:util';
+
+import { ApiResponseError, TwitterApi } from 'twitter-api-v2';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -28,6 +31,7 @@ const PLAN = {
     { method: 'GET', path: '/2/tweets/:id', group: 'lookup' },
   ],
   limits: [{ group: 'search', scope: 'app', requests: 3, window_seconds: 900 }],
+  monthly_item_cap: 100000,
   prices: [PRICE_V1],
 };
 const ACCOUNT = {
@@ -203,6 +207,88 @@ describe('monthly statement', () => {
     const summary = await cli(['statement', '--account', 'billco']);
     assert.match(summary, new RegExp(`amount due: ${api.amount_due.replace('.', '\\.')} USD`));
     assert.match(summary, /bill-one\s+search\s+3\s+/);
+  });
+
+  test("a stock client reads the customer's own usage: the numbers the statement bills", async () => {
+    const origin = await stack.originStats();
+    const statement = (await admin('GET', 'accounts/billco/statement')).json;
+    const agent = new http.Agent({ keepAlive: false });
+    const toTollgate = {
+      onBeforeRequestConfig({ params }) {
+        if (!params.url.startsWith('https://api.x.com/2/')) throw new Error(`unexpected request: ${params.url}`);
+        params.url = `${stack.base}/2/${params.url.slice('https://api.x.com/2/'.length)}`;
+      },
+    };
+    stack.secret(TOKENS['bill-two']);
+    const client = new TwitterApi(TOKENS['bill-two'], { httpAgent: agent, plugins: [toTollgate] }).readOnly.v2;
+    try {
+      const all = ['cap_reset_day', 'daily_client_app_usage', 'daily_project_usage', 'project_cap', 'project_id', 'project_usage'];
+      const { data } = await client.usage({ days: 7, 'usage.fields': all });
+      // The project is the token's account, and its usage is the statement's distinct items.
+      assert.equal(data.project_id, 'billco');
+      assert.equal(data.project_usage, String(statement.totals.distinct_items));
+      assert.equal(data.project_cap, '100000');
+      assert.ok(Number.isInteger(data.cap_reset_day) && data.cap_reset_day >= 1 && data.cap_reset_day <= 31);
+      // Every app of the account is a client app, with the statement's distinct items.
+      const perApp = {};
+      for (const l of statement.lines) perApp[l.app] = (perApp[l.app] ?? 0) + l.distinct_items;
+      const apps = Object.fromEntries(data.daily_client_app_usage.map((a) => [a.client_app_id, a.usage.reduce((n, d) => n + Number(d.usage), 0)]));
+      for (const [app, n] of Object.entries(perApp)) if (n > 0) assert.equal(apps[app], n, app);
+      assert.equal(data.daily_project_usage.project_id, 'billco');
+      assert.equal(data.daily_project_usage.usage.length, 7);
+      const today = new Date().toISOString().slice(0, 10);
+      assert.equal(data.daily_project_usage.usage.at(-1).date, `${today}T00:00:00.000Z`);
+      assert.equal(data.daily_project_usage.usage.at(-1).usage, String(statement.totals.distinct_items));
+      // The raw call, with the default fields.
+      const plain = await client.get('usage/tweets');
+      assert.deepEqual(Object.keys(plain.data).sort(), ['cap_reset_day', 'project_cap', 'project_id', 'project_usage']);
+      assert.equal(plain.data.project_usage, data.project_usage);
+
+      // Never forwarded: the origin saw none of it.
+      const after = await stack.originStats();
+      assert.equal(after.served, origin.served);
+      assert.equal(after.by_path['/2/usage/tweets'], undefined);
+      // Nor ledgered: the statement is what it was.
+      assert.deepEqual((await admin('GET', 'accounts/billco/statement')).json.totals, statement.totals);
+
+      // Its own window: 50 requests per app per 15 minutes, then a 429 the library reads.
+      let served = 3; // above: two through the library and this app's first below
+      const first = await stack.call('/2/usage/tweets', { token: TOKENS['bill-two'] });
+      assert.equal(first.status, 200);
+      assert.equal(first.headers.get('x-rate-limit-limit'), '50');
+      assert.equal(first.headers.get('x-rate-limit-remaining'), String(50 - served));
+      await first.arrayBuffer();
+      for (;;) {
+        const res = await stack.call('/2/usage/tweets', { token: TOKENS['bill-two'] });
+        await res.arrayBuffer();
+        if (res.status !== 200) { assert.equal(res.status, 429); break; }
+        served += 1;
+        assert.ok(served <= 50, 'more than 50 served');
+      }
+      assert.equal(served, 50);
+      let caught;
+      try { await client.usage(); } catch (e) { caught = e; }
+      assert.ok(caught instanceof ApiResponseError, String(caught));
+      assert.equal(caught.code, 429);
+      assert.equal(caught.rateLimit.limit, 50);
+      assert.equal(caught.rateLimit.remaining, 0);
+      // The other app has a window of its own.
+      assert.equal((await stack.call('/2/usage/tweets', { token: TOKENS['bill-one'] })).status, 200);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('the usage endpoint refuses bad queries and bad tokens in the API error shape', async () => {
+    for (const query of ['days=0', 'days=91', 'usage.fields=everything', 'since=yesterday']) {
+      const res = await stack.call(`/2/usage/tweets?${query}`, { token: TOKENS['bill-one'] });
+      assert.equal(res.status, 400, query);
+      const body = await res.json();
+      assert.equal(body.reason, 'query-invalid');
+      assert.match(body.type, /invalid-request$/);
+    }
+    assert.equal((await stack.call('/2/usage/tweets')).status, 401);
+    assert.equal((await stack.call('/2/usage/tweets', { token: newToken() })).status, 401);
   });
 
   test('a price change applies from the next month, and the statement names its version', async () => {

@@ -2,5 +2,6 @@
 //! amounts in integer minor units, and the monthly statement built from the ledger.
 
 pub mod money;
+pub mod own_usage;
 pub mod price;
 pub mod statement;

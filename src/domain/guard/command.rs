@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::own_usage::Answer;
 use crate::domain::billing::statement::Figures;
 use crate::domain::guard::ports::{AppEntry, EventRow};
 use crate::domain::record::audit::{AdminChange, Entry};
@@ -82,6 +83,16 @@ pub enum Command {
     Report,
     /// What a statement of the days `from..=to` is built from (`billing::statement::Figures`).
     Statement { from: Day, to: Day },
+    /// The customer's own usage (`billing::own_usage`): the query as the client sent it,
+    /// charged against that endpoint's own limit, answered from the ledger.
+    OwnUsage {
+        charge: Charge,
+        account: Id,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cap: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +112,7 @@ pub enum Reply {
     Verified(serde_json::Value),
     Report(AccountReport),
     Statement(Figures),
+    OwnUsage(Answer),
 }
 
 /// What one housekeeping pass did.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{
     AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Tokens,
 };
@@ -234,6 +235,17 @@ impl Ledger for MemoryStore {
             }
         }
         Ok(out.into_values().collect())
+    }
+
+    fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError> {
+        self.check()?;
+        let mut sums: BTreeMap<(u64, String), u64> = BTreeMap::new();
+        for ((day, app, _, _), counts) in self.ledger.range((from.0, String::new(), String::new(), String::new())..) {
+            if *day <= to.0 && counts[2] > 0 {
+                *sums.entry((*day, app.clone())).or_insert(0) += counts[2];
+            }
+        }
+        Ok(sums.into_iter().map(|((day, app), distinct)| AppDay { day: Day(day), app, distinct }).collect())
     }
 }
 

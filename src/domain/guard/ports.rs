@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::own_usage::AppDay;
 use crate::domain::record::audit::{AuditKind, Entry};
 use crate::domain::record::ledger::Row;
 use crate::domain::record::retention::Kept;
@@ -116,6 +117,12 @@ pub trait Ledger {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn days_with_rows(&self, after: Option<Day>, before: Day, limit: u64) -> Result<Vec<Day>, StoreError>;
+    /// Each app's distinct items per day of `from..=to` (days and apps with none left out), in
+    /// order of day and app.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError>;
 }
 
 /// The audit hash chain.

@@ -9,6 +9,7 @@
 use serde_json::json;
 
 use crate::domain::access::id::Id;
+use crate::domain::billing::own_usage;
 use crate::domain::billing::statement::Figures;
 use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
 use crate::domain::guard::ports::{EventKind, GuardStore, Line, StoreError};
@@ -123,6 +124,7 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
         Command::Housekeep => Reply::Housekept(housekeep(store, now)?),
         Command::Report => Reply::Report(report(store, now)?),
         Command::Statement { from, to } => Reply::Statement(statement(store, from, to)?),
+        Command::OwnUsage { charge, account, query, cap } => Reply::OwnUsage(own_usage(store, &charge, &account, query.as_deref(), cap, now)?),
     };
     Ok(Outcome { reply, notices })
 }
@@ -295,6 +297,18 @@ fn verify(store: &mut impl GuardStore, full: bool, now: UnixMillis) -> Result<se
         out["first_break"] = b;
     }
     Ok(out)
+}
+
+/// The customer's own usage: the query checked, the endpoint's own window charged (not a request
+/// to the origin, so no ledger line and no detection rule), then each app's distinct items per
+/// day summed from the ledger in one query.
+fn own_usage(store: &mut impl GuardStore, charge: &Charge, account: &Id, query: Option<&str>, cap: Option<u64>, now: UnixMillis) -> Result<own_usage::Answer, StoreError> {
+    let Ok(query) = own_usage::UsageQuery::parse(query) else { return Ok(own_usage::Answer::BadQuery) };
+    let verdict = charge::charge(store, standing(store, charge)?, charge, now)?;
+    let Verdict::Allow { quotas, .. } = verdict else { return Ok(own_usage::Answer::Refused(verdict)) };
+    let days = store.distinct_by_app_and_day(query.from(now), Day::of(now))?;
+    let body = own_usage::body(&query, account, cap, &days, now).to_string();
+    Ok(own_usage::Answer::Usage { quotas, body })
 }
 
 /// The figures of a statement: the rows, the days' seals and the chain's head, read in one
@@ -708,6 +722,32 @@ mod tests {
         // Outside the range: no rows, no seals, the same head.
         let Reply::Statement(none) = run(&mut store, Command::Statement { from: second.minus(10), to: first.minus(1) }, tomorrow) else { panic!() };
         assert_eq!((none.rows.len(), none.seals.len(), none.head.map(|e| e.seq)), (0, 0, Some(1)));
+    }
+
+    #[test]
+    fn own_usage_has_its_own_window_and_leaves_no_ledger_line() {
+        use crate::domain::billing::own_usage::{self, Answer};
+        let mut store = MemoryStore::default();
+        run(&mut store, delivered("a1", &["1", "2", "3"], 0), T0);
+        run(&mut store, delivered("a2", &["3", "4"], 0), T0);
+        let ask = |store: &mut MemoryStore, query: &str| {
+            let command = Command::OwnUsage { charge: own_usage::charge(id("a1"), hash(1)), account: id("acme"), query: Some(query.into()), cap: Some(9) };
+            let Reply::OwnUsage(answer) = run(store, command, T0) else { panic!() };
+            answer
+        };
+        assert_eq!(ask(&mut store, "days=200"), Answer::BadQuery);
+        let Answer::Usage { quotas, body } = ask(&mut store, "usage.fields=daily_client_app_usage,project_usage,project_cap") else { panic!() };
+        assert_eq!((quotas[0].limit, quotas[0].remaining), (own_usage::REQUESTS_PER_WINDOW, own_usage::REQUESTS_PER_WINDOW - 1));
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // "3" went to a1 first: a2's delivery had one new item.
+        assert_eq!((body["data"]["project_usage"].as_str(), body["data"]["project_cap"].as_str()), (Some("4"), Some("9")));
+        assert_eq!(body["data"]["daily_client_app_usage"][1]["usage"][6]["usage"], "1");
+        for _ in 1..own_usage::REQUESTS_PER_WINDOW {
+            ask(&mut store, "");
+        }
+        assert!(matches!(ask(&mut store, ""), Answer::Refused(Verdict::RateLimited { .. })));
+        let rows = usage(&mut store, T0);
+        assert_eq!(rows.iter().map(|r| r.forwarded + r.refused.values().sum::<u64>()).sum::<u64>(), 0, "{rows:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use worker::SqlStorageValue;
 
 use super::{int, unsigned, SqlStore};
+use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{Ledger, Line, StoreError};
 use crate::domain::record::ledger::Row;
 use crate::domain::throttle::lease::Deliveries;
@@ -101,6 +102,22 @@ impl Ledger for SqlStore {
             vec![SqlStorageValue::Integer(after), int(before.0), int(limit)],
         )?;
         Ok(days.into_iter().map(|d| Day(unsigned(d.day))).collect())
+    }
+
+    fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError> {
+        #[derive(Deserialize)]
+        struct Sum {
+            day: i64,
+            app: String,
+            n: i64,
+        }
+        // The primary key's order (day, app, …): one range read of the days asked for.
+        let sums: Vec<Sum> = self.query(
+            "SELECT day, app, SUM(distinct_items) AS n FROM ledger WHERE day >= ? AND day <= ?
+             GROUP BY day, app HAVING n > 0 ORDER BY day, app",
+            vec![int(from.0), int(to.0)],
+        )?;
+        Ok(sums.into_iter().map(|s| AppDay { day: Day(unsigned(s.day)), app: s.app, distinct: unsigned(s.n) }).collect())
     }
 
     fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError> {
