@@ -78,9 +78,10 @@ function stopChild(child, ms = 5000) {
 
 /**
  * Starts origin + worker. `entries` are extra raw KV entries ({key, value}); `vars` are extra
- * wrangler vars (name → value).
+ * wrangler vars of the enforcer (name → value); `control` are settings of the control plane
+ * (name → value, from the environment).
  */
-export async function startStack({ entries = [], vars = {} } = {}) {
+export async function startStack({ entries = [], vars = {}, control = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   // A fresh signing key per run: tests never depend on the public demo key.
   const signingKey = randomBytes(32).toString('hex');
@@ -135,7 +136,13 @@ export async function startStack({ entries = [], vars = {} } = {}) {
       '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
-    const workerEnv = { ...env, CLOUDFLARE_INCLUDE_PROCESS_ENV: 'true', ADMIN_SECRET: adminSecret };
+    // `control` holds the control plane's other settings (the billing endpoint); without them,
+    // the billing export is off.
+    const workerEnv = {
+      ...env, CLOUDFLARE_INCLUDE_PROCESS_ENV: 'true', ADMIN_SECRET: adminSecret,
+      BILLING_ENDPOINT: 'none', BILLING_ENDPOINT_TOKEN: 'none', ...control,
+    };
+    for (const value of Object.values(control)) secrets.add(value);
     worker = spawn(WRANGLER, args, { cwd: ROOT, env: workerEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     worker.stdout.setEncoding('utf8');
     worker.stderr.setEncoding('utf8');

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use worker::kv::KvStore;
 use worker::{Env, Method, Request, Response};
 
+mod billing;
 mod statement;
 
 use super::clock::EdgeClock;
@@ -141,6 +142,10 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
         (Method::Get, ["accounts", id, "audit", "verify"]) => admin.audit(id, true).await,
         (Method::Get, ["accounts", id, "report"]) => admin.report(id).await.and_then(|r| ok(&r)),
         (Method::Get, ["accounts", id, "statement"]) => admin.statement(id).await,
+        (Method::Get, ["accounts", id, "billing-events"]) => admin.billing_events(id).await,
+        (Method::Post, ["billing", "export"]) => admin.billing_export().await,
+        (Method::Get, ["billing", "dead-letters"]) => admin.dead_letters().await,
+        (Method::Post, ["billing", "dead-letters", "replay"]) => admin.replay_dead_letters().await,
         (Method::Get, ["audit"]) => admin.audit(ADMIN_LOG, false).await,
         (Method::Get, ["audit", "verify"]) => admin.audit(ADMIN_LOG, true).await,
         (Method::Post, ["tokens", hash, action]) => admin.token_action(hash, action).await,

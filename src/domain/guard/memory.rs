@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::export::{Cursor, UsageEvent};
 use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{
     AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Tokens,
@@ -47,6 +48,7 @@ pub struct MemoryStore {
     /// Settled report id → when (Unix ms).
     pub settled: HashMap<String, u64>,
     pub verified: Option<(u64, String)>,
+    pub exported_through: Option<Cursor>,
     /// When set, every call fails with this message.
     pub failing: Option<String>,
 }
@@ -237,6 +239,36 @@ impl Ledger for MemoryStore {
         Ok(out.into_values().collect())
     }
 
+    fn billable(&self, after: Option<&Cursor>, through: Day, limit: u64) -> Result<Vec<UsageEvent>, StoreError> {
+        self.check()?;
+        let mut sums: BTreeMap<Cursor, [u64; 3]> = BTreeMap::new();
+        for ((day, app, group, _), counts) in &self.ledger {
+            let at = Cursor { day: Day(*day), app: app.clone(), group: group.clone() };
+            if *day <= through.0 && after.is_none_or(|a| at > *a) {
+                let sum = sums.entry(at).or_default();
+                sum[0] += counts[0];
+                sum[1] += counts[1];
+                sum[2] += counts[2];
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, [requests, _, distinct])| *requests > 0 || *distinct > 0)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(c, [requests, items, distinct_items])| UsageEvent {
+                account: String::new(),
+                app: c.app,
+                group: c.group,
+                day: c.day,
+                requests,
+                items,
+                distinct_items,
+                seal_seq: None,
+                ledger_sha256: None,
+            })
+            .collect())
+    }
+
     fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError> {
         self.check()?;
         let mut sums: BTreeMap<(u64, String), u64> = BTreeMap::new();
@@ -269,6 +301,17 @@ impl Marks for MemoryStore {
     fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError> {
         self.check()?;
         self.verified = Some((seq, hash.to_owned()));
+        Ok(())
+    }
+
+    fn exported_through(&self) -> Result<Option<Cursor>, StoreError> {
+        self.check()?;
+        Ok(self.exported_through.clone())
+    }
+
+    fn set_exported_through(&mut self, cursor: &Cursor) -> Result<(), StoreError> {
+        self.check()?;
+        self.exported_through = Some(cursor.clone());
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::export::{Cursor, UsageEvent};
 use crate::domain::billing::own_usage::AppDay;
 use crate::domain::record::audit::{AuditKind, Entry};
 use crate::domain::record::ledger::Row;
@@ -123,6 +124,13 @@ pub trait Ledger {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError>;
+    /// Up to `limit` billable lines (requests forwarded or distinct items delivered) per day,
+    /// app and group, summed over recipients, after `after` and through `through`, in order of
+    /// day, app and group. `account` and the seal are left for the caller.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn billable(&self, after: Option<&Cursor>, through: Day, limit: u64) -> Result<Vec<UsageEvent>, StoreError>;
 }
 
 /// The audit hash chain.
@@ -188,6 +196,14 @@ pub trait Marks {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError>;
+    /// Where the billing export has got to.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn exported_through(&self) -> Result<Option<Cursor>, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn set_exported_through(&mut self, cursor: &Cursor) -> Result<(), StoreError>;
 }
 
 /// The ids of the lease reports settled, so a report sent again is not counted twice.

@@ -9,6 +9,7 @@
 use serde_json::json;
 
 use crate::domain::access::id::Id;
+use crate::domain::billing::export::{self, Cursor};
 use crate::domain::billing::own_usage;
 use crate::domain::billing::statement::Figures;
 use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
@@ -124,6 +125,17 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
         Command::Housekeep => Reply::Housekept(housekeep(store, now)?),
         Command::Report => Reply::Report(report(store, now)?),
         Command::Statement { from, to } => Reply::Statement(statement(store, from, to)?),
+        Command::UsageEvents { account, after, limit } => usage_events(store, &account, after, limit)?,
+        Command::ExportDue { account, limit } => {
+            let after = store.exported_through()?;
+            usage_events(store, &account, after, limit)?
+        }
+        Command::Exported { through } => {
+            if store.exported_through()?.is_none_or(|at| through > at) {
+                store.set_exported_through(&through)?;
+            }
+            Reply::Done
+        }
         Command::OwnUsage { charge, account, query, cap } => Reply::OwnUsage(own_usage(store, &charge, &account, query.as_deref(), cap, now)?),
     };
     Ok(Outcome { reply, notices })
@@ -309,6 +321,27 @@ fn own_usage(store: &mut impl GuardStore, charge: &Charge, account: &Id, query: 
     let days = store.distinct_by_app_and_day(query.from(now), Day::of(now))?;
     let body = own_usage::body(&query, account, cap, &days, now).to_string();
     Ok(own_usage::Answer::Usage { quotas, body })
+}
+
+/// A page of billing events of the sealed days after `after`, each with its day's seal.
+fn usage_events(store: &impl GuardStore, account: &Id, after: Option<Cursor>, limit: u64) -> Result<Reply, StoreError> {
+    let limit = limit.clamp(1, export::MAX_PAGE);
+    let Some(through) = store.sealed_through()? else { return Ok(Reply::UsageEvents { events: Vec::new(), next: after, more: false }) };
+    let mut events = store.billable(after.as_ref(), through, limit)?;
+    if let (Some(first), Some(last)) = (events.first(), events.last()) {
+        let seals: Vec<(u64, Seal)> =
+            store.seals(first.day, last.day)?.into_iter().filter_map(|e| serde_json::from_str(&e.detail).ok().map(|s| (e.seq, s))).collect();
+        for e in &mut events {
+            e.account = account.to_string();
+            if let Some((seq, seal)) = seals.iter().find(|(_, s)| s.day_number == e.day.0) {
+                e.seal_seq = Some(*seq);
+                e.ledger_sha256 = Some(seal.ledger_sha256.clone());
+            }
+        }
+    }
+    let more = events.len() as u64 == limit;
+    let next = events.last().map(export::UsageEvent::cursor).or(after);
+    Ok(Reply::UsageEvents { events, next, more })
 }
 
 /// The figures of a statement: the rows, the days' seals and the chain's head, read in one
@@ -748,6 +781,39 @@ mod tests {
         assert!(matches!(ask(&mut store, ""), Answer::Refused(Verdict::RateLimited { .. })));
         let rows = usage(&mut store, T0);
         assert_eq!(rows.iter().map(|r| r.forwarded + r.refused.values().sum::<u64>()).sum::<u64>(), 0, "{rows:?}");
+    }
+
+    #[test]
+    fn billing_events_cover_sealed_days_only_and_the_export_mark_moves_forward() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 10)]);
+        verdict(&mut store, &c, T0);
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        run(&mut store, delivered("a2", &["3"], 0), T0);
+        let events = |store: &mut MemoryStore, command: Command, now: UnixMillis| match run(store, command, now) {
+            Reply::UsageEvents { events, next, more } => (events, next, more),
+            other => panic!("{other:?}"),
+        };
+        let acme = || id("acme");
+        // Today is not sealed: nothing yet.
+        let (none, _, _) = events(&mut store, Command::UsageEvents { account: acme(), after: None, limit: 10 }, T0);
+        assert!(none.is_empty());
+        let tomorrow = T0.plus_millis(DAY);
+        housekeep(&mut store, tomorrow).unwrap();
+        let (page, next, more) = events(&mut store, Command::UsageEvents { account: acme(), after: None, limit: 1 }, tomorrow);
+        assert_eq!((page.len(), more), (1, true));
+        assert_eq!((page[0].account.as_str(), page[0].app.as_str(), page[0].requests, page[0].distinct_items), ("acme", "a1", 1, 2));
+        assert_eq!(page[0].seal_seq, Some(1), "each event names its day's seal");
+        let (rest, _, more) = events(&mut store, Command::UsageEvents { account: acme(), after: next, limit: 10 }, tomorrow);
+        assert_eq!((rest.len(), rest[0].app.as_str(), more), (1, "a2", false));
+        // The export: all due, then marked, then none due; the mark never goes back.
+        let (due, next, _) = events(&mut store, Command::ExportDue { account: acme(), limit: 10 }, tomorrow);
+        assert_eq!(due.len(), 2);
+        run(&mut store, Command::Exported { through: next.clone().unwrap() }, tomorrow);
+        let (due, _, _) = events(&mut store, Command::ExportDue { account: acme(), limit: 10 }, tomorrow);
+        assert!(due.is_empty());
+        run(&mut store, Command::Exported { through: page[0].cursor() }, tomorrow);
+        assert_eq!(store.exported_through, next);
     }
 
     #[test]

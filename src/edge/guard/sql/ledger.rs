@@ -7,6 +7,7 @@ use serde::Deserialize;
 use worker::SqlStorageValue;
 
 use super::{int, unsigned, SqlStore};
+use crate::domain::billing::export::{Cursor, UsageEvent};
 use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{Ledger, Line, StoreError};
 use crate::domain::record::ledger::Row;
@@ -118,6 +119,41 @@ impl Ledger for SqlStore {
             vec![int(from.0), int(to.0)],
         )?;
         Ok(sums.into_iter().map(|s| AppDay { day: Day(unsigned(s.day)), app: s.app, distinct: unsigned(s.n) }).collect())
+    }
+
+    fn billable(&self, after: Option<&Cursor>, through: Day, limit: u64) -> Result<Vec<UsageEvent>, StoreError> {
+        #[derive(Deserialize)]
+        struct Sum {
+            day: i64,
+            app: String,
+            grp: String,
+            forwarded: i64,
+            items: i64,
+            distinct_items: i64,
+        }
+        let (day, app, grp) = after.map_or((-1, String::new(), String::new()), |c| (i64::try_from(c.day.0).unwrap_or(i64::MAX), c.app.clone(), c.group.clone()));
+        // The primary key's order: a range read from the cursor on.
+        let sums: Vec<Sum> = self.query(
+            "SELECT day, app, grp, SUM(forwarded) AS forwarded, SUM(items) AS items, SUM(distinct_items) AS distinct_items
+             FROM ledger WHERE (day, app, grp) > (?, ?, ?) AND day <= ?
+             GROUP BY day, app, grp HAVING SUM(forwarded) > 0 OR SUM(distinct_items) > 0
+             ORDER BY day, app, grp LIMIT ?",
+            vec![SqlStorageValue::Integer(day), app.into(), grp.into(), int(through.0), int(limit)],
+        )?;
+        Ok(sums
+            .into_iter()
+            .map(|s| UsageEvent {
+                account: String::new(),
+                app: s.app,
+                group: s.grp,
+                day: Day(unsigned(s.day)),
+                requests: unsigned(s.forwarded),
+                items: unsigned(s.items),
+                distinct_items: unsigned(s.distinct_items),
+                seal_seq: None,
+                ledger_sha256: None,
+            })
+            .collect())
     }
 
     fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError> {
