@@ -1,6 +1,7 @@
 // The console's billing pages in a real browser (Debian's Chromium through playwright-core)
 // against a full stack: an account's printable statement shows what the admin API bills, and
-// prints without the page's chrome. Screenshots go to docs/screenshots/.
+// prints without the page's chrome; the fleet page lists every account's month and sorts by a
+// column. Screenshots go to docs/screenshots/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { kvEntries } from '../demo/seed.mjs';
-import { ROOT, newToken, startStack } from './harness.mjs';
+import { ROOT, demoToken, newToken, startStack } from './harness.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'docs/screenshots');
@@ -101,6 +102,46 @@ describe('statement page', () => {
     assert.equal(await page.getByRole('button', { name: 'Print' }).isVisible(), false);
     assert.equal(await page.locator('#amount-due').isVisible(), true);
     await page.emulateMedia({ media: 'screen' });
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('fleet page', () => {
+  test('lists every account with the amounts the admin API computes, and sorts by a column', { timeout: 120_000 }, async () => {
+    // Traffic for a few of the demo accounts too, so the page has something to sort.
+    const demo = [['acme-search', '/2/tweets/search/recent?query=fleet&max_results=50'], ['acme-backfill', '/2/tweets?ids=1,2,3,4,5'],
+      ['globex-lookup', '/2/tweets/20'], ['sampler-app', '/2/tweets/search/recent?query=fleet&max_results=100'], ['relay-feed', '/2/tweets/20']];
+    for (const [app, path] of demo) {
+      const headers = app === 'relay-feed' ? { 'x-tollgate-recipient': 'northwind-east' } : {};
+      await (await stack.call(path, { token: demoToken(app), headers })).arrayBuffer();
+    }
+    assert.equal((await stack.admin('POST', 'fleet/sync')).status, 200);
+    // The guards write their months within 30 s.
+    const deadline = Date.now() + 60_000;
+    let fleet;
+    for (;;) {
+      fleet = await (await stack.admin('GET', 'fleet')).json();
+      const written = new Set(fleet.lines.filter((l) => l.updated_at !== null).map((l) => l.account));
+      if (['northwind', 'acme', 'globex', 'sampler', 'relay'].every((a) => written.has(a))) break;
+      assert.ok(Date.now() < deadline, 'the rollups did not arrive');
+      await sleep(1000);
+    }
+    await page.goto(`${stack.base}/_tollgate/console/#/fleet`);
+    await page.locator('table.fleet tbody tr').first().waitFor();
+    assert.equal(await page.locator('table.fleet tbody tr').count(), fleet.accounts);
+    const northwind = page.locator('table.fleet tbody tr').filter({ hasText: 'northwind' });
+    const amount = fleet.lines.find((l) => l.account === 'northwind').amount_minor;
+    const shown = `${Math.floor(amount / 100).toLocaleString('en-US')}.${String(amount % 100).padStart(2, '0')} EUR`;
+    assert.ok((await northwind.textContent()).includes(shown), `${shown} not on the page`);
+    await page.screenshot({ path: join(SHOTS, 'fleet.png'), fullPage: true, animations: 'disabled', caret: 'hide' });
+
+    // Sorting by requests, most first: the first row is the busiest account.
+    await page.getByRole('button', { name: 'Requests' }).click();
+    await page.waitForURL(/#\/fleet\/requests\/desc$/);
+    await page.locator('table.fleet tbody tr').first().waitFor();
+    const busiest = [...fleet.lines].sort((a, b) => b.requests - a.requests || a.account.localeCompare(b.account))[0];
+    assert.match(await page.locator('table.fleet tbody tr').first().textContent(), new RegExp(busiest.account));
+    assert.equal(await page.getByRole('button', { name: /Requests/ }).getAttribute('aria-sort'), 'descending');
     assert.deepEqual(pageErrors, []);
   });
 });

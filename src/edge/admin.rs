@@ -13,6 +13,7 @@ use worker::kv::KvStore;
 use worker::{Env, Method, Request, Response};
 
 mod billing;
+mod fleet;
 mod statement;
 
 use super::clock::EdgeClock;
@@ -144,6 +145,8 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
         (Method::Get, ["accounts", id, "statement"]) => admin.statement(id).await,
         (Method::Get, ["accounts", id, "billing-events"]) => admin.billing_events(id).await,
         (Method::Post, ["billing", "export"]) => admin.billing_export().await,
+        (Method::Get, ["fleet"]) => admin.fleet().await,
+        (Method::Post, ["fleet", "sync"]) => admin.fleet_sync().await,
         (Method::Get, ["billing", "dead-letters"]) => admin.dead_letters().await,
         (Method::Post, ["billing", "dead-letters", "replay"]) => admin.replay_dead_letters().await,
         (Method::Get, ["audit"]) => admin.audit(ADMIN_LOG, false).await,
@@ -246,6 +249,10 @@ impl Admin<'_> {
         let suspended = record.status == AccountStatus::Suspended;
         self.guard(record.id.as_str(), &Command::SetSuspended { suspended }).await?;
         self.write(&kv_layout::account_key(&record.id), serde_json::to_string(record).unwrap_or_default()).await?;
+        // The fleet's directory follows; if D1 fails, the hourly sync repairs it.
+        if let Err(e) = super::billing::fleet::remember(self.env, record).await {
+            log::event("warn", "fleet_directory_not_written", json!({ "account": record.id.as_str(), "error": e.to_string() }));
+        }
         self.audit_change(record.id.as_str(), change, json!({ "record": record })).await
     }
 

@@ -65,9 +65,10 @@ pub async fn queue(batch: worker::MessageBatch<worker::wasm_bindgen::JsValue>, e
     Ok(())
 }
 
-/// The cron trigger: the billing export pass.
+/// The cron trigger: the fleet directory's sync from KV, and the billing export pass.
 #[cfg(all(feature = "control", not(feature = "enforcer")))]
 #[event(scheduled)]
 pub async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    billing::fleet::sync(&env).await;
     billing::export::run(&env).await;
 }

@@ -7,6 +7,7 @@ import './style.css';
 import { api, errorBox, session, setUnauthorizedHandler } from './api.js';
 import { field, fill, h, onSubmit } from './dom.js';
 import { accountsView, accountView } from './accounts.js';
+import { fleetView } from './fleet.js';
 import { announce, clearStatus, navigate, takePending } from './ui.js';
 import { planAuditView, plansView, planView } from './plans.js';
 
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/plans$/, () => plansView],
   [/^\/plans\/([^/]+)$/, (m) => (ctx) => planView(ctx, m[1])],
   [/^\/plan-audit$/, () => planAuditView],
+  [/^\/fleet(?:\/([a-z_]+)\/(asc|desc))?$/, (m) => (ctx) => fleetView(ctx, m[1], m[2])],
 ];
 
 function currentPath() {

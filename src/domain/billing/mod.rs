@@ -2,6 +2,7 @@
 //! amounts in integer minor units, and the monthly statement built from the ledger.
 
 pub mod export;
+pub mod fleet;
 pub mod money;
 pub mod own_usage;
 pub mod price;

@@ -147,7 +147,7 @@ pub fn build(subject: Subject<'_>, figures: &Figures, now: UnixMillis) -> Result
     };
     let price = price::in_force(subject.prices, month);
     let charges = match price {
-        Some(p) => charges(p, &lines, &totals)?,
+        Some(p) => charges(p, totals.distinct_items, |group| lines.iter().filter(|l| l.group == group).map(|l| l.requests).sum())?,
         None => Vec::new(),
     };
     let amount = match price {
@@ -190,9 +190,14 @@ fn lines(rows: &[Row]) -> Vec<Line> {
     out.into_values().collect()
 }
 
-fn charges(p: &PriceVersion, lines: &[Line], totals: &Totals) -> Result<Vec<Charge>, TooLarge> {
+/// The charges of a month at price `p`: from its distinct items and its requests per endpoint
+/// group (`requests_in`). The statement and the fleet both bill with this one function.
+///
+/// # Errors
+/// [`TooLarge`] when an amount leaves the exact range.
+pub fn charges(p: &PriceVersion, distinct_items: u64, requests_in: impl Fn(&str) -> u64) -> Result<Vec<Charge>, TooLarge> {
     let mut out = vec![Charge { kind: "monthly_fee", group: None, quantity: 1, rate: p.monthly_fee, per: 1, amount_minor: money::sum([p.monthly_fee])? }];
-    let over = totals.distinct_items.saturating_sub(p.included_items);
+    let over = distinct_items.saturating_sub(p.included_items);
     out.push(Charge {
         kind: "overage",
         group: None,
@@ -202,7 +207,7 @@ fn charges(p: &PriceVersion, lines: &[Line], totals: &Totals) -> Result<Vec<Char
         amount_minor: money::per_thousand(over, p.overage_per_1000_items)?,
     });
     for (group, rate) in &p.per_1000_requests {
-        let requests = lines.iter().filter(|l| l.group == group.as_str()).map(|l| l.requests).sum();
+        let requests = requests_in(group.as_str());
         out.push(Charge {
             kind: "requests",
             group: Some(group.to_string()),

@@ -7,6 +7,7 @@ use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
 use crate::domain::billing::own_usage::Answer;
 use crate::domain::billing::statement::Figures;
 use crate::domain::guard::ports::{AppEntry, EventRow};
@@ -97,6 +98,9 @@ pub enum Command {
         after: Option<Cursor>,
         limit: u64,
     },
+    /// The month's figures for the fleet rollup (`billing::fleet`).
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_serializing))]
+    Rollup,
     /// The billing events the export has not sent yet: those after the guard's export mark.
     #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_serializing))]
     ExportDue { account: Id, limit: u64 },
@@ -132,6 +136,8 @@ pub enum Reply {
     #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_deserializing))]
     Statement(Figures),
     OwnUsage(Answer),
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_deserializing))]
+    Rollup(MonthFigures),
     #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_deserializing))]
     UsageEvents {
         events: Vec<UsageEvent>,

@@ -8,6 +8,7 @@ use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
 use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{
     AppEntry, AuditLog, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Tokens,
@@ -267,6 +268,23 @@ impl Ledger for MemoryStore {
                 ledger_sha256: None,
             })
             .collect())
+    }
+
+    fn month_figures(&self, from: Day, to: Day) -> Result<MonthFigures, StoreError> {
+        self.check()?;
+        let mut out = MonthFigures::default();
+        for ((day, _, group, _), [forwarded, items, distinct, _]) in &self.ledger {
+            if (from.0..=to.0).contains(day) {
+                out.requests += forwarded;
+                out.items += items;
+                out.distinct_items += distinct;
+                if *forwarded > 0 {
+                    *out.requests_by_group.entry(group.clone()).or_insert(0) += forwarded;
+                }
+            }
+        }
+        out.refused = self.refusals.iter().filter(|(((day, ..), _), _)| (from.0..=to.0).contains(day)).map(|(_, n)| n).sum();
+        Ok(out)
     }
 
     fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError> {

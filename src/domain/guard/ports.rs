@@ -8,6 +8,7 @@ use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
 use crate::domain::billing::own_usage::AppDay;
 use crate::domain::record::audit::{AuditKind, Entry};
 use crate::domain::record::ledger::Row;
@@ -131,6 +132,12 @@ pub trait Ledger {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn billable(&self, after: Option<&Cursor>, through: Day, limit: u64) -> Result<Vec<UsageEvent>, StoreError>;
+    /// The sums of the days `from..=to`: requests (and per group), items, distinct items and
+    /// refusals. `month`, `events` and `suspended` are left for the caller.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn month_figures(&self, from: Day, to: Day) -> Result<MonthFigures, StoreError>;
 }
 
 /// The audit hash chain.

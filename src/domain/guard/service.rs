@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::domain::access::id::Id;
 use crate::domain::billing::export::{self, Cursor};
+use crate::domain::billing::fleet::MonthFigures;
 use crate::domain::billing::own_usage;
 use crate::domain::billing::statement::Figures;
 use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
@@ -125,6 +126,7 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
         Command::Housekeep => Reply::Housekept(housekeep(store, now)?),
         Command::Report => Reply::Report(report(store, now)?),
         Command::Statement { from, to } => Reply::Statement(statement(store, from, to)?),
+        Command::Rollup => Reply::Rollup(rollup(store, now)?),
         Command::UsageEvents { account, after, limit } => usage_events(store, &account, after, limit)?,
         Command::ExportDue { account, limit } => {
             let after = store.exported_through()?;
@@ -321,6 +323,18 @@ fn own_usage(store: &mut impl GuardStore, charge: &Charge, account: &Id, query: 
     let days = store.distinct_by_app_and_day(query.from(now), Day::of(now))?;
     let body = own_usage::body(&query, account, cap, &days, now).to_string();
     Ok(own_usage::Answer::Usage { quotas, body })
+}
+
+/// The month so far, for the fleet rollup: the ledger's sums, the month's detection events (of
+/// the newest 100) and the account's suspension.
+fn rollup(store: &impl GuardStore, now: UnixMillis) -> Result<MonthFigures, StoreError> {
+    let month = Month::of(now);
+    let mut figures = store.month_figures(Day::of(month.start()), Day::of(now))?;
+    figures.month = month.key();
+    let since = month.start().0;
+    figures.events = store.events()?.iter().filter(|e| u64::try_from(e.at).is_ok_and(|at| at >= since)).count() as u64;
+    figures.suspended = store.is_suspended()?;
+    Ok(figures)
 }
 
 /// A page of billing events of the sealed days after `after`, each with its day's seal.
@@ -814,6 +828,22 @@ mod tests {
         assert!(due.is_empty());
         run(&mut store, Command::Exported { through: page[0].cursor() }, tomorrow);
         assert_eq!(store.exported_through, next);
+    }
+
+    #[test]
+    fn the_rollup_sums_this_month_only() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 1)]);
+        verdict(&mut store, &c, T0);
+        verdict(&mut store, &c, T0); // refused: the app's 1 per window
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        let next_month = Month::of(T0).next().start();
+        run(&mut store, delivered("a1", &["9"], 0), next_month);
+        let Reply::Rollup(f) = run(&mut store, Command::Rollup, T0) else { panic!() };
+        assert_eq!((f.month.as_str(), f.requests, f.items, f.distinct_items, f.refused), (Month::of(T0).key().as_str(), 1, 2, 2, 1));
+        assert_eq!(f.requests_by_group.get("search"), Some(&1));
+        let Reply::Rollup(f) = run(&mut store, Command::Rollup, next_month) else { panic!() };
+        assert_eq!((f.requests, f.distinct_items, f.refused), (0, 1, 0));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The control plane's billing machinery: the export pass that sends sealed days' usage events
 //! to the billing queue (`export`), the queue's consumer that delivers them to the configured
-//! endpoint and keeps what could not be delivered (`delivery`), and the control plane's own D1
-//! database (`store`).
+//! endpoint and keeps what could not be delivered (`delivery`), the fleet's rollup and directory
+//! (`fleet`), and the control plane's own D1 database (`store`).
 
 pub mod delivery;
 pub mod export;
+pub mod fleet;
 pub mod store;
 
 /// The queue the export sends to, and the one that holds what ran out of retries.

@@ -1,5 +1,6 @@
 //! The control plane's D1 database (`CONTROL_DB`): the billing events that ran out of retries,
-//! kept until an admin replays them. Tables are created by the first use in each isolate.
+//! kept until an admin replays them; and the fleet's tables (`billing::fleet`). Tables are
+//! created by the first use in each isolate.
 
 use std::cell::Cell;
 
@@ -10,13 +11,15 @@ use worker::Env;
 
 pub const BINDING: &str = "CONTROL_DB";
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, account TEXT NOT NULL, body TEXT NOT NULL, failed_at INTEGER NOT NULL);";
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, account TEXT NOT NULL, body TEXT NOT NULL, failed_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rollup (account TEXT PRIMARY KEY, month TEXT NOT NULL, figures TEXT NOT NULL, updated_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS directory (account TEXT PRIMARY KEY, name TEXT NOT NULL, plan TEXT NOT NULL, status TEXT NOT NULL, updated_at INTEGER NOT NULL);";
 
 thread_local! {
     static READY: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The database, with its tables in place.
+/// The database, with its tables in place (`exec` takes one statement a line).
 pub async fn open(env: &Env) -> worker::Result<D1Database> {
     let db = env.d1(BINDING)?;
     if !READY.with(Cell::get) {

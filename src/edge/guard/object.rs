@@ -24,12 +24,20 @@ pub struct AccountGuard {
     /// The day housekeeping (seals, retention) last finished on; it runs before the first
     /// command of each day, and again while it has more to do.
     housekept: Cell<Option<Day>>,
+    /// The fleet rollup's alarm is set (`rollup`), and the environment its D1 write needs.
+    rollup_armed: Cell<bool>,
+    env: Env,
 }
 
 impl DurableObject for AccountGuard {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let schema = SqlStore::new(state.storage().sql()).ensure_schema();
-        Self { state, schema, housekept: Cell::new(None) }
+        Self { state, schema, housekept: Cell::new(None), rollup_armed: Cell::new(false), env }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        super::rollup::write(&self.state, &self.env, &self.rollup_armed).await;
+        Response::ok("")
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -45,6 +53,8 @@ impl DurableObject for AccountGuard {
         if self.housekept.get() != Some(Day::of(now)) {
             self.housekeep(&mut store, now);
         }
+        // Before the command runs, so nothing awaits between its writes.
+        super::rollup::arm(&self.state, &self.rollup_armed).await;
         match service::handle(&mut store, command, now) {
             Ok(outcome) => {
                 for notice in outcome.notices {

@@ -8,6 +8,7 @@ use worker::SqlStorageValue;
 
 use super::{int, unsigned, SqlStore};
 use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
 use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{Ledger, Line, StoreError};
 use crate::domain::record::ledger::Row;
@@ -154,6 +155,33 @@ impl Ledger for SqlStore {
                 ledger_sha256: None,
             })
             .collect())
+    }
+
+    fn month_figures(&self, from: Day, to: Day) -> Result<MonthFigures, StoreError> {
+        #[derive(Deserialize)]
+        struct Sum {
+            grp: String,
+            forwarded: i64,
+            items: i64,
+            distinct_items: i64,
+        }
+        // The month's rows, summed per group: a range read of the month's days.
+        let sums: Vec<Sum> = self.query(
+            "SELECT grp, SUM(forwarded) AS forwarded, SUM(items) AS items, SUM(distinct_items) AS distinct_items
+             FROM ledger WHERE day >= ? AND day <= ? GROUP BY grp",
+            vec![int(from.0), int(to.0)],
+        )?;
+        let mut out = MonthFigures::default();
+        for s in sums {
+            out.requests += unsigned(s.forwarded);
+            out.items += unsigned(s.items);
+            out.distinct_items += unsigned(s.distinct_items);
+            if s.forwarded > 0 {
+                out.requests_by_group.insert(s.grp, unsigned(s.forwarded));
+            }
+        }
+        out.refused = self.number("SELECT SUM(n) AS n FROM refusals WHERE day >= ? AND day <= ?", vec![int(from.0), int(to.0)])?;
+        Ok(out)
     }
 
     fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError> {
