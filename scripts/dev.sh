@@ -52,7 +52,9 @@ if [ -n "${INSPECTOR_PORT:-}" ]; then inspector=(--inspector-port "$INSPECTOR_PO
 # The enforcer, and the two Workers its bindings reach: the control plane (the account guards and
 # the admin API) and the admin console's static files. The control plane takes ADMIN_SECRET from
 # the environment (wrangler loads only the names its configuration lists under [secrets]).
-ADMIN_SECRET="$ADMIN_SECRET" CLOUDFLARE_INCLUDE_PROCESS_ENV=true TOLLGATE_PREBUILT=1 \
+# The billing export is off unless BILLING_ENDPOINT is set in the environment.
+ADMIN_SECRET="$ADMIN_SECRET" BILLING_ENDPOINT="${BILLING_ENDPOINT:-none}" BILLING_ENDPOINT_TOKEN="${BILLING_ENDPOINT_TOKEN:-none}" \
+  CLOUDFLARE_INCLUDE_PROCESS_ENV=true TOLLGATE_PREBUILT=1 \
   "$WRANGLER" dev -c wrangler.toml -c control/wrangler.toml -c www/wrangler.toml --ip 127.0.0.1 --port "$PORT" --persist-to "$STATE" \
   --show-interactive-dev-session=false "${inspector[@]}" \
   --var "ORIGIN_URL:http://127.0.0.1:$ORIGIN_PORT" --var "CONTEXT_SIGNING_KEY:$CONTEXT_SIGNING_KEY"

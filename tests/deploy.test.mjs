@@ -47,6 +47,9 @@ test('wrangler deploy --dry-run builds the control plane: the guards and the adm
   assert.match(stdout, /env\.ENTITLEMENTS/);
   assert.match(stdout, /env\.ACCOUNT_GUARD \(AccountGuard\)/);
   assert.doesNotMatch(stdout, /defined in/, 'the control plane hosts the guard class itself');
+  // The billing export's queue and the control plane's own database.
+  assert.match(stdout, /env\.BILLING_QUEUE \(tollgate-billing\)/);
+  assert.match(stdout, /env\.CONTROL_DB \(tollgate-control\)/);
   assert.match(stdout, /--dry-run: exiting now/);
   // Off the request path, so not held to the enforcer's budget; far inside the platform's limit
   // for one Worker (3 MB gzipped on the free plan).

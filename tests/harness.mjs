@@ -98,10 +98,11 @@ function controlConfig(dir, access, vars) {
 
 /**
  * Starts origin + worker. `entries` are extra raw KV entries ({key, value}); `vars` are extra
- * wrangler vars (name → value) of the enforcer, `controlVars` of the control plane; `access`
- * ({team, aud, jwksUrl}) turns on the control plane's Cloudflare Access sign-in.
+ * wrangler vars (name → value) of the enforcer, `controlVars` of the control plane, and
+ * `controlSecrets` its secrets (name → value, from the environment); `access` ({team, aud,
+ * jwksUrl}) turns on the control plane's Cloudflare Access sign-in.
  */
-export async function startStack({ entries = [], vars = {}, controlVars = {}, access = null } = {}) {
+export async function startStack({ entries = [], vars = {}, controlVars = {}, controlSecrets = {}, access = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-e2e-'));
   // A fresh signing key per run: tests never depend on the public demo key.
   const signingKey = randomBytes(32).toString('hex');
@@ -157,7 +158,13 @@ export async function startStack({ entries = [], vars = {}, controlVars = {}, ac
       '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--persist-to', persist, '--show-interactive-dev-session=false', '--log-level', 'log'];
     for (const [k, v] of Object.entries(allVars)) args.push('--var', `${k}:${v}`);
-    const workerEnv = { ...env, CLOUDFLARE_INCLUDE_PROCESS_ENV: 'true', ADMIN_SECRET: adminSecret };
+    // `controlSecrets` holds the control plane's other secrets (the billing endpoint); without
+    // them, the billing export is off.
+    const workerEnv = {
+      ...env, CLOUDFLARE_INCLUDE_PROCESS_ENV: 'true', ADMIN_SECRET: adminSecret,
+      BILLING_ENDPOINT: 'none', BILLING_ENDPOINT_TOKEN: 'none', ...controlSecrets,
+    };
+    for (const value of Object.values(controlSecrets)) secrets.add(value);
     worker = spawn(WRANGLER, args, { cwd: ROOT, env: workerEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     worker.stdout.setEncoding('utf8');
     worker.stderr.setEncoding('utf8');

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin;
+pub mod billing;
 pub mod guard;
 pub mod hex;
 pub mod http;

@@ -10,6 +10,8 @@
 mod admin;
 #[cfg(feature = "enforcer")]
 mod api;
+#[cfg(feature = "control")]
+mod billing;
 mod clock;
 #[cfg(feature = "enforcer")]
 mod entitlements;
@@ -53,4 +55,20 @@ pub async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> Result<web
         return Ok(admin::handle(worker::Request::from(req), &env).await.into());
     }
     Ok(worker::Response::error("Not Found", 404)?.into())
+}
+
+/// The billing queue's consumer (the export's events, and the dead letters).
+#[cfg(all(feature = "control", not(feature = "enforcer")))]
+#[event(queue)]
+pub async fn queue(batch: worker::MessageBatch<worker::wasm_bindgen::JsValue>, env: Env, _ctx: Context) -> Result<()> {
+    billing::delivery::consume(batch, &env).await;
+    Ok(())
+}
+
+/// The cron trigger: the fleet directory's sync from KV, and the billing export pass.
+#[cfg(all(feature = "control", not(feature = "enforcer")))]
+#[event(scheduled)]
+pub async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    billing::fleet::sync(&env).await;
+    billing::export::run(&env).await;
 }

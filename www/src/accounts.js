@@ -7,6 +7,7 @@ import { actionButton, badge, dl, field, fill, fmtInt, h, msgSlot, nextId, onSub
 import { tokensPanel } from './tokens.js';
 import { auditPanel, eventsPanel } from './trail.js';
 import { usagePanel } from './usage.js';
+import { statementPanel } from './statement.js';
 import { announce, heading, navigate, readOnly } from './ui.js';
 
 const ID_HINT = '1 to 64 characters: a-z 0-9 . _ - (starting with a letter or digit).';
@@ -159,7 +160,7 @@ function newAccountForm(ctx, planSlot) {
   return form;
 }
 
-const TABS = [['overview', 'Overview'], ['tokens', 'Tokens'], ['usage', 'Usage'], ['audit', 'Audit trail'], ['events', 'Pooling and resale']];
+const TABS = [['overview', 'Overview'], ['tokens', 'Tokens'], ['usage', 'Usage'], ['audit', 'Audit trail'], ['events', 'Pooling and resale'], ['statement', 'Statement']];
 
 export async function accountView(ctx, id, tab, month) {
   const title = heading(id);
@@ -183,7 +184,7 @@ export async function accountView(ctx, id, tab, month) {
   fill(meta,
     h('span', { class: 'mono' }, account.id), ' · plan ', h('a', { href: `#/plans/${enc(account.plan)}` }, account.plan), ' · ', badge(account.status));
   fill(panel);
-  const panels = { overview: overviewPanel, tokens: tokensPanel, usage: usagePanel, audit: auditPanel, events: eventsPanel };
+  const panels = { overview: overviewPanel, tokens: tokensPanel, usage: usagePanel, audit: auditPanel, events: eventsPanel, statement: statementPanel };
   await panels[tab](ctx, account, panel, month);
   if (ctx.alive()) ctx.settled();
 }

@@ -9,6 +9,7 @@ import './style.css';
 import { api, errorBox, identity, session, setUnauthorizedHandler } from './api.js';
 import { field, fill, h, onSubmit } from './dom.js';
 import { accountsView, accountView } from './accounts.js';
+import { fleetView } from './fleet.js';
 import { announce, clearStatus, navigate, takePending } from './ui.js';
 import { planAuditView, plansView, planView } from './plans.js';
 
@@ -22,10 +23,11 @@ let cleanups = [];
 const ROUTES = [
   [/^\/accounts$/, () => accountsView],
   [/^\/accounts\/([^/]+)$/, (m) => (ctx) => accountView(ctx, m[1], 'overview')],
-  [/^\/accounts\/([^/]+)\/(tokens|usage|audit|events)(?:\/(\d{4}-\d{2}))?$/, (m) => (ctx) => accountView(ctx, m[1], m[2], m[3])],
+  [/^\/accounts\/([^/]+)\/(tokens|usage|audit|events|statement)(?:\/(\d{4}-\d{2}))?$/, (m) => (ctx) => accountView(ctx, m[1], m[2], m[3])],
   [/^\/plans$/, () => plansView],
   [/^\/plans\/([^/]+)$/, (m) => (ctx) => planView(ctx, m[1])],
   [/^\/plan-audit$/, () => planAuditView],
+  [/^\/fleet(?:\/([a-z_]+)\/(asc|desc))?$/, (m) => (ctx) => fleetView(ctx, m[1], m[2])],
 ];
 
 function currentPath() {

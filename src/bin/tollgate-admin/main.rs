@@ -65,6 +65,8 @@ enum Command {
     Revoke(TokenRef),
     /// What an account used in a month: forwarded, refused, items, distinct items, bytes.
     Usage(UsageArgs),
+    /// An account's statement for a month: lines, charges, the amount due, what pins it.
+    Statement(UsageArgs),
     /// The audit trail: export it, or verify its hash chain.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -334,6 +336,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Statement(args) => statement(&api()?, &args, json),
         Command::Audit(c) => audit(&api()?, c, json),
         Command::Whoami => {
             let answer = api()?.get("whoami")?;
@@ -379,6 +382,21 @@ fn keys(api: &Api, command: KeysCommand, json: bool) -> Result<(), Failure> {
             let answer = api.post(&format!("keys/{}/revoke", segment(&id)?), None)?;
             output::done(&answer, json, &format!("admin key {id} revoked"));
         }
+    }
+    Ok(())
+}
+
+fn statement(api: &Api, args: &UsageArgs, json: bool) -> Result<(), Failure> {
+    let format = if args.csv { "csv" } else { "json" };
+    let mut route = format!("accounts/{}/statement?format={format}", segment(&args.account)?);
+    if let Some(month) = &args.month {
+        route.push_str(&format!("&month={}", segment(month)?));
+    }
+    let answer = api.get(&route)?;
+    if args.csv {
+        print!("{}", answer.text);
+    } else {
+        output::statement(&answer, json);
     }
     Ok(())
 }

@@ -187,3 +187,47 @@ pub fn verification(answer: &Answer, json: bool) {
         );
     }
 }
+
+/// A statement: the heading, a line per app and group, the charges and the amount due.
+pub fn statement(answer: &Answer, json: bool) {
+    if json {
+        return raw(answer);
+    }
+    let v = answer.json();
+    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let currency = v["currency"].as_str().unwrap_or("");
+    println!(
+        "{} {} ({} to {}{}), plan {} price version {}",
+        text(&v["account"]),
+        text(&v["month"]),
+        text(&v["from"]),
+        text(&v["to"]),
+        if v["final"].as_bool() == Some(true) { ", final" } else { ", open" },
+        text(&v["plan"]),
+        text(&v["price_version"])
+    );
+    println!("{:<24}  {:<14}  {:>10}  {:>12}  {:>12}  {:>8}", "app", "group", "requests", "items", "distinct", "refused");
+    for l in v["lines"].as_array().into_iter().flatten() {
+        println!(
+            "{:<24}  {:<14}  {:>10}  {:>12}  {:>12}  {:>8}",
+            text(&l["app"]),
+            text(&l["group"]),
+            l["requests"],
+            l["items"],
+            l["distinct_items"],
+            l["refused_total"]
+        );
+    }
+    for c in v["charges"].as_array().into_iter().flatten() {
+        let kind = match c["group"].as_str() {
+            Some(group) => format!("{} {group}", text(&c["kind"])),
+            None => text(&c["kind"]),
+        };
+        println!("{kind:<24}  {} × {} / {} = {} minor units", c["quantity"], c["rate"], c["per"], c["amount_minor"]);
+    }
+    match v["amount_due"].as_str() {
+        Some(amount) => println!("amount due: {amount} {currency}"),
+        None => println!("amount due: none (the plan has no price for this month)"),
+    }
+    println!("ledger sha256: {}", text(&v["pinned_by"]["ledger_sha256"]));
+}

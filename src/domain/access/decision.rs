@@ -44,19 +44,8 @@ pub struct Call<'a> {
 /// Decides on a request whose token, account and plan records have been read and validated.
 #[must_use]
 pub fn decide(app: &AppRecord, account: &AccountRecord, plan: &Plan, call: Call<'_>, now: UnixMillis) -> Decision {
-    match app.status {
-        AppStatus::Active => {}
-        AppStatus::Suspended => return Decision::Deny(Problem::Unauthorized(Unauthorized::Suspended)),
-        AppStatus::Revoked => return Decision::Deny(Problem::Unauthorized(Unauthorized::Revoked)),
-    }
-    if app.expires_at.is_some_and(|at| now.as_secs() >= at) {
-        return Decision::Deny(Problem::Unauthorized(Unauthorized::Expired));
-    }
-    if account.status == AccountStatus::Suspended {
-        return Decision::Deny(Problem::Forbidden(Forbidden::AccountSuspended));
-    }
-    if let Err(refusal) = use_case::check(app.use_case.as_ref(), &account.use_cases) {
-        return Decision::Deny(Problem::Forbidden(refusal.into()));
+    if let Err(problem) = admissible(app, account, now) {
+        return Decision::Deny(problem);
     }
     let Some(route) = Method::from_request(call.method).and_then(|m| plan.routes.route(m, call.path)) else {
         return Decision::Deny(Problem::Forbidden(Forbidden::EndpointNotInPlan));
@@ -73,6 +62,26 @@ pub fn decide(app: &AppRecord, account: &AccountRecord, plan: &Plan, call: Call<
         }),
         Err(refusal) => Decision::Deny(Problem::Forbidden(refusal.into())),
     }
+}
+
+/// Whether the app may make any request at all: its token's status and expiry, its account's
+/// standing, its use case. The endpoints Tollgate answers itself check this alone.
+///
+/// # Errors
+/// The problem the request is refused with.
+pub fn admissible(app: &AppRecord, account: &AccountRecord, now: UnixMillis) -> Result<(), Problem> {
+    match app.status {
+        AppStatus::Active => {}
+        AppStatus::Suspended => return Err(Problem::Unauthorized(Unauthorized::Suspended)),
+        AppStatus::Revoked => return Err(Problem::Unauthorized(Unauthorized::Revoked)),
+    }
+    if app.expires_at.is_some_and(|at| now.as_secs() >= at) {
+        return Err(Problem::Unauthorized(Unauthorized::Expired));
+    }
+    if account.status == AccountStatus::Suspended {
+        return Err(Problem::Forbidden(Forbidden::AccountSuspended));
+    }
+    use_case::check(app.use_case.as_ref(), &account.use_cases).map_err(|refusal| Problem::Forbidden(refusal.into()))
 }
 
 #[cfg(test)]

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
+use crate::domain::billing::own_usage::Answer;
+use crate::domain::billing::statement::Figures;
 use crate::domain::guard::ports::{AppEntry, EventRow};
 use crate::domain::admin::key::KeyRecord;
 use crate::domain::admin::roles::RolesRecord;
@@ -16,6 +20,8 @@ use crate::domain::throttle::lease::{Deliveries, Report};
 use crate::domain::throttle::verdict::{Allowance, Verdict};
 use crate::domain::time::day::Day;
 
+/// The enforcer's build leaves out the serde code of the variants only the control plane sends
+/// or receives (statements, billing events): the request path's module stays small.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
@@ -109,6 +115,36 @@ pub enum Command {
     Housekeep,
     /// The account's month so far, its tokens and its detection events.
     Report,
+    /// What a statement of the days `from..=to` is built from (`billing::statement::Figures`).
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_serializing))]
+    Statement { from: Day, to: Day },
+    /// Up to `limit` billing events of the sealed days after `after` (`billing::export`).
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_serializing))]
+    UsageEvents {
+        account: Id,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<Cursor>,
+        limit: u64,
+    },
+    /// The month's figures for the fleet rollup (`billing::fleet`).
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_serializing))]
+    Rollup,
+    /// The billing events the export has not sent yet: those after the guard's export mark.
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_serializing))]
+    ExportDue { account: Id, limit: u64 },
+    /// The export has sent everything through `through`: the mark moves on (never back).
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_serializing))]
+    Exported { through: Cursor },
+    /// The customer's own usage (`billing::own_usage`): the query as the client sent it,
+    /// charged against that endpoint's own limit, answered from the ledger.
+    OwnUsage {
+        charge: Charge,
+        account: Id,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        query: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cap: Option<u64>,
+    },
 }
 
 /// What a command carries for the ledger, for the log line when the guard cannot keep it.
@@ -145,6 +181,12 @@ impl Command {
             Self::AuditVerify { .. } => "audit_verify",
             Self::Housekeep => "housekeep",
             Self::Report => "report",
+            Self::Statement { .. } => "statement",
+            Self::UsageEvents { .. } => "usage_events",
+            Self::Rollup => "rollup",
+            Self::ExportDue { .. } => "export_due",
+            Self::Exported { .. } => "exported",
+            Self::OwnUsage { .. } => "own_usage",
         }
     }
 
@@ -155,6 +197,7 @@ impl Command {
         matches!(
             self,
             Self::Charge(_) | Self::Lease { .. } | Self::Settle { .. } | Self::Delivered { .. } | Self::Stream { .. } | Self::Refused { .. }
+                | Self::OwnUsage { .. }
         )
     }
 
@@ -195,6 +238,21 @@ pub enum Reply {
     /// An admin key, `None` when there is none by that hash or id.
     Key(Option<KeyRecord>),
     Keys(Vec<KeyRecord>),
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_deserializing))]
+    Statement(Figures),
+    OwnUsage(Answer),
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_deserializing))]
+    Rollup(MonthFigures),
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(skip_deserializing))]
+    UsageEvents {
+        events: Vec<UsageEvent>,
+        /// Where the next read resumes: the last event's cursor, or the `after` given when
+        /// there was none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next: Option<Cursor>,
+        /// Whether more events are ready past this page.
+        more: bool,
+    },
 }
 
 /// What one housekeeping pass did.

@@ -7,6 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use crate::domain::access::entitlement::AppStatus;
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
+use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
+use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{
     AppEntry, AuditLog, Directory, EventKind, EventRow, Events, Fingerprints, Ledger, Line, Marks, Retention, SeenClient, Settlements, Streams, Tokens,
 };
@@ -53,6 +56,7 @@ pub struct MemoryStore {
     pub roles: Option<String>,
     /// Admin keys: (hash, record), oldest first.
     pub admin_keys: Vec<(String, KeyRecord)>,
+    pub exported_through: Option<Cursor>,
     /// When set, every call fails with this message.
     pub failing: Option<String>,
 }
@@ -253,6 +257,64 @@ impl Ledger for MemoryStore {
         }
         Ok(out.into_values().collect())
     }
+
+    fn billable(&self, after: Option<&Cursor>, through: Day, limit: u64) -> Result<Vec<UsageEvent>, StoreError> {
+        self.check()?;
+        let mut sums: BTreeMap<Cursor, [u64; 3]> = BTreeMap::new();
+        for ((day, app, group, _), counts) in &self.ledger {
+            let at = Cursor { day: Day(*day), app: app.clone(), group: group.clone() };
+            if *day <= through.0 && after.is_none_or(|a| at > *a) {
+                let sum = sums.entry(at).or_default();
+                sum[0] += counts[0];
+                sum[1] += counts[1];
+                sum[2] += counts[2];
+            }
+        }
+        Ok(sums
+            .into_iter()
+            .filter(|(_, [requests, _, distinct])| *requests > 0 || *distinct > 0)
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(c, [requests, items, distinct_items])| UsageEvent {
+                account: String::new(),
+                app: c.app,
+                group: c.group,
+                day: c.day,
+                requests,
+                items,
+                distinct_items,
+                seal_seq: None,
+                ledger_sha256: None,
+            })
+            .collect())
+    }
+
+    fn month_figures(&self, from: Day, to: Day) -> Result<MonthFigures, StoreError> {
+        self.check()?;
+        let mut out = MonthFigures::default();
+        for ((day, _, group, _), [forwarded, items, distinct, _]) in &self.ledger {
+            if (from.0..=to.0).contains(day) {
+                out.requests += forwarded;
+                out.items += items;
+                out.distinct_items += distinct;
+                if *forwarded > 0 {
+                    *out.requests_by_group.entry(group.clone()).or_insert(0) += forwarded;
+                }
+            }
+        }
+        out.refused = self.refusals.iter().filter(|(((day, ..), _), _)| (from.0..=to.0).contains(day)).map(|(_, n)| n).sum();
+        Ok(out)
+    }
+
+    fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError> {
+        self.check()?;
+        let mut sums: BTreeMap<(u64, String), u64> = BTreeMap::new();
+        for ((day, app, _, _), counts) in self.ledger.range((from.0, String::new(), String::new(), String::new())..) {
+            if *day <= to.0 && counts[2] > 0 {
+                *sums.entry((*day, app.clone())).or_insert(0) += counts[2];
+            }
+        }
+        Ok(sums.into_iter().map(|((day, app), distinct)| AppDay { day: Day(day), app, distinct }).collect())
+    }
 }
 
 impl Marks for MemoryStore {
@@ -275,6 +337,17 @@ impl Marks for MemoryStore {
     fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError> {
         self.check()?;
         self.verified = Some((seq, hash.to_owned()));
+        Ok(())
+    }
+
+    fn exported_through(&self) -> Result<Option<Cursor>, StoreError> {
+        self.check()?;
+        Ok(self.exported_through.clone())
+    }
+
+    fn set_exported_through(&mut self, cursor: &Cursor) -> Result<(), StoreError> {
+        self.check()?;
+        self.exported_through = Some(cursor.clone());
         Ok(())
     }
 }
@@ -411,6 +484,12 @@ impl AuditLog for MemoryStore {
     fn audit_len(&self) -> Result<u64, StoreError> {
         self.check()?;
         Ok(self.audit.len() as u64)
+    }
+
+    fn seals(&self, from: Day, to: Day) -> Result<Vec<Entry>, StoreError> {
+        self.check()?;
+        let day_of = |e: &Entry| serde_json::from_str::<crate::domain::record::seal::Seal>(&e.detail).map(|s| s.day_number).ok();
+        Ok(self.audit.iter().filter(|e| e.kind == "seal" && day_of(e).is_some_and(|d| (from.0..=to.0).contains(&d))).cloned().collect())
     }
 }
 

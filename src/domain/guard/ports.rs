@@ -9,6 +9,9 @@ use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::admin::key::KeyRecord;
 use crate::domain::record::audit::{Actor, AuditKind, Entry};
+use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
+use crate::domain::billing::own_usage::AppDay;
 use crate::domain::record::ledger::Row;
 use crate::domain::record::retention::Kept;
 use crate::domain::redistribution::fingerprint::Fingerprint;
@@ -118,6 +121,25 @@ pub trait Ledger {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn days_with_rows(&self, after: Option<Day>, before: Day, limit: u64) -> Result<Vec<Day>, StoreError>;
+    /// Each app's distinct items per day of `from..=to` (days and apps with none left out), in
+    /// order of day and app.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError>;
+    /// Up to `limit` billable lines (requests forwarded or distinct items delivered) per day,
+    /// app and group, summed over recipients, after `after` and through `through`, in order of
+    /// day, app and group. `account` and the seal are left for the caller.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn billable(&self, after: Option<&Cursor>, through: Day, limit: u64) -> Result<Vec<UsageEvent>, StoreError>;
+    /// The sums of the days `from..=to`: requests (and per group), items, distinct items and
+    /// refusals. `month`, `events` and `suspended` are left for the caller.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn month_figures(&self, from: Day, to: Day) -> Result<MonthFigures, StoreError>;
 }
 
 /// The audit hash chain.
@@ -133,6 +155,11 @@ pub trait AuditLog {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn audit_len(&self) -> Result<u64, StoreError>;
+    /// The seal entries of the days `from..=to`, in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn seals(&self, from: Day, to: Day) -> Result<Vec<Entry>, StoreError>;
 }
 
 /// Detection events, each recorded once under its dedupe key.
@@ -178,6 +205,14 @@ pub trait Marks {
     /// # Errors
     /// [`StoreError`] when the storage fails.
     fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError>;
+    /// Where the billing export has got to.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn exported_through(&self) -> Result<Option<Cursor>, StoreError>;
+    /// # Errors
+    /// [`StoreError`] when the storage fails.
+    fn set_exported_through(&mut self, cursor: &Cursor) -> Result<(), StoreError>;
 }
 
 /// The ids of the lease reports settled, so a report sent again is not counted twice.

@@ -12,6 +12,10 @@ use crate::domain::access::entitlement::decode;
 use crate::domain::access::id::Id;
 use crate::domain::admin::key::KeyRecord;
 use crate::domain::admin::roles::RolesRecord;
+use crate::domain::billing::export::{self, Cursor};
+use crate::domain::billing::fleet::MonthFigures;
+use crate::domain::billing::own_usage;
+use crate::domain::billing::statement::Figures;
 use crate::domain::guard::command::{AccountReport, Command, Housekeeping, Reply};
 use crate::domain::guard::ports::{EventKind, GuardStore, Line, StoreError};
 use crate::domain::record::audit::{AdminChange, AuditKind, Verifier};
@@ -164,6 +168,20 @@ pub fn handle(store: &mut impl GuardStore, command: Command, now: UnixMillis) ->
         Command::AuditVerify { full } => Reply::Verified(verify(store, full, now)?),
         Command::Housekeep => Reply::Housekept(housekeep(store, now)?),
         Command::Report => Reply::Report(report(store, now)?),
+        Command::Statement { from, to } => Reply::Statement(statement(store, from, to)?),
+        Command::Rollup => Reply::Rollup(rollup(store, now)?),
+        Command::UsageEvents { account, after, limit } => usage_events(store, &account, after, limit)?,
+        Command::ExportDue { account, limit } => {
+            let after = store.exported_through()?;
+            usage_events(store, &account, after, limit)?
+        }
+        Command::Exported { through } => {
+            if store.exported_through()?.is_none_or(|at| through > at) {
+                store.set_exported_through(&through)?;
+            }
+            Reply::Done
+        }
+        Command::OwnUsage { charge, account, query, cap } => Reply::OwnUsage(own_usage(store, &charge, &account, query.as_deref(), cap, now)?),
     };
     Ok(Outcome { reply, notices })
 }
@@ -426,6 +444,59 @@ fn verify(store: &mut impl GuardStore, full: bool, now: UnixMillis) -> Result<se
         out["first_break"] = b;
     }
     Ok(out)
+}
+
+/// The customer's own usage: the query checked, the endpoint's own window charged (not a request
+/// to the origin, so no ledger line and no detection rule), then each app's distinct items per
+/// day summed from the ledger in one query.
+fn own_usage(store: &mut impl GuardStore, charge: &Charge, account: &Id, query: Option<&str>, cap: Option<u64>, now: UnixMillis) -> Result<own_usage::Answer, StoreError> {
+    let Ok(query) = own_usage::UsageQuery::parse(query) else { return Ok(own_usage::Answer::BadQuery) };
+    let verdict = charge::charge(store, standing(store, charge)?, charge, now)?;
+    let Verdict::Allow { quotas, .. } = verdict else { return Ok(own_usage::Answer::Refused(verdict)) };
+    let days = store.distinct_by_app_and_day(query.from(now), Day::of(now))?;
+    let body = own_usage::body(&query, account, cap, &days, now).to_string();
+    Ok(own_usage::Answer::Usage { quotas, body })
+}
+
+/// The month so far, for the fleet rollup: the ledger's sums, the month's detection events (of
+/// the newest 100) and the account's suspension.
+fn rollup(store: &impl GuardStore, now: UnixMillis) -> Result<MonthFigures, StoreError> {
+    let month = Month::of(now);
+    let mut figures = store.month_figures(Day::of(month.start()), Day::of(now))?;
+    figures.month = month.key();
+    let since = month.start().0;
+    figures.events = store.events()?.iter().filter(|e| u64::try_from(e.at).is_ok_and(|at| at >= since)).count() as u64;
+    figures.suspended = store.is_suspended()?;
+    Ok(figures)
+}
+
+/// A page of billing events of the sealed days after `after`, each with its day's seal.
+fn usage_events(store: &impl GuardStore, account: &Id, after: Option<Cursor>, limit: u64) -> Result<Reply, StoreError> {
+    let limit = limit.clamp(1, export::MAX_PAGE);
+    let Some(through) = store.sealed_through()? else { return Ok(Reply::UsageEvents { events: Vec::new(), next: after, more: false }) };
+    let mut events = store.billable(after.as_ref(), through, limit)?;
+    if let (Some(first), Some(last)) = (events.first(), events.last()) {
+        let seals: Vec<(u64, Seal)> =
+            store.seals(first.day, last.day)?.into_iter().filter_map(|e| serde_json::from_str(&e.detail).ok().map(|s| (e.seq, s))).collect();
+        for e in &mut events {
+            e.account = account.to_string();
+            if let Some((seq, seal)) = seals.iter().find(|(_, s)| s.day_number == e.day.0) {
+                e.seal_seq = Some(*seq);
+                e.ledger_sha256 = Some(seal.ledger_sha256.clone());
+            }
+        }
+    }
+    let more = events.len() as u64 == limit;
+    let next = events.last().map(export::UsageEvent::cursor).or(after);
+    Ok(Reply::UsageEvents { events, next, more })
+}
+
+/// The figures of a statement: the rows, the days' seals and the chain's head, read in one
+/// command so that they agree.
+fn statement(store: &impl GuardStore, from: Day, to: Day) -> Result<Figures, StoreError> {
+    let len = store.audit_len()?;
+    let head = if len == 0 { None } else { store.audit_page(len - 1, 1)?.pop() };
+    Ok(Figures { rows: store.usage(from, to)?, seals: store.seals(from, to)?, head, sealed_through: store.sealed_through()? })
 }
 
 fn report(store: &impl GuardStore, now: UnixMillis) -> Result<AccountReport, StoreError> {
@@ -1040,6 +1111,101 @@ mod tests {
         assert_eq!(usage(&mut store, old).len(), 1);
         housekeep(&mut store, old.plus_millis((retention::LEDGER_DAYS + 1) * DAY)).unwrap();
         assert!(usage(&mut store, old).is_empty());
+    }
+
+    #[test]
+    fn a_statement_reads_the_rows_the_seals_of_its_days_and_the_head() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 10)]);
+        verdict(&mut store, &c, T0);
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        let tomorrow = T0.plus_millis(DAY);
+        verdict(&mut store, &c, tomorrow);
+        housekeep(&mut store, tomorrow).unwrap();
+        let (first, second) = (Day::of(T0), Day::of(tomorrow));
+        let Reply::Statement(figures) = run(&mut store, Command::Statement { from: first, to: second }, tomorrow) else { panic!() };
+        assert_eq!(figures.rows.len(), 2);
+        assert_eq!(figures.seals.len(), 1, "the first day is sealed, the second not yet");
+        assert_eq!(figures.head.as_ref().map(|e| e.seq), Some(1));
+        assert_eq!(figures.sealed_through, Some(first));
+        // Outside the range: no rows, no seals, the same head.
+        let Reply::Statement(none) = run(&mut store, Command::Statement { from: second.minus(10), to: first.minus(1) }, tomorrow) else { panic!() };
+        assert_eq!((none.rows.len(), none.seals.len(), none.head.map(|e| e.seq)), (0, 0, Some(1)));
+    }
+
+    #[test]
+    fn own_usage_has_its_own_window_and_leaves_no_ledger_line() {
+        use crate::domain::billing::own_usage::{self, Answer};
+        let mut store = MemoryStore::default();
+        run(&mut store, delivered("a1", &["1", "2", "3"], 0), T0);
+        run(&mut store, delivered("a2", &["3", "4"], 0), T0);
+        let ask = |store: &mut MemoryStore, query: &str| {
+            let command = Command::OwnUsage { charge: own_usage::charge(id("a1"), hash(1)), account: id("acme"), query: Some(query.into()), cap: Some(9) };
+            let Reply::OwnUsage(answer) = run(store, command, T0) else { panic!() };
+            answer
+        };
+        assert_eq!(ask(&mut store, "days=200"), Answer::BadQuery);
+        let Answer::Usage { quotas, body } = ask(&mut store, "usage.fields=daily_client_app_usage,project_usage,project_cap") else { panic!() };
+        assert_eq!((quotas[0].limit, quotas[0].remaining), (own_usage::REQUESTS_PER_WINDOW, own_usage::REQUESTS_PER_WINDOW - 1));
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // "3" went to a1 first: a2's delivery had one new item.
+        assert_eq!((body["data"]["project_usage"].as_str(), body["data"]["project_cap"].as_str()), (Some("4"), Some("9")));
+        assert_eq!(body["data"]["daily_client_app_usage"][1]["usage"][6]["usage"], "1");
+        for _ in 1..own_usage::REQUESTS_PER_WINDOW {
+            ask(&mut store, "");
+        }
+        assert!(matches!(ask(&mut store, ""), Answer::Refused(Verdict::RateLimited { .. })));
+        let rows = usage(&mut store, T0);
+        assert_eq!(rows.iter().map(|r| r.forwarded + r.refused.values().sum::<u64>()).sum::<u64>(), 0, "{rows:?}");
+    }
+
+    #[test]
+    fn billing_events_cover_sealed_days_only_and_the_export_mark_moves_forward() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 10)]);
+        verdict(&mut store, &c, T0);
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        run(&mut store, delivered("a2", &["3"], 0), T0);
+        let events = |store: &mut MemoryStore, command: Command, now: UnixMillis| match run(store, command, now) {
+            Reply::UsageEvents { events, next, more } => (events, next, more),
+            other => panic!("{other:?}"),
+        };
+        let acme = || id("acme");
+        // Today is not sealed: nothing yet.
+        let (none, _, _) = events(&mut store, Command::UsageEvents { account: acme(), after: None, limit: 10 }, T0);
+        assert!(none.is_empty());
+        let tomorrow = T0.plus_millis(DAY);
+        housekeep(&mut store, tomorrow).unwrap();
+        let (page, next, more) = events(&mut store, Command::UsageEvents { account: acme(), after: None, limit: 1 }, tomorrow);
+        assert_eq!((page.len(), more), (1, true));
+        assert_eq!((page[0].account.as_str(), page[0].app.as_str(), page[0].requests, page[0].distinct_items), ("acme", "a1", 1, 2));
+        assert_eq!(page[0].seal_seq, Some(1), "each event names its day's seal");
+        let (rest, _, more) = events(&mut store, Command::UsageEvents { account: acme(), after: next, limit: 10 }, tomorrow);
+        assert_eq!((rest.len(), rest[0].app.as_str(), more), (1, "a2", false));
+        // The export: all due, then marked, then none due; the mark never goes back.
+        let (due, next, _) = events(&mut store, Command::ExportDue { account: acme(), limit: 10 }, tomorrow);
+        assert_eq!(due.len(), 2);
+        run(&mut store, Command::Exported { through: next.clone().unwrap() }, tomorrow);
+        let (due, _, _) = events(&mut store, Command::ExportDue { account: acme(), limit: 10 }, tomorrow);
+        assert!(due.is_empty());
+        run(&mut store, Command::Exported { through: page[0].cursor() }, tomorrow);
+        assert_eq!(store.exported_through, next);
+    }
+
+    #[test]
+    fn the_rollup_sums_this_month_only() {
+        let mut store = MemoryStore::default();
+        let c = charge("a1", 1, vec![limit(Scope::App, 1)]);
+        verdict(&mut store, &c, T0);
+        verdict(&mut store, &c, T0); // refused: the app's 1 per window
+        run(&mut store, delivered("a1", &["1", "2"], 0), T0);
+        let next_month = Month::of(T0).next().start();
+        run(&mut store, delivered("a1", &["9"], 0), next_month);
+        let Reply::Rollup(f) = run(&mut store, Command::Rollup, T0) else { panic!() };
+        assert_eq!((f.month.as_str(), f.requests, f.items, f.distinct_items, f.refused), (Month::of(T0).key().as_str(), 1, 2, 2, 1));
+        assert_eq!(f.requests_by_group.get("search"), Some(&1));
+        let Reply::Rollup(f) = run(&mut store, Command::Rollup, next_month) else { panic!() };
+        assert_eq!((f.requests, f.distinct_items, f.refused), (0, 1, 0));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum Problem {
     GuardUnavailable,
     /// 400, 414 or 431: the request's shape is refused before any policy.
     BadRequest(ShapeError),
+    /// 400: a query parameter an endpoint Tollgate answers itself does not take.
+    InvalidQuery,
     /// 502: the origin could not be reached.
     OriginUnreachable,
     /// 504: the origin did not answer within the configured time.
@@ -139,7 +141,7 @@ impl Problem {
             | Self::OriginResponseUnfilterable
             | Self::OriginResponsePartial
             | Self::OriginResponseUncountable => 502,
-            Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => 400,
+            Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) | Self::InvalidQuery => 400,
             Self::BadRequest(ShapeError::TargetTooLong) => 414,
             Self::BadRequest(ShapeError::HeadersTooLarge) => 431,
             Self::OriginTimeout => 504,
@@ -157,7 +159,7 @@ impl Problem {
             Self::UsageCapped { .. } => "usage-capped",
             Self::RedistributionCapped { .. } => "redistribution-capped",
             Self::TooManyConnections => "streaming-connection",
-            Self::BadRequest(_) => "invalid-request",
+            Self::BadRequest(_) | Self::InvalidQuery => "invalid-request",
             Self::OriginResponseUnfilterable | Self::OriginResponsePartial | Self::OriginResponseUncountable => "bad-gateway",
             Self::OriginUnreachable => "bad-gateway",
             Self::OriginTimeout => "gateway-timeout",
@@ -174,7 +176,7 @@ impl Problem {
             Self::UsageCapped { .. } => "Usage Capped",
             Self::RedistributionCapped { .. } => "Redistribution Capped",
             Self::TooManyConnections => "ConnectionException",
-            Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) => "Invalid Request",
+            Self::BadRequest(ShapeError::PathNotCanonical | ShapeError::Override(_)) | Self::InvalidQuery => "Invalid Request",
             Self::BadRequest(ShapeError::TargetTooLong) => "URI Too Long",
             Self::BadRequest(ShapeError::HeadersTooLarge) => "Request Header Fields Too Large",
             Self::OriginResponseUnfilterable | Self::OriginResponsePartial | Self::OriginResponseUncountable => "Bad Gateway",
@@ -229,6 +231,7 @@ impl Problem {
             }
             Self::BadRequest(ShapeError::TargetTooLong) => "The request path and query are too long.",
             Self::BadRequest(ShapeError::HeadersTooLarge) => "The request headers are too large.",
+            Self::InvalidQuery => "A query parameter is not valid for this endpoint.",
             Self::OriginUnreachable => "The upstream service could not be reached.",
             Self::OriginTimeout => "The upstream service did not answer in time.",
         }
@@ -267,6 +270,7 @@ impl Problem {
             Self::BadRequest(ShapeError::PathNotCanonical) => Some("path-not-canonical"),
             Self::BadRequest(ShapeError::TargetTooLong) => Some("target-too-long"),
             Self::BadRequest(ShapeError::HeadersTooLarge) => Some("headers-too-large"),
+            Self::InvalidQuery => Some("query-invalid"),
             Self::GuardUnavailable => Some("guard-unavailable"),
             Self::EntitlementUnavailable => Some("entitlements-unavailable"),
             _ => None,
@@ -368,6 +372,7 @@ mod tests {
             Problem::OriginResponseUncountable,
             Problem::BadRequest(ShapeError::Override(Override::XHttpMethodOverride)),
             Problem::BadRequest(ShapeError::Override(Override::XOriginalUrl)),
+            Problem::InvalidQuery,
         ]);
         all
     }

@@ -24,6 +24,15 @@ impl Month {
         format!("{:04}-{:02}", self.year, self.month)
     }
 
+    /// Reads `YYYY-MM`.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let (y, m) = text.split_once('-')?;
+        let month: u32 = m.parse().ok()?;
+        let ok = (1..=12).contains(&month) && y.len() == 4 && m.len() == 2 && y.bytes().all(|b| b.is_ascii_digit());
+        ok.then_some(Self { year: y.parse().ok()?, month })
+    }
+
     #[must_use]
     pub fn next(self) -> Self {
         if self.month == 12 {
@@ -76,6 +85,15 @@ mod tests {
         assert_eq!(Month::of(UnixMillis(0)).key(), "1970-01");
         // 2024-02-29T12:00:00Z, a leap day.
         assert_eq!(Month::of(UnixMillis(1_709_208_000_000)).key(), "2024-02");
+    }
+
+    #[test]
+    fn parses_its_own_key_only() {
+        assert_eq!(Month::parse("2026-11"), Some(Month { year: 2026, month: 11 }));
+        assert_eq!(Month::parse("2026-11").map(Month::key).as_deref(), Some("2026-11"));
+        for bad in ["2026-13", "2026-00", "2026-1", "26-11", "2026/11", "+026-11", "", "2026-11-01"] {
+            assert_eq!(Month::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

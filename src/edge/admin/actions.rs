@@ -95,24 +95,24 @@ impl Admin<'_> {
     }
 
     /// The first value of a query parameter.
-    fn param(&self, name: &str) -> Option<&str> {
+    pub fn param(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    fn text(&self) -> Result<&str, Fail> {
+    pub(super) fn text(&self) -> Result<&str, Fail> {
         std::str::from_utf8(self.body).map_err(|_| bad("The body is not UTF-8."))
     }
 
-    async fn read(&self, key: &str) -> Result<Option<String>, Fail> {
+    pub(super) async fn read(&self, key: &str) -> Result<Option<String>, Fail> {
         self.kv.get(key).text().await.map_err(|_| unavailable("KV could not be read."))
     }
 
-    async fn write(&self, key: &str, value: String) -> Result<(), Fail> {
+    pub(super) async fn write(&self, key: &str, value: String) -> Result<(), Fail> {
         let put = self.kv.put(key, value).map_err(|_| unavailable("KV could not be written."))?;
         put.execute().await.map_err(|_| unavailable("KV could not be written."))
     }
 
-    async fn load<R: Record>(&self, key: &str) -> Result<R, Fail> {
+    pub(super) async fn load<R: Record>(&self, key: &str) -> Result<R, Fail> {
         let text = self.read(key).await?.ok_or_else(|| not_found(format!("No record under `{key}`.")))?;
         decode::<R>(&text).map_err(|e| Fail(409, "Conflict", format!("The stored record is invalid: {e}")))
     }
@@ -146,6 +146,7 @@ impl Admin<'_> {
         if record.id != id {
             return Err(bad(format!("Field `id` is `{}` but the path names `{id}`.", record.id)));
         }
+        self.check_price_change(&record).await?;
         let text = serde_json::to_string(&record).unwrap_or_default();
         // The record as written (read back as JSON rather than converted: one serialiser for plans).
         let written: Value = serde_json::from_str(&text).unwrap_or_default();
@@ -165,10 +166,14 @@ impl Admin<'_> {
     }
 
     /// Writes an account record: the guard learns a suspension first, then KV, then the audit.
-    async fn save_account(&self, record: &AccountRecord, change: AdminChange) -> Result<(), Fail> {
+    pub(super) async fn save_account(&self, record: &AccountRecord, change: AdminChange) -> Result<(), Fail> {
         let suspended = record.status == AccountStatus::Suspended;
         self.guard(record.id.as_str(), &Command::SetSuspended { suspended }).await?;
         self.write(&kv_layout::account_key(&record.id), serde_json::to_string(record).unwrap_or_default()).await?;
+        // The fleet's directory follows; if D1 fails, the hourly sync repairs it.
+        if let Err(e) = crate::edge::billing::fleet::remember(self.env, record).await {
+            log::event("warn", "fleet_directory_not_written", json!({ "account": record.id.as_str(), "error": e.to_string() }));
+        }
         self.audit_change(record.id.as_str(), change, json!({ "record": record })).await
     }
 
@@ -240,7 +245,7 @@ impl Admin<'_> {
         self.create_token(record, AdminChange::TokenIssued, None).await
     }
 
-    async fn create_token(&self, record: AppRecord, change: AdminChange, replaces: Option<&TokenHash>) -> Answer {
+    pub(super) async fn create_token(&self, record: AppRecord, change: AdminChange, replaces: Option<&TokenHash>) -> Answer {
         let token = random::new_token().ok_or_else(|| unavailable("No randomness available."))?;
         let hash = token.hash();
         let account = record.account.clone();

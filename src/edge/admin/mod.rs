@@ -2,19 +2,22 @@
 //! (`auth`: a Cloudflare Access token, an admin key, or the break-glass secret), its route's
 //! permission is checked against the caller's role (`domain::admin::role`), and then it is
 //! answered by an action (`actions` for entitlements, tokens, usage and audit; `directory` for
-//! who is an admin). The routes are described in `openapi.json`, served at `<prefix>openapi.json`.
+//! who is an admin; `statement`, `billing` and `fleet` for what accounts owe). The routes are described in `openapi.json`, served at `<prefix>openapi.json`.
 
 mod access;
 mod actions;
 mod auth;
+mod billing;
 mod directory;
+mod fleet;
+mod statement;
 
 use std::cell::RefCell;
 
 use serde_json::json;
 use worker::{Env, Method, Request, Response};
 
-use self::actions::{enforcer_counters, not_found, problem, respond, unavailable, Admin, Fail};
+use self::actions::{bad, enforcer_counters, not_found, ok, problem, respond, unavailable, Admin, Answer, Fail};
 use self::auth::Refusal;
 use crate::domain::access::entitlement::{AccountRecord, PlanRecord};
 use crate::domain::access::kv_layout::{self, BINDING};
@@ -121,6 +124,13 @@ pub async fn handle(mut req: Request, env: &Env) -> Response {
         (Method::Post, ["accounts", id, "housekeep"]) => admin.housekeep(id).await,
         (Method::Get, ["accounts", id, "audit", "verify"]) => admin.audit(id, true).await,
         (Method::Get, ["accounts", id, "report"]) => admin.report(id).await.and_then(|r| actions::ok(&r)),
+        (Method::Get, ["accounts", id, "statement"]) => admin.statement(id).await,
+        (Method::Get, ["accounts", id, "billing-events"]) => admin.billing_events(id).await,
+        (Method::Post, ["billing", "export"]) => admin.billing_export().await,
+        (Method::Get, ["fleet"]) => admin.fleet().await,
+        (Method::Post, ["fleet", "sync"]) => admin.fleet_sync().await,
+        (Method::Get, ["billing", "dead-letters"]) => admin.dead_letters().await,
+        (Method::Post, ["billing", "dead-letters", "replay"]) => admin.replay_dead_letters().await,
         (Method::Get, ["audit"]) => admin.audit(ADMIN_LOG, false).await,
         (Method::Get, ["audit", "verify"]) => admin.audit(ADMIN_LOG, true).await,
         (Method::Post, ["tokens", hash, action]) => admin.token_action(hash, action).await,

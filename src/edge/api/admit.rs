@@ -9,7 +9,7 @@ use worker::Env;
 use super::request::Incoming;
 use crate::domain::access::bearer;
 use crate::domain::access::decision::{decide, Call, Decision, Grant};
-use crate::domain::access::entitlement::{Method, Plan};
+use crate::domain::access::entitlement::{AccountRecord, AppRecord, Method, Plan};
 use crate::domain::access::id::Id;
 use crate::domain::access::token::TokenHash;
 use crate::domain::http::problem::{Problem, Unauthorized};
@@ -46,9 +46,38 @@ impl From<Problem> for Refusal {
     }
 }
 
+/// A token's records: its app, the app's account and the account's plan.
+pub struct Records {
+    pub app: Rc<AppRecord>,
+    pub account: Rc<AccountRecord>,
+    pub plan: Rc<Plan>,
+    pub token_hash: TokenHash,
+}
+
 /// The token, its records, the decision.
 pub async fn admit(req: &Incoming, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Admitted, Refusal> {
-    // The format is checked before any KV read: garbage costs nothing.
+    let Records { app, account, plan, token_hash: hash } = records(req, env, settings, now).await?;
+    let method = req.method.as_str();
+    let path = req.path.as_str();
+    let recipient = req.header(recipient::HEADER);
+    let call = Call { method, path, recipient };
+    match decide(&app, &account, &plan, call, now) {
+        Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
+        Decision::Deny(problem) => {
+            let group = Method::from_request(method).and_then(|m| plan.routes.find(m, path)).cloned();
+            let known = Known {
+                account: account.id.clone(),
+                app: app.app.clone(),
+                group,
+                recipient: recipient.map(|r| r.chars().take(64).collect()).unwrap_or_default(),
+            };
+            Err(Refusal { problem, known: Some(known) })
+        }
+    }
+}
+
+/// The token (its format checked before any KV read: garbage costs nothing) and its records.
+pub async fn records(req: &Incoming, env: &Env, settings: &Settings, now: UnixMillis) -> Result<Records, Problem> {
     let token = bearer::token_from_header(req.header("authorization")).map_err(Problem::from)?;
     let hash = token.hash();
     let table = Entitlements::new(env, settings.cache_ttl_ms, now);
@@ -69,24 +98,7 @@ pub async fn admit(req: &Incoming, env: &Env, settings: &Settings, now: UnixMill
         .await
         .map_err(|e| unavailable("plan", &hash, &e))?
         .ok_or_else(|| unavailable("plan", &hash, &LoadError::Kv("plan record missing".into())))?;
-
-    let method = req.method.as_str();
-    let path = req.path.as_str();
-    let recipient = req.header(recipient::HEADER);
-    let call = Call { method, path, recipient };
-    match decide(&app, &account, &plan, call, now) {
-        Decision::Allow(grant) => Ok(Admitted { grant, plan, token_hash: hash }),
-        Decision::Deny(problem) => {
-            let group = Method::from_request(method).and_then(|m| plan.routes.find(m, path)).cloned();
-            let known = Known {
-                account: account.id.clone(),
-                app: app.app.clone(),
-                group,
-                recipient: recipient.map(|r| r.chars().take(64).collect()).unwrap_or_default(),
-            };
-            Err(Refusal { problem, known: Some(known) })
-        }
-    }
+    Ok(Records { app, account, plan, token_hash: hash })
 }
 
 fn unavailable(kind: &str, hash: &TokenHash, error: &LoadError) -> Problem {

@@ -9,6 +9,7 @@ mod delivery;
 mod guard;
 mod limit;
 mod origin;
+mod own_usage;
 mod record;
 mod request;
 mod respond;
@@ -46,6 +47,10 @@ pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) ->
         Ok(incoming) => incoming,
         Err(problem) => return respond::problem(&problem, errors),
     };
+    // The customer's own usage is answered here, never by the origin.
+    if own_usage::is_own(&incoming) {
+        return own_usage::answer(&incoming, &env, &settings, now).await;
+    }
     // Admit: the token, its entitlements, the decision.
     let admitted = match admit::admit(&incoming, &env, &settings, now).await {
         Ok(admitted) => admitted,

@@ -5,4 +5,6 @@ pub mod client;
 #[cfg(feature = "control")]
 mod object;
 #[cfg(feature = "control")]
+mod rollup;
+#[cfg(feature = "control")]
 mod sql;

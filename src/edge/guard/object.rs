@@ -45,13 +45,21 @@ pub struct AccountGuard {
     /// The day housekeeping (seals, retention) last finished on; it runs before the first
     /// command of each day, and again while it has more to do.
     housekept: Cell<Option<Day>>,
+    /// The fleet rollup's alarm is set (`rollup`), and the environment its D1 write needs.
+    rollup_armed: Cell<bool>,
+    env: Env,
 }
 
 impl DurableObject for AccountGuard {
     fn new(state: State, env: Env) -> Self {
         let schema = SqlStore::new(state.storage().sql()).ensure_schema();
         let storage_limit = env.var(STORAGE_LIMIT_VAR).ok().and_then(|v| v.to_string().parse().ok());
-        Self { state, storage_limit, full_until: Cell::new(None), schema, housekept: Cell::new(None) }
+        Self { state, storage_limit, full_until: Cell::new(None), schema, housekept: Cell::new(None), rollup_armed: Cell::new(false), env }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        super::rollup::write(&self.state, &self.env, &self.rollup_armed).await;
+        Response::ok("")
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -66,6 +74,8 @@ impl DurableObject for AccountGuard {
         if command.is_traffic() && self.full_until.get().is_some_and(|until| now < until) {
             return Response::error(StoreError(StoreError::FULL.into()).to_string(), 500);
         }
+        // Before the command runs, so nothing awaits between its writes.
+        super::rollup::arm(&self.state, &self.rollup_armed).await;
         if self.housekept.get() != Some(Day::of(now)) {
             self.housekeep(now);
         }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Record, RecordError};
 use crate::domain::access::id::Id;
+use crate::domain::billing::price::{self, PriceVersion};
 use crate::domain::throttle::limit::{GuardFailure, Limit, MAX_CONNECTIONS};
 use crate::domain::access::route::{RouteError, RouteTable};
 use crate::domain::redistribution::shape::Shape;
@@ -87,6 +88,12 @@ pub struct PlanRecord {
     /// Streams of one endpoint group open at once for the whole account, across its apps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_connections_per_account: Option<u64>,
+    /// What the plan costs, version by version (`billing::price`); optional. The enforcer
+    /// skips it unread (prices are the control plane's business, and reading them would cost
+    /// the request path's module size); the control plane reads and checks it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(deserialize_with = "price::skip"))]
+    pub prices: Vec<PriceVersion>,
 }
 
 pub const MAX_ENDPOINTS: usize = 256;
@@ -118,7 +125,8 @@ impl Record for PlanRecord {
                 why: format!("endpoint {i} (`{}`): only a GET endpoint can be a stream", e.path),
             });
         }
-        self.validate_limits()
+        self.validate_limits()?;
+        self.validate_prices()
     }
 }
 
@@ -164,6 +172,22 @@ impl PlanRecord {
             return Err(RecordError::Field { field, why: why.into() });
         }
         Ok(())
+    }
+
+    /// The enforcer skips prices unread (see `prices`): nothing to check there.
+    #[cfg(all(feature = "enforcer", not(feature = "control")))]
+    #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+    fn validate_prices(&self) -> Result<(), RecordError> {
+        Ok(())
+    }
+
+    #[cfg(not(all(feature = "enforcer", not(feature = "control"))))]
+    fn validate_prices(&self) -> Result<(), RecordError> {
+        let groups: Vec<&Id> = self.endpoints.iter().map(|e| &e.group).collect();
+        match price::problem(&self.prices, &groups) {
+            Some(why) => Err(RecordError::Field { field: "prices", why }),
+            None => Ok(()),
+        }
     }
 
     /// The limits that apply to one endpoint group.

@@ -7,6 +7,7 @@ use super::{int, unsigned, SqlStore};
 use crate::domain::guard::ports::{AuditLog, StoreError};
 use crate::domain::record::audit::{self, Actor, AuditKind, Entry};
 use crate::domain::time::clock::UnixMillis;
+use crate::domain::time::day::Day;
 
 #[derive(Deserialize)]
 struct AuditRow {
@@ -67,5 +68,15 @@ impl AuditLog for SqlStore {
 
     fn audit_len(&self) -> Result<u64, StoreError> {
         self.number("SELECT COUNT(*) AS n FROM audit", vec![])
+    }
+
+    fn seals(&self, from: Day, to: Day) -> Result<Vec<Entry>, StoreError> {
+        // The seals only (one a day), through their index; the day is read from each seal.
+        let rows: Vec<AuditRow> = self.query(
+            "SELECT seq, at, kind, detail, prev_hash, hash FROM audit WHERE kind = 'seal'
+             AND json_extract(detail, '$.day_number') BETWEEN ? AND ? ORDER BY seq",
+            vec![int(from.0), int(to.0)],
+        )?;
+        Ok(rows.into_iter().map(Entry::from).collect())
     }
 }

@@ -7,6 +7,9 @@ use serde::Deserialize;
 use worker::SqlStorageValue;
 
 use super::{int, unsigned, SqlStore};
+use crate::domain::billing::export::{Cursor, UsageEvent};
+use crate::domain::billing::fleet::MonthFigures;
+use crate::domain::billing::own_usage::AppDay;
 use crate::domain::guard::ports::{Ledger, Line, StoreError};
 use crate::domain::record::ledger::Row;
 use crate::domain::throttle::lease::Deliveries;
@@ -101,6 +104,84 @@ impl Ledger for SqlStore {
             vec![SqlStorageValue::Integer(after), int(before.0), int(limit)],
         )?;
         Ok(days.into_iter().map(|d| Day(unsigned(d.day))).collect())
+    }
+
+    fn distinct_by_app_and_day(&self, from: Day, to: Day) -> Result<Vec<AppDay>, StoreError> {
+        #[derive(Deserialize)]
+        struct Sum {
+            day: i64,
+            app: String,
+            n: i64,
+        }
+        // The primary key's order (day, app, …): one range read of the days asked for.
+        let sums: Vec<Sum> = self.query(
+            "SELECT day, app, SUM(distinct_items) AS n FROM ledger WHERE day >= ? AND day <= ?
+             GROUP BY day, app HAVING n > 0 ORDER BY day, app",
+            vec![int(from.0), int(to.0)],
+        )?;
+        Ok(sums.into_iter().map(|s| AppDay { day: Day(unsigned(s.day)), app: s.app, distinct: unsigned(s.n) }).collect())
+    }
+
+    fn billable(&self, after: Option<&Cursor>, through: Day, limit: u64) -> Result<Vec<UsageEvent>, StoreError> {
+        #[derive(Deserialize)]
+        struct Sum {
+            day: i64,
+            app: String,
+            grp: String,
+            forwarded: i64,
+            items: i64,
+            distinct_items: i64,
+        }
+        let (day, app, grp) = after.map_or((-1, String::new(), String::new()), |c| (i64::try_from(c.day.0).unwrap_or(i64::MAX), c.app.clone(), c.group.clone()));
+        // The primary key's order: a range read from the cursor on.
+        let sums: Vec<Sum> = self.query(
+            "SELECT day, app, grp, SUM(forwarded) AS forwarded, SUM(items) AS items, SUM(distinct_items) AS distinct_items
+             FROM ledger WHERE (day, app, grp) > (?, ?, ?) AND day <= ?
+             GROUP BY day, app, grp HAVING SUM(forwarded) > 0 OR SUM(distinct_items) > 0
+             ORDER BY day, app, grp LIMIT ?",
+            vec![SqlStorageValue::Integer(day), app.into(), grp.into(), int(through.0), int(limit)],
+        )?;
+        Ok(sums
+            .into_iter()
+            .map(|s| UsageEvent {
+                account: String::new(),
+                app: s.app,
+                group: s.grp,
+                day: Day(unsigned(s.day)),
+                requests: unsigned(s.forwarded),
+                items: unsigned(s.items),
+                distinct_items: unsigned(s.distinct_items),
+                seal_seq: None,
+                ledger_sha256: None,
+            })
+            .collect())
+    }
+
+    fn month_figures(&self, from: Day, to: Day) -> Result<MonthFigures, StoreError> {
+        #[derive(Deserialize)]
+        struct Sum {
+            grp: String,
+            forwarded: i64,
+            items: i64,
+            distinct_items: i64,
+        }
+        // The month's rows, summed per group: a range read of the month's days.
+        let sums: Vec<Sum> = self.query(
+            "SELECT grp, SUM(forwarded) AS forwarded, SUM(items) AS items, SUM(distinct_items) AS distinct_items
+             FROM ledger WHERE day >= ? AND day <= ? GROUP BY grp",
+            vec![int(from.0), int(to.0)],
+        )?;
+        let mut out = MonthFigures::default();
+        for s in sums {
+            out.requests += unsigned(s.forwarded);
+            out.items += unsigned(s.items);
+            out.distinct_items += unsigned(s.distinct_items);
+            if s.forwarded > 0 {
+                out.requests_by_group.insert(s.grp, unsigned(s.forwarded));
+            }
+        }
+        out.refused = self.number("SELECT SUM(n) AS n FROM refusals WHERE day >= ? AND day <= ?", vec![int(from.0), int(to.0)])?;
+        Ok(out)
     }
 
     fn usage(&self, from: Day, to: Day) -> Result<Vec<Row>, StoreError> {

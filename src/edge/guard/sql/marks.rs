@@ -5,12 +5,14 @@
 use serde::Deserialize;
 
 use super::SqlStore;
+use crate::domain::billing::export::Cursor;
 use crate::domain::guard::ports::{Marks, Settlements, StoreError};
 use crate::domain::time::clock::UnixMillis;
 use crate::domain::time::day::Day;
 
 const SEALED_THROUGH: &str = "sealed_through";
 const VERIFIED: &str = "verified";
+const EXPORTED_THROUGH: &str = "exported_through";
 
 /// A row of one text column `v` (other tables' reads use it too, so it is decoded once).
 #[derive(Deserialize)]
@@ -47,6 +49,14 @@ impl Marks for SqlStore {
 
     fn set_verified(&mut self, seq: u64, hash: &str) -> Result<(), StoreError> {
         self.set_mark(VERIFIED, format!("{seq}:{hash}"))
+    }
+
+    fn exported_through(&self) -> Result<Option<Cursor>, StoreError> {
+        Ok(self.mark(EXPORTED_THROUGH)?.as_deref().and_then(Cursor::parse))
+    }
+
+    fn set_exported_through(&mut self, cursor: &Cursor) -> Result<(), StoreError> {
+        self.set_mark(EXPORTED_THROUGH, cursor.text())
     }
 }
 

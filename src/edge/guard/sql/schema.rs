@@ -40,6 +40,7 @@ CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
 CREATE INDEX IF NOT EXISTS counters_by_window ON counters (window_start);
 CREATE TABLE IF NOT EXISTS admin_roles (k INTEGER PRIMARY KEY CHECK (k = 1), record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS admin_keys (hash TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_kind ON audit (kind, seq);
 ";
 
 /// Who caused an audit entry (`record::audit::Actor`); NULL for the guard's own entries.
