@@ -63,7 +63,7 @@ before(async () => {
   page = context.pages()[0] ?? await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
   await page.goto(`${stack.base}/_tollgate/console/`);
-  await page.getByLabel('Admin secret').fill(stack.adminSecret);
+  await page.getByLabel('Admin key or secret').fill(stack.adminSecret);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { level: 1, name: 'Accounts' }).waitFor();
 }, { timeout: 240_000 });
