@@ -29,7 +29,11 @@ const TOKENS = {};
 for (const account of ACCOUNTS) for (const app of ['a', 'b']) TOKENS[`${account}-${app}`] = newToken();
 const DOC = {
   plans: [PLAN],
-  accounts: ACCOUNTS.map((id) => ({ v: 1, id, name: id, plan: 'exported', status: 'active', use_cases: [{ id: 'uc', status: 'approved' }] })),
+  accounts: ACCOUNTS.map((id) => ({
+    v: 1, id, name: id, plan: 'exported', status: 'active', use_cases: [{ id: 'uc', status: 'approved' }],
+    // One account names its Stripe customer; the others are billed under their account id.
+    ...(id === 'exp-two' ? { stripe_customer_id: 'cus_ExpTwo123' } : {}),
+  })),
   apps: Object.entries(TOKENS).map(([app, token]) => ({ token, record: { v: 1, account: app.replace(/-[ab]$/, ''), app, status: 'active', use_case: 'uc' } })),
 };
 
@@ -178,7 +182,7 @@ describe('billing export', () => {
         const e = expected.get(s.identifier);
         assert.equal(s.event_name, 'tollgate_distinct_items');
         assert.equal(s.payload.value, String(e.data.distinct_items));
-        assert.equal(s.payload.stripe_customer_id, account);
+        assert.equal(s.payload.stripe_customer_id, account === 'exp-two' ? 'cus_ExpTwo123' : account);
         assert.equal(s.timestamp, Date.parse(e.time) / 1000);
       }
       // The same bucket read again has the same id.
