@@ -6,13 +6,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { kvEntries } from '../demo/seed.mjs';
-import { newToken, startStack } from './harness.mjs';
+import { ROOT, newToken, startStack } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,6 +74,7 @@ const server = http.createServer((req, res) => {
 
 let stack;
 before(async () => {
+  await promisify(execFile)('cargo', ['build', '--quiet', '--bin', 'tollgate-admin'], { cwd: ROOT, timeout: 300_000 });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${server.address().port}/ingest`;
   stack = await startStack({ entries: kvEntries(DOC), control: { BILLING_ENDPOINT: endpoint, BILLING_ENDPOINT_TOKEN: RECEIVER_TOKEN } });
@@ -234,6 +236,16 @@ describe('billing export', () => {
     assert.ok(receiver.firstRefused >= expected.size / 2 - 1, `${receiver.firstRefused} first attempts refused`);
     assert.ok(receiver.attempts.length >= expected.size + receiver.firstRefused + 4, `${receiver.attempts.length} attempts`);
     assert.ok(receiver.attempts.every((a) => a.status !== 401 && a.status !== 415), 'a delivery without the token or the form');
+    // The admins' command reads the same events and says the export has nothing left to send.
+    const cli = (args) => promisify(execFile)(join(ROOT, 'target/debug/tollgate-admin'), args, {
+      env: { PATH: process.env.PATH, TOLLGATE_URL: stack.base, TOLLGATE_ADMIN_SECRET: stack.adminSecret }, timeout: 30_000,
+    });
+    const listed = await cli(['billing', 'events', '--account', 'exp-one', '--limit', '1', '--all']);
+    const fromCli = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(fromCli, [...expected.values()].filter((e) => e.subject === 'exp-one'));
+    assert.match(listed.stderr, /^next: \d+:exp-one-b:search$/m);
+    assert.match((await cli(['billing', 'export'])).stdout, /^0 events of \d+ accounts sent; 0 accounts failed$/m);
+    assert.equal((await cli(['billing', 'dead-letters'])).stdout, '');
     console.log(`billing export: ${expected.size} events, ${receiver.attempts.length} delivery attempts, ${receiver.firstRefused} first attempts refused, 1 dead letter replayed`);
   });
 });
