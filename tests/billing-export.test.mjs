@@ -6,13 +6,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { kvEntries } from '../demo/seed.mjs';
-import { newToken, startStack } from './harness.mjs';
+import { ROOT, newToken, startStack } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +30,11 @@ const TOKENS = {};
 for (const account of ACCOUNTS) for (const app of ['a', 'b']) TOKENS[`${account}-${app}`] = newToken();
 const DOC = {
   plans: [PLAN],
-  accounts: ACCOUNTS.map((id) => ({ v: 1, id, name: id, plan: 'exported', status: 'active', use_cases: [{ id: 'uc', status: 'approved' }] })),
+  accounts: ACCOUNTS.map((id) => ({
+    v: 1, id, name: id, plan: 'exported', status: 'active', use_cases: [{ id: 'uc', status: 'approved' }],
+    // One account names its Stripe customer; the others are billed under their account id.
+    ...(id === 'exp-two' ? { stripe_customer_id: 'cus_ExpTwo123' } : {}),
+  })),
   apps: Object.entries(TOKENS).map(([app, token]) => ({ token, record: { v: 1, account: app.replace(/-[ab]$/, ''), app, status: 'active', use_case: 'uc' } })),
 };
 
@@ -69,6 +74,7 @@ const server = http.createServer((req, res) => {
 
 let stack;
 before(async () => {
+  await promisify(execFile)('cargo', ['build', '--quiet', '--bin', 'tollgate-admin'], { cwd: ROOT, timeout: 300_000 });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${server.address().port}/ingest`;
   stack = await startStack({ entries: kvEntries(DOC), controlSecrets: { BILLING_ENDPOINT: endpoint, BILLING_ENDPOINT_TOKEN: RECEIVER_TOKEN } });
@@ -178,7 +184,7 @@ describe('billing export', () => {
         const e = expected.get(s.identifier);
         assert.equal(s.event_name, 'tollgate_distinct_items');
         assert.equal(s.payload.value, String(e.data.distinct_items));
-        assert.equal(s.payload.stripe_customer_id, account);
+        assert.equal(s.payload.stripe_customer_id, account === 'exp-two' ? 'cus_ExpTwo123' : account);
         assert.equal(s.timestamp, Date.parse(e.time) / 1000);
       }
       // The same bucket read again has the same id.
@@ -230,6 +236,16 @@ describe('billing export', () => {
     assert.ok(receiver.firstRefused >= expected.size / 2 - 1, `${receiver.firstRefused} first attempts refused`);
     assert.ok(receiver.attempts.length >= expected.size + receiver.firstRefused + 4, `${receiver.attempts.length} attempts`);
     assert.ok(receiver.attempts.every((a) => a.status !== 401 && a.status !== 415), 'a delivery without the token or the form');
+    // The admins' command reads the same events and says the export has nothing left to send.
+    const cli = (args) => promisify(execFile)(join(ROOT, 'target/debug/tollgate-admin'), args, {
+      env: { PATH: process.env.PATH, TOLLGATE_URL: stack.base, TOLLGATE_ADMIN_SECRET: stack.adminSecret }, timeout: 30_000,
+    });
+    const listed = await cli(['billing', 'events', '--account', 'exp-one', '--limit', '1', '--all']);
+    const fromCli = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(fromCli, [...expected.values()].filter((e) => e.subject === 'exp-one'));
+    assert.match(listed.stderr, /^next: \d+:exp-one-b:search$/m);
+    assert.match((await cli(['billing', 'export'])).stdout, /^0 events of \d+ accounts sent; 0 accounts failed$/m);
+    assert.equal((await cli(['billing', 'dead-letters'])).stdout, '');
     console.log(`billing export: ${expected.size} events, ${receiver.attempts.length} delivery attempts, ${receiver.firstRefused} first attempts refused, 1 dead letter replayed`);
   });
 });

@@ -10,6 +10,7 @@
 //! Exit codes: 0 done; 1 the file is invalid, the API refused, or the audit chain does not
 //! verify; 2 the command line is wrong; 3 the API could not be reached.
 
+mod billing;
 mod client;
 mod output;
 
@@ -67,6 +68,12 @@ enum Command {
     Usage(UsageArgs),
     /// An account's statement for a month: lines, charges, the amount due, what pins it.
     Statement(UsageArgs),
+    /// The billing export: events by cursor, the export pass, dead letters.
+    #[command(subcommand)]
+    Billing(billing::BillingCommand),
+    /// Every account's month on one page.
+    #[command(subcommand)]
+    Fleet(billing::FleetCommand),
     /// The audit trail: export it, or verify its hash chain.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -337,6 +344,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Statement(args) => statement(&api()?, &args, json),
+        Command::Billing(c) => billing::billing(&api()?, c, json),
+        Command::Fleet(c) => billing::fleet(&api()?, c, json),
         Command::Audit(c) => audit(&api()?, c, json),
         Command::Whoami => {
             let answer = api()?.get("whoami")?;

@@ -18,6 +18,21 @@ pub const STRIPE_EVENT_NAME: &str = "tollgate_distinct_items";
 /// Events one page (and one export pass of one account) carries at most.
 pub const MAX_PAGE: u64 = 1_000;
 
+/// Whether `text` is a Stripe customer id as the account record takes it: `cus_` and 1 to 60
+/// ASCII letters and digits.
+#[must_use]
+pub fn is_stripe_customer(text: &str) -> bool {
+    text.strip_prefix("cus_").is_some_and(|rest| (1..=60).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Reads past a field without keeping it (the enforcer's build of the account record).
+///
+/// # Errors
+/// The reader's own error, when the field is not JSON.
+pub fn skip<'de, D: serde::Deserializer<'de>>(reader: D) -> Result<Option<String>, D::Error> {
+    serde::de::IgnoredAny::deserialize(reader).map(|_| None)
+}
+
 /// The usage of one account, app and endpoint group on one sealed UTC day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageEvent {
@@ -35,6 +50,9 @@ pub struct UsageEvent {
     pub seal_seq: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_sha256: Option<String>,
+    /// The account's Stripe customer, when its record names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe_customer_id: Option<String>,
 }
 
 impl UsageEvent {
@@ -77,10 +95,11 @@ impl UsageEvent {
         })
     }
 
-    /// A Stripe meter event: the distinct items for the account's Stripe customer (`customer`,
-    /// the account id when the account names none), timestamped at the day's start.
+    /// A Stripe meter event: the distinct items for the account's Stripe customer (the
+    /// account id when its record names none), timestamped at the day's start.
     #[must_use]
-    pub fn stripe_event(&self, customer: Option<&str>) -> Value {
+    pub fn stripe_event(&self) -> Value {
+        let customer = self.stripe_customer_id.as_deref();
         json!({
             "event_name": STRIPE_EVENT_NAME,
             "identifier": self.id(),
@@ -114,10 +133,10 @@ impl Form {
     }
 
     #[must_use]
-    pub fn render(self, event: &UsageEvent, customer: Option<&str>) -> Value {
+    pub fn render(self, event: &UsageEvent) -> Value {
         match self {
             Self::Cloudevents => event.cloud_event(),
-            Self::Stripe => event.stripe_event(customer),
+            Self::Stripe => event.stripe_event(),
         }
     }
 
@@ -171,6 +190,7 @@ mod tests {
             distinct_items: 300,
             seal_seq: Some(7),
             ledger_sha256: Some("ab".repeat(32)),
+            stripe_customer_id: None,
         }
     }
 
@@ -202,11 +222,12 @@ mod tests {
         }
         assert_eq!((ce["time"].as_str(), ce["subject"].as_str()), (Some("2026-11-22T00:00:00Z"), Some("acme")));
         assert_eq!(ce["data"]["distinct_items"], 300);
-        let stripe = e.stripe_event(Some("cus_123"));
+        let stripe = UsageEvent { stripe_customer_id: Some("cus_123".into()), ..e.clone() }.stripe_event();
         assert_eq!(stripe["identifier"], ce["id"]);
         assert_eq!((stripe["payload"]["stripe_customer_id"].as_str(), stripe["payload"]["value"].as_str()), (Some("cus_123"), Some("300")));
         assert_eq!(stripe["timestamp"], 1_795_305_600);
-        assert_eq!(e.stripe_event(None)["payload"]["stripe_customer_id"], "acme");
+        assert_eq!(e.stripe_event()["payload"]["stripe_customer_id"], "acme");
+        assert!(is_stripe_customer("cus_NffrFeUfNV2Hib") && !is_stripe_customer("cus_") && !is_stripe_customer("acme"));
     }
 
     #[test]

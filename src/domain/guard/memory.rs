@@ -284,6 +284,7 @@ impl Ledger for MemoryStore {
                 distinct_items,
                 seal_seq: None,
                 ledger_sha256: None,
+                stripe_customer_id: None,
             })
             .collect())
     }

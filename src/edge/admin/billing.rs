@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::{bad, ok, unavailable, Admin, Answer};
 use crate::domain::access::id::Id;
-use crate::domain::billing::export::{Cursor, Form, MAX_PAGE};
+use crate::domain::access::entitlement::AccountRecord;
+use crate::domain::access::kv_layout;
+use crate::domain::billing::export::{Cursor, Form, UsageEvent, MAX_PAGE};
 use crate::domain::guard::command::{Command, Reply};
 use crate::edge::billing::{export, store, QUEUE};
 
@@ -28,8 +30,15 @@ impl Admin<'_> {
         let Reply::UsageEvents { events, next, more } = self.guard(account.as_str(), &Command::UsageEvents { account: account.clone(), after, limit }).await? else {
             return Err(unavailable("The account guard gave an unexpected answer."));
         };
-        let events: Vec<_> = events.iter().map(|e| form.render(e, None)).collect();
+        let customer = self.stripe_customer(&account).await?;
+        let events: Vec<_> = events.into_iter().map(|e| form.render(&UsageEvent { stripe_customer_id: customer.clone(), ..e })).collect();
         ok(&json!({ "account": account, "form": form, "events": events, "next": next.map(|c| c.text()), "more": more }))
+    }
+
+    /// The Stripe customer the account's record names, if any.
+    async fn stripe_customer(&self, account: &Id) -> Result<Option<String>, super::Fail> {
+        let record: AccountRecord = self.load(&kv_layout::account_key(account)).await?;
+        Ok(record.stripe_customer_id)
     }
 
     /// `POST billing/export`: the export pass now, instead of at the next cron trigger.

@@ -46,7 +46,7 @@ async fn deliver(env: &Env, event: &UsageEvent) -> Result<(), String> {
         set("authorization", &format!("Bearer {token}"))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(form.render(event, None).to_string().into()));
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(form.render(event).to_string().into()));
     let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
     let response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
     match response.status_code() {

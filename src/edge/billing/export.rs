@@ -9,7 +9,9 @@ use serde_json::json;
 use worker::{Env, Queue};
 
 use super::{endpoint, QUEUE};
+use crate::domain::access::entitlement::{decode, AccountRecord};
 use crate::domain::access::id::Id;
+use crate::domain::billing::export::UsageEvent;
 use crate::domain::access::kv_layout::{self, BINDING};
 use crate::domain::guard::command::{Command, Reply};
 use crate::edge::guard::client;
@@ -74,19 +76,37 @@ pub async fn run(env: &Env) -> Pass {
     pass
 }
 
+/// The Stripe customer the account's record names, if any.
+async fn stripe_customer(env: &Env, account: &Id) -> Result<Option<String>, String> {
+    let kv = env.kv(BINDING).map_err(|e| e.to_string())?;
+    let text = kv.get(&kv_layout::account_key(account)).text().await.map_err(|_| "KV could not be read".to_owned())?;
+    let record = text.as_deref().map(decode::<AccountRecord>).transpose().map_err(|e| e.to_string())?;
+    Ok(record.and_then(|r| r.stripe_customer_id))
+}
+
 /// One account: page by page, each page onto the queue and then the mark past it.
 async fn account_pass(env: &Env, queue: &Queue, account: &Id) -> Result<u64, String> {
     let mut sent = 0;
+    let mut customer: Option<Option<String>> = None;
     for _ in 0..PAGES_PER_ACCOUNT {
         let command = Command::ExportDue { account: account.clone(), limit: PAGE };
         let Reply::UsageEvents { events, next, more } = client::call_named(env, account.as_str(), &command).await.map_err(|e| e.to_string())? else {
             return Err("the guard gave an unexpected answer".into());
         };
         let Some(through) = next.filter(|_| !events.is_empty()) else { break };
-        let bodies: Vec<String> = events.iter().map(|e| serde_json::to_string(e).unwrap_or_default()).collect();
+        // The account's Stripe customer, read once a pass, and only when there is something to send.
+        if customer.is_none() {
+            customer = Some(stripe_customer(env, account).await?);
+        }
+        let stripe_customer_id = customer.clone().flatten();
+        let bodies: Vec<String> = events
+            .into_iter()
+            .map(|e| serde_json::to_string(&UsageEvent { stripe_customer_id: stripe_customer_id.clone(), ..e }).unwrap_or_default())
+            .collect();
+        let count = bodies.len() as u64;
         queue.send_batch(bodies).await.map_err(|e| format!("the queue refused the events: {e}"))?;
         client::call_named(env, account.as_str(), &Command::Exported { through }).await.map_err(|e| e.to_string())?;
-        sent += events.len() as u64;
+        sent += count;
         if !more {
             break;
         }

@@ -10,6 +10,7 @@ use serde_json::json;
 use worker::{Env, State};
 
 use super::sql::SqlStore;
+use crate::domain::access::id::Id;
 use crate::domain::billing::fleet::ROLLUP_SECONDS;
 use crate::domain::guard::command::{Command, Reply};
 use crate::domain::guard::service;
@@ -18,9 +19,23 @@ use crate::edge::billing::fleet;
 use crate::edge::clock::EdgeClock;
 use crate::edge::log;
 
+/// The account this guard keeps, by the name the guard was reached with; `None` for the admin
+/// log's guard, whose name is not an account id.
+fn account(state: &State) -> Option<String> {
+    state.id().name().filter(|name| Id::new(name).is_ok())
+}
+
 /// Sets the rollup's alarm unless one is set (`armed` saves the storage call while it is).
 pub async fn arm(state: &State, armed: &Cell<bool>) {
     if armed.replace(true) {
+        return;
+    }
+    if account(state).is_none() {
+        // Once per instance (`armed` stays set): the admin log's guard, or a runtime that does
+        // not tell an object its name.
+        if state.id().name().is_none() {
+            log::event("error", "fleet_rollup_unarmed", json!({ "error": "the guard does not know its account" }));
+        }
         return;
     }
     let storage = state.storage();
@@ -37,10 +52,7 @@ pub async fn arm(state: &State, armed: &Cell<bool>) {
 pub async fn write(state: &State, env: &Env, armed: &Cell<bool>) {
     // Commands from now on arm the next write.
     armed.set(false);
-    let Some(account) = state.id().name() else {
-        log::event("error", "fleet_rollup_failed", json!({ "error": "the guard does not know its account" }));
-        return;
-    };
+    let Some(account) = account(state) else { return };
     let mut store = SqlStore::new(state.storage().sql());
     let written = match service::handle(&mut store, Command::Rollup, EdgeClock.now()) {
         Ok(outcome) => match outcome.reply {

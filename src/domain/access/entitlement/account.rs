@@ -30,6 +30,11 @@ pub struct AccountRecord {
     /// Who may receive the data downstream, in what form, how much.
     #[serde(default)]
     pub redistribution: Redistribution,
+    /// The account's customer in Stripe (`cus_…`), named in its Stripe meter events
+    /// (`billing::export`); optional. The enforcer skips it unread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(all(feature = "enforcer", not(feature = "control")), serde(deserialize_with = "crate::domain::billing::export::skip"))]
+    pub stripe_customer_id: Option<String>,
 }
 
 impl Record for AccountRecord {
@@ -52,6 +57,9 @@ impl Record for AccountRecord {
         if let Some(why) = self.redistribution.problem() {
             return Err(RecordError::Field { field: "redistribution", why });
         }
+        if self.stripe_customer_id.as_deref().is_some_and(|c| !crate::domain::billing::export::is_stripe_customer(c)) {
+            return Err(RecordError::Field { field: "stripe_customer_id", why: "must be `cus_` and 1 to 60 letters and digits".into() });
+        }
         Ok(())
     }
 }
@@ -67,6 +75,15 @@ mod tests {
         let account: AccountRecord = decode(text).unwrap();
         assert_eq!(account.plan.as_str(), "pro");
         assert_eq!(account.status, AccountStatus::Active);
+    }
+
+    #[test]
+    fn a_stripe_customer_is_optional_and_checked() {
+        let with = |c: &str| serde_json::json!({"v":1,"id":"acme","name":"Acme","plan":"pro","status":"active","stripe_customer_id":c}).to_string();
+        assert_eq!(decode::<AccountRecord>(&with("cus_N1x2")).unwrap().stripe_customer_id.as_deref(), Some("cus_N1x2"));
+        for bad in ["", "cus_", "acme", "cus_a b", "cus_a,b"] {
+            assert!(matches!(decode::<AccountRecord>(&with(bad)), Err(RecordError::Field { field: "stripe_customer_id", .. })), "{bad}");
+        }
     }
 
     #[test]

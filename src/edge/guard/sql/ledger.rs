@@ -153,6 +153,7 @@ impl Ledger for SqlStore {
                 distinct_items: unsigned(s.distinct_items),
                 seal_seq: None,
                 ledger_sha256: None,
+                stripe_customer_id: None,
             })
             .collect())
     }
