@@ -885,7 +885,7 @@ async function main() {
       item_counter: 'criterion, bench/decision/benches/items.rs: one page of 100 items per shape (bench/decision/src/bodies.rs); '
         + 'item_counter_ratio is x_v2 count / x_v2_before count (the counter before response shapes, bench/decision/src/before_shapes.rs)',
       decision: 'token_from_header + Token::hash + decide on records decoded once (bench/decision/src/lib.rs); '
-        + 'decide_only_* is decide alone; both built with the deployable profile (opt-level s, lto, codegen-units 1)',
+        + 'decide_only_* is decide alone; both built with the deployable profile (opt-level 3, lto, codegen-units 1)',
     },
     rounds: rounds.map((r) => ({
       round: r.round,
