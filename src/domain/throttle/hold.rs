@@ -23,9 +23,10 @@ use crate::domain::time::clock::UnixMillis;
 use crate::domain::time::day::Day;
 use crate::domain::time::month::Month;
 
-/// The most a stream holds of each cap at a time: two reports' worth of items (a stream reports
-/// every 1,000 items), so it keeps sending while a report is answered. The account's other
-/// requests can be refused while up to this many items sit unsent in an open stream's holds.
+/// The most a stream holds of each cap at a time: two reports' worth of items (a capped stream
+/// reports once half its hold is spent, every 1,000 items), so it keeps sending while a report is
+/// answered. The account's other requests can be refused while up to this many items sit unsent in
+/// an open stream's holds.
 pub const STREAM_HOLD: u64 = 2_000;
 /// How long an open stream is kept after its last report: it reports every 2 s while it lives,
 /// and ends itself once its guard has answered none of its reports for 15 s

@@ -2,12 +2,12 @@
 //! reports at a steady beat whether or not it sent anything: each report is also its heartbeat at
 //! the guard and the moment the guard checks its token and account again.
 
-use crate::domain::throttle::lease::Deliveries;
+use crate::domain::throttle::lease::{Deliveries, IDS_PER_REPORT};
 use crate::domain::time::clock::UnixMillis;
 
-/// A report is due once this many items were sent since the last one (the ids a report tracks
-/// for the distinct count, so none is counted without its id)...
-pub const REPORT_ITEMS: u64 = 1_000;
+/// A report is due once this many items were sent since the last one: as many ids as one report
+/// tracks for the distinct count, so none is counted without its id...
+pub const REPORT_ITEMS: u64 = IDS_PER_REPORT as u64;
 /// ...or this long after the last one left, whichever comes first. A report that failed is not
 /// tried again sooner than this.
 pub const REPORT_EVERY_MS: u64 = 2_000;
@@ -105,7 +105,7 @@ mod tests {
     }
 
     #[test]
-    fn a_report_is_due_every_two_seconds_or_at_a_thousand_items() {
+    fn a_report_is_due_every_two_seconds_or_when_its_ids_are_full() {
         let mut m = Meter::new(T0);
         // A heartbeat, with or without anything sent.
         assert!(!m.due(at(1_999), false));
