@@ -815,8 +815,8 @@ function serveStream(req, res, params, key, withRules) {
     // 'silent': the response stays open and nothing more is sent, not even keep-alives.
   };
   // Every tick writes the lines due by then at the configured rate in one write (at most 64 KiB
-  // of them), as a server flushing what it has; ticks are at least 10 ms apart, so a fast stream
-  // arrives in a few hundred chunks a second rather than one chunk a line.
+  // of them), as a server flushing what it has; ticks on schedule are at least 10 ms apart, so a
+  // fast stream arrives in a few hundred chunks a second rather than one chunk a line.
   const tick = () => {
     if (closed || finished) return;
     const parts = [];
@@ -844,8 +844,10 @@ function serveStream(req, res, params, key, withRules) {
       finish();
       return;
     }
+    // Behind its rate (the last write stopped at 64 KiB, or the reader was slow): the next write
+    // goes at once, so a reader that keeps up sets the pace; otherwise it waits for the lines due.
     const next = Math.ceil(((sent / config.rate) * 1000) - (Date.now() - started));
-    timer = setTimeout(tick, Math.min(Math.max(next, 10), 1000));
+    timer = setTimeout(tick, next <= 0 ? 0 : Math.min(Math.max(next, 10), 1000));
   };
   armKeepalive();
   tick();
