@@ -7,8 +7,10 @@
 //    Tollgate and the baseline alternating. The median.
 // 2. Lines per second: BENCH_STREAM_ROUNDS rounds, each a stream of BENCH_STREAM_LINES lines
 //    through each target (the order alternating), the origin sending as fast as the reader takes
-//    them (it writes under backpressure, at most 64 KiB a tick). Per round, Tollgate's lines/s
-//    over the baseline's; the median ratio (goal >= 0.90).
+//    them (it writes under backpressure, at most 64 KiB a write). Before each stream, the run
+//    waits for every process it started to be idle, so what one stream leaves behind does not
+//    slow the next. Per round, Tollgate's lines/s over the baseline's; the median ratio (goal
+//    >= 0.90).
 // 3. One long stream through Tollgate, BENCH_STREAM_LONG_LINES (1,000,000) lines, with the RSS of
 //    the workerd process serving it (found under this process in /proc: the bench starts it)
 //    sampled every second: idle before, as each tenth of the stream passes, and the peak (goal:
@@ -188,6 +190,34 @@ function workerdOf(root, port) {
   return { runner: runners[0].pid, proxy: proxy[0].pid };
 }
 
+/**
+ * Waits until every process this run started is idle (together under 10 ms of CPU in 500 ms,
+ * one kernel tick), at most `maxMs`: what a stream leaves behind (its last report, the guard's
+ * work, a collector) must not slow the next one down, or the order of the targets would decide
+ * the ratio.
+ */
+async function settle(maxMs = 15_000) {
+  const deadline = Date.now() + maxMs;
+  const total = () => {
+    const table = processTable();
+    let sum = 0;
+    for (const [pid] of table) {
+      if (pid === process.pid) continue;
+      let p = pid;
+      for (let hops = 0; p > 1 && hops < 64 && p !== process.pid; hops++) p = table.get(p)?.ppid ?? 0;
+      if (p !== process.pid) continue;
+      try { sum += cpuMs(pid); } catch { /* gone meanwhile */ }
+    }
+    return sum;
+  };
+  for (let before = total(); Date.now() < deadline;) {
+    await sleep(500);
+    const now = total();
+    if (now - before <= 10) return;
+    before = now;
+  }
+}
+
 /** Resident memory of a process, in MB. */
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -304,6 +334,7 @@ async function main() {
       const result = {};
       const cpu = {};
       for (const name of r % 2 ? ['baseline', 'tollgate'] : ['tollgate', 'baseline']) {
+        await settle();
         const cpuBefore = cpuMs(runnerOf[name]);
         const got = await read(name, seed.tokens['bench-stream-rate']);
         if (got.lines !== CONFIG.lines) throw new Error(`${name} sent ${got.lines} lines of ${CONFIG.lines}`);
@@ -320,7 +351,7 @@ async function main() {
     }
 
     // 3. One long stream through Tollgate: workerd's memory as it flows, then the ledger.
-    await sleep(3_000);
+    await settle();
     const idle = rssMb(workerd);
     say(`one stream of ${CONFIG.long_lines} lines through Tollgate; workerd (pid ${workerd}) at ${idle} MB RSS before it`);
     await stack.resetOrigin();
