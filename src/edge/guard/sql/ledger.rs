@@ -66,18 +66,18 @@ impl Ledger for SqlStore {
     }
 
     fn count_delivered(&mut self, line: &Line<'_>, delivered: &Deliveries) -> Result<u64, StoreError> {
-        // One statement for the whole delivery: the ids that were not seen today come back, and
-        // only those. Its cost is the delivery's ids (one index lookup each), never the size of
-        // the day's set. Old days are pruned by housekeeping, not here.
+        // One statement for the whole delivery, and the rows it wrote are the ids not seen today
+        // (`seen_ids` is one B-tree with no other index: one row written per new id). Its cost is
+        // the delivery's ids (one index lookup each), never the size of the day's set, and only
+        // a count comes back, not a row per new id. Old days are pruned by housekeeping, not here.
         let mut new = 0;
         if !delivered.ids.is_empty() {
             let ids = serde_json::to_string(&delivered.ids).unwrap_or_else(|_| "[]".into());
-            let inserted: Vec<serde_json::Value> = self.query(
+            new = self.exec_counted(
                 "INSERT INTO seen_ids (day, id) SELECT ?, value FROM json_each(?) WHERE true
-                 ON CONFLICT (day, id) DO NOTHING RETURNING 1 AS n",
+                 ON CONFLICT (day, id) DO NOTHING",
                 vec![int(line.day.0), ids.into()],
             )?;
-            new = inserted.len() as u64;
         }
         let distinct = new + delivered.untracked;
         let mut values = key(line);
