@@ -7,13 +7,13 @@
 //! suspended, the guard says so, and the stream ends with that error line. A stream whose guard
 //! answers nothing for 15 s ends the same way (`guard-unavailable`).
 //!
-//! The response's body is the readable side of a `TransformStream`; the pump reads the origin's
-//! body and writes whole lines to the writable side. The pump is a future handed to
-//! `ctx.wait_until`, so it runs on after `handle` has returned the response, for as long as the
-//! stream lasts, and its last report is made before the runtime lets the request go. A write
-//! waits until the client has taken the previous one, and the next read is under way meanwhile:
-//! one chunk is in flight each way, so the worker's memory stays flat whatever the stream's
-//! length.
+//! The response's body is the readable side of the runtime's `IdentityTransformStream`; the pump
+//! reads the origin's body and writes whole lines to the writable side. The pump is a future
+//! handed to `ctx.wait_until`, so it runs on after `handle` has returned the response, for as long
+//! as the stream lasts, and its last report is made before the runtime lets the request go. A
+//! write waits until the client has taken the previous one, and the next read is under way
+//! meanwhile: one chunk is in flight each way, so the worker's memory stays flat whatever the
+//! stream's length.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use worker::js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStreamDefaultReader, ResponseInit, TransformStream, WritableStreamDefaultWriter};
@@ -40,6 +41,18 @@ use crate::domain::time::clock::{Clock, UnixMillis};
 use crate::edge::clock::EdgeClock;
 use crate::edge::guard::client as guard_client;
 use crate::edge::log;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's byte pipe: what is written to its writable side is read from its readable
+    /// side as it is, and the response it feeds is sent by the runtime itself, with no script run
+    /// per chunk on the way out (a script `TransformStream` would run one per chunk).
+    #[wasm_bindgen(extends = TransformStream)]
+    type IdentityTransformStream;
+
+    #[wasm_bindgen(constructor, catch)]
+    fn new() -> Result<IdentityTransformStream, JsValue>;
+}
 
 /// What became of the origin's answer to a stream request.
 pub enum Opened {
@@ -82,7 +95,7 @@ pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Opt
     let origin_init: &ResponseInit = response.unchecked_ref();
     let opened = (|| {
         let reader = ReadableStreamDefaultReader::new(&body)?;
-        let pipe = TransformStream::new()?;
+        let pipe = IdentityTransformStream::new()?;
         let writer = pipe.writable().get_writer()?;
         let out = web_sys::Response::new_with_opt_readable_stream_and_init(Some(&pipe.readable()), origin_init)?;
         Ok::<_, JsValue>((out, reader, writer))
