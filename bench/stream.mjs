@@ -165,13 +165,18 @@ function processTable() {
  */
 function workerdUnder(root) {
   const table = processTable();
+  return descendants(root, table)
+    .filter((pid) => table.get(pid).name === 'workerd')
+    .map((pid) => ({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') }));
+}
+
+/** The processes under `root` in a process table (`root` itself not included). */
+function descendants(root, table) {
   const under = (pid) => {
-    for (let p = pid, hops = 0; p > 1 && hops < 64; p = table.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
+    for (let p = table.get(pid)?.ppid ?? 0, hops = 0; p > 1 && hops < 64; p = table.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
     return false;
   };
-  return [...table]
-    .filter(([pid, p]) => p.name === 'workerd' && under(pid))
-    .map(([pid]) => ({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') }));
+  return [...table.keys()].filter(under);
 }
 
 /** CPU time a process has used (user and system), in ms; the kernel counts it in 10 ms ticks. */
@@ -199,13 +204,8 @@ function workerdOf(root, port) {
 async function settle(maxMs = 15_000) {
   const deadline = Date.now() + maxMs;
   const total = () => {
-    const table = processTable();
     let sum = 0;
-    for (const [pid] of table) {
-      if (pid === process.pid) continue;
-      let p = pid;
-      for (let hops = 0; p > 1 && hops < 64 && p !== process.pid; hops++) p = table.get(p)?.ppid ?? 0;
-      if (p !== process.pid) continue;
+    for (const pid of descendants(process.pid, processTable())) {
       try { sum += cpuMs(pid); } catch { /* gone meanwhile */ }
     }
     return sum;

@@ -2,8 +2,8 @@
 //!
 //! `seen_ids`, the day's de-dup set, is the one table that grows with traffic: it has no rowid
 //! (one B-tree, keyed by day and id) and keeps two days. It must stay without another index: a
-//! delivery counts its new ids as the rows its insert wrote. It replaced `seen_items` (a rowid table
-//! with a second index, about twice the bytes per id); an object that still has the old table
+//! delivery counts its new ids as the rows its insert wrote. It replaced `seen_items` (a rowid
+//! table with a second index, about twice the bytes per id); an object that still has the old table
 //! drops it, losing at most the current day's set, so that day's repeats count as distinct once
 //! more (usage errs high, never low).
 //!
