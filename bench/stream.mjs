@@ -373,6 +373,9 @@ async function main() {
       if (ledger.items >= sent) break;
       await sleep(200);
     }
+    // How the long stream moved: its origin's chunks and the writes to the client (the pump's
+    // `stream_ended` log line).
+    const ended = endedLine(stack.logs(), 'bench-stream-long');
     // RSS as each tenth of the stream passed (by time: the stream flows at an even pace).
     const span = samples.at(-1).s;
     const byTenth = Array.from({ length: 10 }, (_, i) => (samples.find((x) => x.s >= (span * (i + 1)) / 10) ?? samples.at(-1)).rss_mb);
@@ -403,6 +406,9 @@ async function main() {
         workerd_pid: workerd,
         proxy_workerd_pid: proxy,
         rss_mb: { idle_before: idle, by_tenth: byTenth, end, peak, growth_after_first_tenth: round(end - byTenth[0], 1), growth_second_half: round(byTenth[9] - byTenth[4], 1) },
+        origin_reads: ended?.origin_reads ?? null,
+        client_writes: ended?.client_writes ?? null,
+        lines_per_write: ended?.client_writes ? round(long.lines / ended.client_writes, 1) : null,
         samples,
       },
       ledger: { origin_lines_sent: sent, items: ledger.items, distinct_items: ledger.distinct_items, equal: ledger.items === sent },
@@ -419,6 +425,18 @@ async function main() {
   }
 }
 
+/** The last `stream_ended` log line of an account's stream, parsed; null if there is none. */
+function endedLine(logs, account) {
+  const lines = logs.split('\n').filter((l) => l.includes('"stream_ended"') && l.includes(`"account":"${account}"`));
+  const last = lines.at(-1);
+  if (!last) return null;
+  try {
+    return JSON.parse(last.slice(last.indexOf('{')));
+  } catch {
+    return null;
+  }
+}
+
 function report(r) {
   const rows = [
     ['first line (median)', `${r.first_line_ms.tollgate} ms`, `${r.first_line_ms.baseline} ms`],
@@ -426,6 +444,7 @@ function report(r) {
     ['ratio Tollgate / baseline (median of rounds)', `${r.lines_per_s.ratio}`, 'goal >= 0.90'],
     ['workerd CPU per line (median)', `${r.lines_per_s.tollgate_cpu_us_per_line} µs`, `${r.lines_per_s.baseline_cpu_us_per_line} µs`],
     [`long stream: ${r.long_stream.lines} lines`, `${r.long_stream.seconds} s, ${r.long_stream.lines_per_s} lines/s`, ''],
+    ['long stream: origin chunks read; writes to the client', `${r.long_stream.origin_reads}; ${r.long_stream.client_writes} (${r.long_stream.lines_per_write} lines a write)`, ''],
     ['workerd RSS: idle; at each tenth of the stream', `${r.long_stream.rss_mb.idle_before}; ${r.long_stream.rss_mb.by_tenth.join(', ')} MB`, ''],
     ['workerd RSS: peak; growth over the second half', `${r.long_stream.rss_mb.peak} MB; ${r.long_stream.rss_mb.growth_second_half} MB`, ''],
     ['ledger items vs origin lines', `${r.ledger.items} vs ${r.ledger.origin_lines_sent}`, r.ledger.equal ? 'equal' : 'NOT EQUAL'],

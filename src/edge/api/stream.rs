@@ -7,13 +7,14 @@
 //! suspended, the guard says so, and the stream ends with that error line. A stream whose guard
 //! answers nothing for 15 s ends the same way (`guard-unavailable`).
 //!
-//! The response's body is the readable side of the runtime's `IdentityTransformStream`; the pump
-//! reads the origin's body and writes whole lines to the writable side. The pump is a future
-//! handed to `ctx.wait_until`, so it runs on after `handle` has returned the response, for as long
-//! as the stream lasts, and its last report is made before the runtime lets the request go. A
-//! write waits until the client has taken the previous one, and the next read is under way
-//! meanwhile: one chunk is in flight each way, so the worker's memory stays flat whatever the
-//! stream's length.
+//! The response's body is the readable side of the runtime's `IdentityTransformStream`. The pump
+//! is a future handed to `ctx.wait_until`, so it runs on after `handle` has returned the
+//! response, for as long as the stream lasts, and its last report is made before the runtime lets
+//! the request go. The bytes move in steps of the relay (`relay.js`, the runtime's own script): a
+//! step writes the lines decided on to the client while it reads the origin, and ends when the
+//! write is done and a chunk has come, with all that came meanwhile; the pump decides on its
+//! lines and starts the next step. One write is in flight at a time and a step holds at most
+//! [`STEP_BYTES`], so the worker's memory stays flat whatever the stream's length.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -21,7 +22,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use serde_json::json;
-use worker::js_sys::{Reflect, Uint8Array};
+use worker::js_sys::{Promise, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -54,6 +55,35 @@ extern "C" {
     fn new() -> Result<IdentityTransformStream, JsValue>;
 }
 
+#[wasm_bindgen(module = "/src/edge/api/relay.js")]
+extern "C" {
+    /// Moves a stream's bytes a step at a time (see `relay.js`).
+    type Relay;
+
+    #[wasm_bindgen(constructor)]
+    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter, max: u32) -> Relay;
+
+    /// Writes `out` (if any) to the client and, if `read`, reads the origin meanwhile.
+    #[wasm_bindgen(method)]
+    fn step(this: &Relay, out: Option<Uint8Array>, read: bool) -> Promise;
+
+    /// When the origin's last chunk came (ms since the epoch).
+    #[wasm_bindgen(method, getter)]
+    fn heard(this: &Relay) -> f64;
+
+    /// Chunks read from the origin so far.
+    #[wasm_bindgen(method, getter)]
+    fn reads(this: &Relay) -> f64;
+
+    /// Writes to the client so far.
+    #[wasm_bindgen(method, getter)]
+    fn writes(this: &Relay) -> f64;
+}
+
+/// The most a step reads while a write is under way (the chunks that come during one write are
+/// joined): 64 KiB, plus the one chunk that passes it.
+pub const STEP_BYTES: u32 = 64 * 1024;
+
 /// What became of the origin's answer to a stream request.
 pub enum Opened {
     /// Not a stream after all (an error status, a `206`, no body): delivered as a page is.
@@ -66,6 +96,7 @@ pub enum Opened {
 pub struct Pump {
     reader: ReadableStreamDefaultReader,
     writer: WritableStreamDefaultWriter,
+    relay: Relay,
     filter: LineFilter,
 }
 
@@ -103,7 +134,8 @@ pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Opt
     let Ok((out, reader, writer)) = opened else {
         return Opened::Page(Err(Problem::OriginUnreachable));
     };
-    let pump = Pump { reader, writer, filter: LineFilter::new(constraint.map(|c| c.mode)).metered(grant.metering.clone()) };
+    let relay = Relay::new(&reader, &writer, STEP_BYTES);
+    let pump = Pump { reader, writer, relay, filter: LineFilter::new(constraint.map(|c| c.mode)).metered(grant.metering.clone()) };
     Opened::Stream(uncompressed(delivery::with_rate_headers(out, quotas, now)), pump)
 }
 
@@ -124,7 +156,7 @@ fn uncompressed(out: web_sys::Response) -> web_sys::Response {
 
 /// What the pump waited for.
 enum Event {
-    Chunk(Result<JsValue, JsValue>),
+    Step(Stepped),
     ClientGone,
     ReportDue,
     Answered(Answer),
@@ -175,14 +207,19 @@ impl Pump {
         let held = if charge.monthly_item_cap.is_some() { 0 } else { ledger.reserved };
         let mut budget = Budget::new(charge.monthly_item_cap.is_some() || charge.recipient.is_some(), held);
         let mut odd = OddLines::default();
-        let mut read: Option<JsFuture> = None;
+        // The relay's step under way, and what it is writing (counted as sent once it is done);
+        // the lines decided on that wait for the next step.
+        let mut step: Option<JsFuture> = None;
+        let mut writing: Option<Batch> = None;
+        let mut ready: Option<Batch> = None;
         let mut closed = JsFuture::from(self.writer.closed());
         let mut timer: Option<Delay> = None;
         let mut in_flight: Option<Report> = None;
-        // When the read in progress began (the origin is silent only while the pump waits on it,
-        // not while it waits for the client or the budget), and a wake-up for when it will have
-        // been silent too long (re-armed only when it fires: one timer per silence period, not
-        // one per chunk).
+        // Whether the step under way reads the origin, and when it began (the origin is silent
+        // only while the pump waits on it, not while it waits for the budget), and a wake-up for
+        // when it will have been silent too long (re-armed only when it fires: one timer per
+        // silence period, not one per step).
+        let mut reading = false;
         let mut heard_origin = EdgeClock.now();
         let mut silence: Option<Delay> = None;
         let ending = loop {
@@ -191,7 +228,7 @@ impl Pump {
                 break Ending::Refused(Problem::GuardUnavailable);
             }
             if in_flight.is_none() {
-                let renew = budget.wants_renewal(meter.unreported());
+                let renew = budget.wants_renewal(spent(&meter, &writing, &ready), meter.unreported());
                 if meter.due(now, renew) {
                     timer = None;
                     let delivered = meter.take(now);
@@ -201,13 +238,23 @@ impl Pump {
                     timer = Some(Delay::from(Duration::from_millis(meter.due_at(renew).0.saturating_sub(now.0))));
                 }
             }
-            // Nothing more is read while lines wait for the budget.
-            if read.is_none() && !self.filter.waiting() {
-                read = Some(JsFuture::from(self.reader.read()));
-                heard_origin = now;
+            // The next step: the lines ready go out, and the origin is read meanwhile, unless
+            // lines wait for the budget (then nothing more is read).
+            if step.is_none() {
+                reading = !self.filter.waiting();
+                if reading || ready.is_some() {
+                    let out = ready.as_ref().map(|batch| Uint8Array::from(batch.bytes.as_slice()));
+                    step = Some(JsFuture::from(self.relay.step(out, reading)));
+                    writing = ready.take();
+                    if reading {
+                        heard_origin = now;
+                    }
+                }
             }
-            if read.is_some() && silence.is_none() {
-                let quiet = now.0.saturating_sub(heard_origin.0);
+            if step.is_some() && reading && silence.is_none() {
+                // A step lasts as long as its write: the origin was heard when its last chunk came.
+                let heard = heard_origin.0.max(self.relay.heard() as u64);
+                let quiet = now.0.saturating_sub(heard);
                 if quiet >= ledger.silence_ms {
                     break Ending::Refused(Problem::OriginTimeout);
                 }
@@ -235,8 +282,8 @@ impl Pump {
                         return Poll::Ready(Event::ReportDue);
                     }
                 }
-                match read.as_mut() {
-                    Some(next) => Pin::new(next).poll(cx).map(Event::Chunk),
+                match step.as_mut() {
+                    Some(next) => Pin::new(next).poll(cx).map(|result| Event::Step(Stepped::of(result))),
                     None => Poll::Pending,
                 }
             })
@@ -257,14 +304,22 @@ impl Pump {
                     if !self.filter.waiting() {
                         continue;
                     }
-                    self.filter.resume(budget.left(meter.unreported()))
+                    self.filter.resume(budget.left(spent(&meter, &writing, &ready)))
                 }
-                Event::Chunk(Err(_)) => break Ending::OriginCut,
-                Event::Chunk(Ok(result)) => {
-                    read = None;
-                    match chunk_of(&result) {
-                        Ok(chunk) => self.filter.feed(&chunk, budget.left(meter.unreported())),
-                        Err(ending) => break ending,
+                Event::Step(stepped) => {
+                    step = None;
+                    if stepped == Stepped::ClientGone {
+                        break Ending::ClientGone;
+                    }
+                    // The step's write is done: its lines reached the client.
+                    if let Some(sent) = writing.take() {
+                        meter.sent(sent.items, sent.ids, sent.bytes.len() as u64);
+                    }
+                    match stepped {
+                        Stepped::Read(chunk) => self.filter.feed(&chunk, budget.left(spent(&meter, &writing, &ready))),
+                        Stepped::Written => continue,
+                        Stepped::OriginEnded => break Ending::OriginEnded,
+                        Stepped::OriginCut | Stepped::ClientGone => break Ending::OriginCut,
                     }
                 }
             };
@@ -272,18 +327,23 @@ impl Pump {
             if batch.bytes.is_empty() {
                 continue;
             }
-            // The next read starts while this chunk goes to the client: one chunk in flight each
-            // way, so the origin's side and the client's overlap and memory stays bounded.
-            if read.is_none() && !self.filter.waiting() {
-                read = Some(JsFuture::from(self.reader.read()));
-                heard_origin = EdgeClock.now();
+            match ready.as_mut() {
+                Some(waiting) => waiting.absorb(batch),
+                None => ready = Some(batch),
             }
-            let out = Uint8Array::from(batch.bytes.as_slice());
-            if JsFuture::from(self.writer.write_with_chunk(&out)).await.is_err() {
-                break Ending::ClientGone;
-            }
-            meter.sent(batch.items, batch.ids, batch.bytes.len() as u64);
         };
+        // A step still under way: the origin's side is cancelled (so a read it waits on ends),
+        // and its write counts if it was done.
+        if matches!(ending, Ending::ClientGone | Ending::Refused(_)) {
+            let _ = JsFuture::from(self.reader.cancel()).await;
+        }
+        if let Some(step) = step.take() {
+            if Stepped::of(step.await) != Stepped::ClientGone {
+                if let Some(sent) = writing.take() {
+                    meter.sent(sent.items, sent.ids, sent.bytes.len() as u64);
+                }
+            }
+        }
         self.close(&ending, &ledger.type_base).await;
         if let Some(report) = in_flight.take() {
             if let Answer::Go { stream, .. } = report.await {
@@ -300,11 +360,13 @@ impl Pump {
             json!({ "account": account.as_str(), "app": ledger.charge.app.as_str(), "group": ledger.charge.group.as_str(),
                     "how": ending.name(), "items": items, "unended_line_dropped": self.filter.unended(),
                     "too_long": odd.dropped.too_long, "not_json_dropped": odd.dropped.not_json,
-                    "unfilterable": odd.dropped.unfilterable, "not_json_passed": odd.passed_not_json }),
+                    "unfilterable": odd.dropped.unfilterable, "not_json_passed": odd.passed_not_json,
+                    "origin_reads": self.relay.reads() as u64, "client_writes": self.relay.writes() as u64 }),
         );
     }
 
-    /// Closes both sides the way the ending calls for; failures here change nothing.
+    /// Closes the client's side the way the ending calls for (the origin's is cancelled already
+    /// when the edge ended the stream); failures here change nothing.
     async fn close(&self, ending: &Ending, type_base: &str) {
         match ending {
             Ending::OriginEnded => {
@@ -313,11 +375,8 @@ impl Pump {
             Ending::OriginCut => {
                 let _ = JsFuture::from(self.writer.abort()).await;
             }
-            Ending::ClientGone => {
-                let _ = JsFuture::from(self.reader.cancel()).await;
-            }
+            Ending::ClientGone => {}
             Ending::Refused(problem) => {
-                let _ = JsFuture::from(self.reader.cancel()).await;
                 let line = Uint8Array::from(problem.stream_error_line(type_base).as_slice());
                 let _ = JsFuture::from(self.writer.write_with_chunk(&line)).await;
                 let _ = JsFuture::from(self.writer.close()).await;
@@ -326,14 +385,37 @@ impl Pump {
     }
 }
 
-/// The bytes of one read of the origin's body, or how the stream ended.
-fn chunk_of(result: &JsValue) -> Result<Vec<u8>, Ending> {
-    if Reflect::get(result, &JsValue::from_str("done")).ok().and_then(|d| d.as_bool()) != Some(false) {
-        return Err(Ending::OriginEnded);
-    }
-    match Reflect::get(result, &JsValue::from_str("value")).map(JsCast::dyn_into::<Uint8Array>) {
-        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
-        _ => Err(Ending::OriginCut),
+/// Items spent from the stream's budget since the last report left: sent, being written, and
+/// decided on and waiting for the next step.
+fn spent(meter: &Meter, writing: &Option<Batch>, ready: &Option<Batch>) -> u64 {
+    let items = |batch: &Option<Batch>| batch.as_ref().map_or(0, |b| b.items);
+    meter.unreported() + items(writing) + items(ready)
+}
+
+/// How a step of the relay ended (see `relay.js`).
+#[derive(Debug, PartialEq, Eq)]
+enum Stepped {
+    /// The step's write is done, and these bytes came from the origin.
+    Read(Vec<u8>),
+    /// The step's write is done (it read nothing).
+    Written,
+    OriginEnded,
+    OriginCut,
+    ClientGone,
+}
+
+impl Stepped {
+    fn of(result: Result<JsValue, JsValue>) -> Self {
+        let Ok(value) = result else { return Self::OriginCut };
+        if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+            return Self::Read(bytes.to_vec());
+        }
+        match value.as_f64() {
+            Some(0.0) => Self::Written,
+            Some(1.0) => Self::OriginEnded,
+            Some(3.0) => Self::ClientGone,
+            _ => Self::OriginCut,
+        }
     }
 }
 

@@ -36,10 +36,14 @@ impl Budget {
         self.capped.then(|| self.held.saturating_sub(self.pending + unreported))
     }
 
-    /// Whether the holds want renewing: never renewed yet, or half spent.
+    /// Whether the holds want renewing: never renewed yet, or half spent, `spent` items counted
+    /// since the last report left (sent, or decided on and on their way to the client), with
+    /// `unreported` of them sent. Only what was sent can be reported: a report with nothing new
+    /// would be answered with the holds the stream has, so half spent asks for one only once
+    /// something was sent since the last.
     #[must_use]
-    pub fn wants_renewal(&self, unreported: u64) -> bool {
-        self.capped && (!self.answered || self.left(unreported).is_some_and(|left| left <= self.low))
+    pub fn wants_renewal(&self, spent: u64, unreported: u64) -> bool {
+        self.capped && (!self.answered || (unreported > 0 && self.left(spent).is_some_and(|left| left <= self.low)))
     }
 
     /// A report of `items` leaves.
@@ -71,18 +75,18 @@ mod tests {
     fn an_uncapped_stream_has_no_budget() {
         let b = Budget::new(false, 0);
         assert_eq!(b.left(1_000_000), None);
-        assert!(!b.wants_renewal(0));
+        assert!(!b.wants_renewal(0, 0));
     }
 
     #[test]
     fn a_capped_stream_asks_at_once_and_sends_only_what_it_holds() {
         let b = Budget::new(true, 0);
         assert_eq!(b.left(0), Some(0));
-        assert!(b.wants_renewal(0));
+        assert!(b.wants_renewal(0, 0));
         // A recipient's stream opens with the page of ids its charge reserved, and renews at once.
         let b = Budget::new(true, 100);
         assert_eq!(b.left(30), Some(70));
-        assert!(b.wants_renewal(0));
+        assert!(b.wants_renewal(0, 0));
     }
 
     #[test]
@@ -90,8 +94,8 @@ mod tests {
         let mut b = Budget::new(true, 0);
         b.report(0);
         b.renewed(2_000);
-        assert!(!b.wants_renewal(999));
-        assert!(b.wants_renewal(1_000), "half spent");
+        assert!(!b.wants_renewal(999, 999));
+        assert!(b.wants_renewal(1_000, 1_000), "half spent");
         // A report of 1,000 leaves; 300 more are sent before it is answered.
         b.report(1_000);
         assert_eq!(b.left(300), Some(700));
@@ -101,12 +105,24 @@ mod tests {
     }
 
     #[test]
+    fn items_on_their_way_are_spent_but_ask_for_a_renewal_only_once_some_were_sent() {
+        let mut b = Budget::new(true, 0);
+        b.report(0);
+        b.renewed(10);
+        // 7 items decided on and being written, none sent yet: 3 left, and nothing to report.
+        assert_eq!(b.left(7), Some(3));
+        assert!(!b.wants_renewal(7, 0));
+        // Once 1 of them has reached the client, the report that renews can say so.
+        assert!(b.wants_renewal(7, 1));
+    }
+
+    #[test]
     fn an_unanswered_report_leaves_its_items_spent() {
         let mut b = Budget::new(true, 100);
         b.report(60);
         b.unanswered();
         assert_eq!(b.left(0), Some(40));
-        assert!(b.wants_renewal(0), "still never renewed");
+        assert!(b.wants_renewal(0, 0), "still never renewed");
     }
 
     #[test]
@@ -114,11 +130,11 @@ mod tests {
         let mut b = Budget::new(true, 0);
         b.report(0);
         b.renewed(9);
-        assert!(!b.wants_renewal(4));
-        assert!(b.wants_renewal(5));
+        assert!(!b.wants_renewal(4, 4));
+        assert!(b.wants_renewal(5, 5));
         b.report(9);
         b.renewed(1);
-        assert!(!b.wants_renewal(0));
-        assert!(b.wants_renewal(1));
+        assert!(!b.wants_renewal(0, 0));
+        assert!(b.wants_renewal(1, 1));
     }
 }
