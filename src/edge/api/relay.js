@@ -1,86 +1,99 @@
-// The byte-moving half of a stream's pump (src/edge/api/stream.rs), in the runtime's own script:
-// one call moves one step, and everything inside a step runs here, with no call into wasm.
+// The byte-moving half of a stream's pump (src/edge/api/stream.rs), in the runtime's own script.
 //
-// A step writes the lines the pump decided on to the client and, meanwhile, reads the origin: it
-// ends when the write is done and at least one chunk has come, with every chunk that came during
-// the write joined into one (at most about `max` bytes). So while the client keeps up, each chunk
-// goes on as soon as it comes (the first line of a stream is never held back); when the client is
-// slower than the origin, the chunks that come meanwhile are decided and written together, in
-// fewer and larger writes. One write is in flight at a time, and at most one step's bytes are
-// held here.
+// A run reads the origin's body a chunk at a time, hands each chunk to `decide` (the pump's
+// per-line decisions, a plain call into wasm that returns the bytes to send on) and writes what
+// it returns to the client. One write is in flight at a time: the next chunk is read while the
+// last one's lines are being written, and `decide` is called with it only once that write is
+// done (so `decide` knows that the lines before have reached the client). The pump steps in only
+// when it must: it pauses the run when lines wait for the budget (`pause`, called from inside
+// `decide`), and halts it when the stream must end (`halt`, then the reader is cancelled).
 //
-// A step resolves with the bytes read (a Uint8Array), or with a number:
-//   0  written (the step was asked to write only),
-//   1  the origin ended its response (the step's bytes, if any, came first),
-//   2  the origin's connection broke (likewise),
-//   3  the client is gone: the write failed.
+// A run resolves, once its last write is done, with a number:
+//   0  paused (or the run was asked to write only),
+//   1  the origin ended its response,
+//   2  the origin's connection broke,
+//   3  the client is gone: a write failed (that write's lines did not reach it).
 
-const WRITTEN = 0;
+const PAUSED = 0;
 const ENDED = 1;
 const CUT = 2;
 const GONE = 3;
 
 export class Relay {
-  constructor(reader, writer, max) {
+  constructor(reader, writer, decide) {
     this.reader = reader;
     this.writer = writer;
-    this.max = max;
-    // The read under way, if a step ended before it did: the next step waits for it.
-    this.pending = null;
+    this.decide = decide;
+    this.paused = false;
+    this.halted = false;
     // How the origin's side ended (ENDED or CUT), once it did.
     this.end = 0;
-    // When the last chunk came (ms since the epoch; the runtime's clock): the pump's silence
-    // check asks, as a step can last as long as a write does.
-    this.heard = Date.now();
+    // Since when the run has waited on the origin (ms since the epoch, the runtime's clock); 0
+    // while it waits on nothing or on the client.
+    this.since = 0;
     // Chunks read from the origin and writes to the client, for the stream's last log line.
     this.reads = 0;
     this.writes = 0;
   }
 
-  step(out, read) {
-    const write = out ? this.writer.write(out) : null;
-    if (write) this.writes += 1;
-    if (read) return this.gather(write);
-    return write ? write.then(() => WRITTEN, () => GONE) : Promise.resolve(WRITTEN);
+  /** Lines wait for the budget: no more is read until the next run. */
+  pause() {
+    this.paused = true;
   }
 
-  async gather(write) {
-    let writing = write !== null;
-    let failed = false;
-    const wrote = write?.then(() => { writing = false; }, () => { writing = false; failed = true; });
-    const parts = [];
-    let size = 0;
-    for (;;) {
-      if (failed) return GONE;
-      if (!writing && (parts.length > 0 || this.end)) break;
-      if (this.end || size >= this.max) {
-        await wrote;
-        continue;
-      }
-      if (!this.pending) {
-        this.pending = this.reader.read().then((r) => (r.done ? ENDED : r.value), () => CUT);
-      }
-      const got = await (writing ? Promise.race([this.pending, wrote]) : this.pending);
-      // The write settled first: the read stays under way.
-      if (got === undefined) continue;
-      this.pending = null;
-      this.heard = Date.now();
-      if (typeof got === 'number') {
-        this.end = got;
-      } else if (got.byteLength > 0) {
-        this.reads += 1;
-        parts.push(got);
-        size += got.byteLength;
+  /** The stream ends: the run stops at its next turn (the pump cancels the reader too). */
+  halt() {
+    this.halted = true;
+  }
+
+  /** How long the run has waited on the origin, in ms (0 when it is not waiting on it). */
+  get quiet() {
+    return this.since === 0 ? 0 : Math.max(0, Date.now() - this.since);
+  }
+
+  write(bytes) {
+    this.writes += 1;
+    return this.writer.write(bytes).then(() => true, () => false);
+  }
+
+  async read() {
+    this.since = Date.now();
+    try {
+      const r = await this.reader.read();
+      if (r.done) return ENDED;
+      this.reads += 1;
+      return r.value;
+    } catch {
+      return CUT;
+    } finally {
+      this.since = 0;
+    }
+  }
+
+  /** Writes `out` (if any), then, if `read`, moves the stream until it pauses, halts or ends. */
+  async run(out, read) {
+    let write = out ? this.write(out) : null;
+    if (read) {
+      this.paused = false;
+      while (!this.paused && !this.halted && !this.end) {
+        const got = await this.read();
+        if (typeof got === 'number') {
+          this.end = got;
+          break;
+        }
+        if (write !== null && !(await write)) return GONE;
+        write = null;
+        if (this.halted) break;
+        const next = this.decide(got);
+        // The pump could not decide (it never fails so): nothing more passes undecided.
+        if (next === undefined) {
+          this.end = CUT;
+          break;
+        }
+        if (next.byteLength > 0) write = this.write(next);
       }
     }
-    if (parts.length === 0) return this.end;
-    if (parts.length === 1) return parts[0];
-    const joined = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      joined.set(part, at);
-      at += part.byteLength;
-    }
-    return joined;
+    if (write !== null && !(await write)) return GONE;
+    return read ? this.end : PAUSED;
   }
 }

@@ -10,20 +10,23 @@
 //! The response's body is the readable side of the runtime's `IdentityTransformStream`. The pump
 //! is a future handed to `ctx.wait_until`, so it runs on after `handle` has returned the
 //! response, for as long as the stream lasts, and its last report is made before the runtime lets
-//! the request go. The bytes move in steps of the relay (`relay.js`, the runtime's own script): a
-//! step writes the lines decided on to the client while it reads the origin, and ends when the
-//! write is done and a chunk has come, with all that came meanwhile; the pump decides on its
-//! lines and starts the next step. One write is in flight at a time and a step holds at most
-//! [`STEP_BYTES`], so the worker's memory stays flat whatever the stream's length.
+//! the request go. The bytes move through the relay (`relay.js`, the runtime's own script): it
+//! reads a chunk, calls the pump's decisions on it (a plain call into wasm, [`Flow::decide`]) and
+//! writes the lines they let pass, one write in flight at a time and the next chunk read
+//! meanwhile, so the worker's memory stays flat whatever the stream's length. The pump itself
+//! wakes only for its reports and their answers, its timers, and the relay's pauses and ending.
 
+use std::cell::RefCell;
 use std::future::{poll_fn, Future};
+use std::rc::Rc;
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use serde_json::json;
-use worker::js_sys::{Promise, Uint8Array};
+use worker::js_sys::{Function, Promise, Uint8Array};
 use wasm_bindgen::prelude::wasm_bindgen;
+use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys::{self, ReadableStreamDefaultReader, ResponseInit, TransformStream, WritableStreamDefaultWriter};
@@ -57,19 +60,25 @@ extern "C" {
 
 #[wasm_bindgen(module = "/src/edge/api/relay.js")]
 extern "C" {
-    /// Moves a stream's bytes a step at a time (see `relay.js`).
+    /// Moves a stream's bytes, calling the pump's decisions for each chunk (see `relay.js`).
     type Relay;
 
     #[wasm_bindgen(constructor)]
-    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter, max: u32) -> Relay;
+    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter, decide: &Function) -> Relay;
 
-    /// Writes `out` (if any) to the client and, if `read`, reads the origin meanwhile.
+    /// Writes `out` (if any) and, if `read`, moves the stream until it pauses, halts or ends.
     #[wasm_bindgen(method)]
-    fn step(this: &Relay, out: Option<Uint8Array>, read: bool) -> Promise;
+    fn run(this: &Relay, out: Option<Uint8Array>, read: bool) -> Promise;
 
-    /// When the origin's last chunk came (ms since the epoch).
+    #[wasm_bindgen(method)]
+    fn pause(this: &Relay);
+
+    #[wasm_bindgen(method)]
+    fn halt(this: &Relay);
+
+    /// How long the run has waited on the origin, in ms.
     #[wasm_bindgen(method, getter)]
-    fn heard(this: &Relay) -> f64;
+    fn quiet(this: &Relay) -> f64;
 
     /// Chunks read from the origin so far.
     #[wasm_bindgen(method, getter)]
@@ -79,10 +88,6 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn writes(this: &Relay) -> f64;
 }
-
-/// The most a step reads while a write is under way (the chunks that come during one write are
-/// joined): 64 KiB, plus the one chunk that passes it.
-pub const STEP_BYTES: u32 = 64 * 1024;
 
 /// What became of the origin's answer to a stream request.
 pub enum Opened {
@@ -96,7 +101,6 @@ pub enum Opened {
 pub struct Pump {
     reader: ReadableStreamDefaultReader,
     writer: WritableStreamDefaultWriter,
-    relay: Relay,
     filter: LineFilter,
 }
 
@@ -134,8 +138,7 @@ pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Opt
     let Ok((out, reader, writer)) = opened else {
         return Opened::Page(Err(Problem::OriginUnreachable));
     };
-    let relay = Relay::new(&reader, &writer, STEP_BYTES);
-    let pump = Pump { reader, writer, relay, filter: LineFilter::new(constraint.map(|c| c.mode)).metered(grant.metering.clone()) };
+    let pump = Pump { reader, writer, filter: LineFilter::new(constraint.map(|c| c.mode)).metered(grant.metering.clone()) };
     Opened::Stream(uncompressed(delivery::with_rate_headers(out, quotas, now)), pump)
 }
 
@@ -156,7 +159,7 @@ fn uncompressed(out: web_sys::Response) -> web_sys::Response {
 
 /// What the pump waited for.
 enum Event {
-    Step(Stepped),
+    Ran(Ran),
     ClientGone,
     ReportDue,
     Answered(Answer),
@@ -197,70 +200,161 @@ impl Ending {
 
 type Report = Pin<Box<dyn Future<Output = Answer>>>;
 
+/// What the pump and its relay share: the per-line decisions and what the stream has spent.
+/// The relay calls [`Flow::decide`] for each chunk; the pump reads and updates the rest between
+/// chunks. Neither holds it across a wait, so the two never borrow it at once.
+struct Flow {
+    filter: LineFilter,
+    meter: Meter,
+    budget: Budget,
+    odd: OddLines,
+    /// Whose stream (for the log line of dropped lines).
+    account: Id,
+    app: String,
+    /// The lines being written to the client: counted as sent once the write is done.
+    writing: Option<Batch>,
+    /// When the pump will next look at its reports (its timer), 0 while one is in flight (it
+    /// looks again when the answer comes): a chunk that makes a report due sooner wakes it.
+    looks_at: u64,
+    /// Set by a chunk that wants the pump's attention, and the pump's waker.
+    nudged: bool,
+    waker: Option<Waker>,
+}
+
+impl Flow {
+    /// Items spent from the budget since the last report left: sent, being written, and
+    /// decided on and waiting to be written (`ready`).
+    fn spent(&self, ready: Option<&Batch>) -> u64 {
+        let items = |batch: Option<&Batch>| batch.map_or(0, |b| b.items);
+        self.meter.unreported() + items(self.writing.as_ref()) + items(ready)
+    }
+
+    /// The write in progress is done: its lines reached the client.
+    fn written(&mut self) {
+        if let Some(sent) = self.writing.take() {
+            self.meter.sent(sent.items, sent.ids, sent.bytes.len() as u64);
+        }
+    }
+
+    /// One chunk from the origin (the lines before it have reached the client): the bytes to
+    /// send on. Pauses the relay when lines wait for the budget, and wakes the pump when a report
+    /// is due sooner than it would look.
+    fn decide(&mut self, chunk: &[u8], relay: &Relay) -> Uint8Array {
+        self.written();
+        let batch = self.filter.feed(chunk, self.budget.left(self.spent(None)));
+        self.odd.note(&batch, &self.account, &self.app);
+        let out = Uint8Array::from(batch.bytes.as_slice());
+        if !batch.bytes.is_empty() {
+            self.writing = Some(batch);
+        }
+        let waiting = self.filter.waiting();
+        if waiting {
+            relay.pause();
+        }
+        let renew = self.budget.wants_renewal(self.spent(None), self.meter.unreported());
+        if waiting || self.meter.due_at(renew).0 < self.looks_at {
+            self.nudged = true;
+            if let Some(waker) = &self.waker {
+                waker.wake_by_ref();
+            }
+        }
+        out
+    }
+}
+
 impl Pump {
     /// Runs the stream to its end: each chunk's whole lines go to the client as they come, within
     /// the stream's budget, and what reached the client is reported as it goes (see `Meter`),
     /// each report renewing the holds the budget spends, and once more at the end.
-    pub async fn run(mut self, env: Env, account: Id, mut ledger: Ledger) {
-        let mut meter = Meter::new(EdgeClock.now());
+    pub async fn run(self, env: Env, account: Id, mut ledger: Ledger) {
         let charge = &ledger.charge;
         let held = if charge.monthly_item_cap.is_some() { 0 } else { ledger.reserved };
-        let mut budget = Budget::new(charge.monthly_item_cap.is_some() || charge.recipient.is_some(), held);
-        let mut odd = OddLines::default();
-        // The relay's step under way, and what it is writing (counted as sent once it is done);
-        // the lines decided on that wait for the next step.
-        let mut step: Option<JsFuture> = None;
-        let mut writing: Option<Batch> = None;
+        let flow = Rc::new(RefCell::new(Flow {
+            filter: self.filter,
+            meter: Meter::new(EdgeClock.now()),
+            budget: Budget::new(charge.monthly_item_cap.is_some() || charge.recipient.is_some(), held),
+            odd: OddLines::default(),
+            account: account.clone(),
+            app: charge.app.as_str().to_owned(),
+            writing: None,
+            looks_at: 0,
+            nudged: false,
+            waker: None,
+        }));
+        // The relay calls this for each chunk; it holds the relay only weakly (the relay holds it).
+        let relay_cell: Rc<RefCell<Option<Relay>>> = Rc::new(RefCell::new(None));
+        let decide = {
+            let flow = Rc::clone(&flow);
+            let relay_cell = Rc::downgrade(&relay_cell);
+            Closure::<dyn FnMut(Uint8Array) -> Option<Uint8Array>>::new(move |chunk: Uint8Array| {
+                let relay = relay_cell.upgrade()?;
+                let relay = relay.try_borrow().ok()?;
+                let mut flow = flow.try_borrow_mut().ok()?;
+                Some(flow.decide(&chunk.to_vec(), relay.as_ref()?))
+            })
+        };
+        let relay = Relay::new(&self.reader, &self.writer, decide.as_ref().unchecked_ref());
+        *relay_cell.borrow_mut() = Some(relay.clone().unchecked_into());
+        // The lines decided on that wait for the next run (after a renewal).
         let mut ready: Option<Batch> = None;
+        let mut running: Option<JsFuture> = None;
+        let mut reading = false;
         let mut closed = JsFuture::from(self.writer.closed());
         let mut timer: Option<Delay> = None;
         let mut in_flight: Option<Report> = None;
-        // Whether the step under way reads the origin, and when it began (the origin is silent
-        // only while the pump waits on it, not while it waits for the budget), and a wake-up for
-        // when it will have been silent too long (re-armed only when it fires: one timer per
-        // silence period, not one per step).
-        let mut reading = false;
-        let mut heard_origin = EdgeClock.now();
+        // A wake-up for when the origin will have been silent too long (re-armed only when it
+        // fires: one timer per silence period).
         let mut silence: Option<Delay> = None;
         let ending = loop {
             let now = EdgeClock.now();
-            if meter.guard_silent(now) {
-                break Ending::Refused(Problem::GuardUnavailable);
-            }
-            if in_flight.is_none() {
-                let renew = budget.wants_renewal(spent(&meter, &writing, &ready), meter.unreported());
-                if meter.due(now, renew) {
-                    timer = None;
-                    let delivered = meter.take(now);
-                    budget.report(delivered.items);
-                    in_flight = Some(Box::pin(report(&env, &account, &ledger, delivered, false)));
-                } else if timer.is_none() {
-                    timer = Some(Delay::from(Duration::from_millis(meter.due_at(renew).0.saturating_sub(now.0))));
+            {
+                let mut f = flow.borrow_mut();
+                if f.meter.guard_silent(now) {
+                    break Ending::Refused(Problem::GuardUnavailable);
                 }
-            }
-            // The next step: the lines ready go out, and the origin is read meanwhile, unless
-            // lines wait for the budget (then nothing more is read).
-            if step.is_none() {
-                reading = !self.filter.waiting();
-                if reading || ready.is_some() {
-                    let out = ready.as_ref().map(|batch| Uint8Array::from(batch.bytes.as_slice()));
-                    step = Some(JsFuture::from(self.relay.step(out, reading)));
-                    writing = ready.take();
-                    if reading {
-                        heard_origin = now;
+                if in_flight.is_none() {
+                    let renew = f.budget.wants_renewal(f.spent(ready.as_ref()), f.meter.unreported());
+                    if f.meter.due(now, renew) {
+                        timer = None;
+                        f.looks_at = 0;
+                        let delivered = f.meter.take(now);
+                        f.budget.report(delivered.items);
+                        in_flight = Some(Box::pin(report(&env, &account, &ledger, delivered, false)));
+                    } else if timer.is_none() {
+                        let due = f.meter.due_at(renew);
+                        f.looks_at = due.0;
+                        timer = Some(Delay::from(Duration::from_millis(due.0.saturating_sub(now.0))));
+                    }
+                }
+                // The next run: the lines ready go out, and the origin is read, unless lines wait
+                // for the budget (then nothing more is read).
+                if running.is_none() {
+                    reading = !f.filter.waiting();
+                    if reading || ready.is_some() {
+                        let out = ready.as_ref().map(|batch| Uint8Array::from(batch.bytes.as_slice()));
+                        f.writing = ready.take();
+                        drop(f);
+                        running = Some(JsFuture::from(relay.run(out, reading)));
                     }
                 }
             }
-            if step.is_some() && reading && silence.is_none() {
-                // A step lasts as long as its write: the origin was heard when its last chunk came.
-                let heard = heard_origin.0.max(self.relay.heard() as u64);
-                let quiet = now.0.saturating_sub(heard);
+            if running.is_some() && reading && silence.is_none() {
+                let quiet = relay.quiet() as u64;
                 if quiet >= ledger.silence_ms {
                     break Ending::Refused(Problem::OriginTimeout);
                 }
                 silence = Some(Delay::from(Duration::from_millis(ledger.silence_ms - quiet)));
             }
             let event = poll_fn(|cx| {
+                {
+                    let mut f = flow.borrow_mut();
+                    if !f.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        f.waker = Some(cx.waker().clone());
+                    }
+                    if std::mem::take(&mut f.nudged) {
+                        return Poll::Ready(Event::ReportDue);
+                    }
+                }
                 if let Some(report) = in_flight.as_mut() {
                     if let Poll::Ready(answer) = report.as_mut().poll(cx) {
                         in_flight = None;
@@ -282,48 +376,48 @@ impl Pump {
                         return Poll::Ready(Event::ReportDue);
                     }
                 }
-                match step.as_mut() {
-                    Some(next) => Pin::new(next).poll(cx).map(|result| Event::Step(Stepped::of(result))),
+                match running.as_mut() {
+                    Some(run) => Pin::new(run).poll(cx).map(|result| Event::Ran(Ran::of(&result))),
                     None => Poll::Pending,
                 }
             })
             .await;
+            let mut f = flow.borrow_mut();
             let batch = match event {
                 Event::ReportDue => continue,
                 Event::ClientGone => break Ending::ClientGone,
                 Event::Answered(Answer::Unanswered) => {
-                    budget.unanswered();
-                    meter.answered(false, EdgeClock.now());
+                    f.budget.unanswered();
+                    f.meter.answered(false, EdgeClock.now());
                     continue;
                 }
                 Event::Answered(Answer::Stop(problem)) => break Ending::Refused(problem),
                 Event::Answered(Answer::Go { stream, held }) => {
                     ledger.stream = stream;
-                    budget.renewed(held);
-                    meter.answered(true, EdgeClock.now());
-                    if !self.filter.waiting() {
+                    f.budget.renewed(held);
+                    f.meter.answered(true, EdgeClock.now());
+                    if !f.filter.waiting() {
                         continue;
                     }
-                    self.filter.resume(budget.left(spent(&meter, &writing, &ready)))
+                    let left = f.budget.left(f.spent(ready.as_ref()));
+                    f.filter.resume(left)
                 }
-                Event::Step(stepped) => {
-                    step = None;
-                    if stepped == Stepped::ClientGone {
+                Event::Ran(ran) => {
+                    running = None;
+                    if ran == Ran::ClientGone {
                         break Ending::ClientGone;
                     }
-                    // The step's write is done: its lines reached the client.
-                    if let Some(sent) = writing.take() {
-                        meter.sent(sent.items, sent.ids, sent.bytes.len() as u64);
-                    }
-                    match stepped {
-                        Stepped::Read(chunk) => self.filter.feed(&chunk, budget.left(spent(&meter, &writing, &ready))),
-                        Stepped::Written => continue,
-                        Stepped::OriginEnded => break Ending::OriginEnded,
-                        Stepped::OriginCut | Stepped::ClientGone => break Ending::OriginCut,
+                    // The run's last write is done: its lines reached the client.
+                    f.written();
+                    match ran {
+                        Ran::Paused => continue,
+                        Ran::OriginEnded => break Ending::OriginEnded,
+                        Ran::OriginCut | Ran::ClientGone => break Ending::OriginCut,
                     }
                 }
             };
-            odd.note(&batch, &account, &ledger);
+            let (account, app) = (f.account.clone(), f.app.clone());
+            f.odd.note(&batch, &account, &app);
             if batch.bytes.is_empty() {
                 continue;
             }
@@ -332,86 +426,77 @@ impl Pump {
                 None => ready = Some(batch),
             }
         };
-        // A step still under way: the origin's side is cancelled (so a read it waits on ends),
-        // and its write counts if it was done.
+        // A run still under way: it is halted and the origin's side cancelled (so a read it waits
+        // on ends), and its last write counts if it was done.
+        relay.halt();
         if matches!(ending, Ending::ClientGone | Ending::Refused(_)) {
             let _ = JsFuture::from(self.reader.cancel()).await;
         }
-        if let Some(step) = step.take() {
-            if Stepped::of(step.await) != Stepped::ClientGone {
-                if let Some(sent) = writing.take() {
-                    meter.sent(sent.items, sent.ids, sent.bytes.len() as u64);
-                }
+        if let Some(run) = running.take() {
+            if Ran::of(&run.await) != Ran::ClientGone {
+                flow.borrow_mut().written();
             }
         }
-        self.close(&ending, &ledger.type_base).await;
+        close(&self.writer, &ending, &ledger.type_base).await;
         if let Some(report) = in_flight.take() {
             if let Answer::Go { stream, .. } = report.await {
                 ledger.stream = stream;
             }
         }
+        drop(decide);
         // The last report gives back what the stream still holds and closes it at the guard
         // (which already did, if it stopped the stream).
-        let items = meter.items();
-        report(&env, &account, &ledger, meter.take(EdgeClock.now()), true).await;
+        let (items, delivered, unended, odd) = {
+            let mut f = flow.borrow_mut();
+            (f.meter.items(), f.meter.take(EdgeClock.now()), f.filter.unended(), std::mem::take(&mut f.odd))
+        };
+        report(&env, &account, &ledger, delivered, true).await;
         log::event(
             "info",
             "stream_ended",
             json!({ "account": account.as_str(), "app": ledger.charge.app.as_str(), "group": ledger.charge.group.as_str(),
-                    "how": ending.name(), "items": items, "unended_line_dropped": self.filter.unended(),
+                    "how": ending.name(), "items": items, "unended_line_dropped": unended,
                     "too_long": odd.dropped.too_long, "not_json_dropped": odd.dropped.not_json,
                     "unfilterable": odd.dropped.unfilterable, "not_json_passed": odd.passed_not_json,
-                    "origin_reads": self.relay.reads() as u64, "client_writes": self.relay.writes() as u64 }),
+                    "origin_reads": relay.reads() as u64, "client_writes": relay.writes() as u64 }),
         );
     }
+}
 
-    /// Closes the client's side the way the ending calls for (the origin's is cancelled already
-    /// when the edge ended the stream); failures here change nothing.
-    async fn close(&self, ending: &Ending, type_base: &str) {
-        match ending {
-            Ending::OriginEnded => {
-                let _ = JsFuture::from(self.writer.close()).await;
-            }
-            Ending::OriginCut => {
-                let _ = JsFuture::from(self.writer.abort()).await;
-            }
-            Ending::ClientGone => {}
-            Ending::Refused(problem) => {
-                let line = Uint8Array::from(problem.stream_error_line(type_base).as_slice());
-                let _ = JsFuture::from(self.writer.write_with_chunk(&line)).await;
-                let _ = JsFuture::from(self.writer.close()).await;
-            }
+/// Closes the client's side the way the ending calls for (the origin's is cancelled already
+/// when the edge ended the stream); failures here change nothing.
+async fn close(writer: &WritableStreamDefaultWriter, ending: &Ending, type_base: &str) {
+    match ending {
+        Ending::OriginEnded => {
+            let _ = JsFuture::from(writer.close()).await;
+        }
+        Ending::OriginCut => {
+            let _ = JsFuture::from(writer.abort()).await;
+        }
+        Ending::ClientGone => {}
+        Ending::Refused(problem) => {
+            let line = Uint8Array::from(problem.stream_error_line(type_base).as_slice());
+            let _ = JsFuture::from(writer.write_with_chunk(&line)).await;
+            let _ = JsFuture::from(writer.close()).await;
         }
     }
 }
 
-/// Items spent from the stream's budget since the last report left: sent, being written, and
-/// decided on and waiting for the next step.
-fn spent(meter: &Meter, writing: &Option<Batch>, ready: &Option<Batch>) -> u64 {
-    let items = |batch: &Option<Batch>| batch.as_ref().map_or(0, |b| b.items);
-    meter.unreported() + items(writing) + items(ready)
-}
-
-/// How a step of the relay ended (see `relay.js`).
-#[derive(Debug, PartialEq, Eq)]
-enum Stepped {
-    /// The step's write is done, and these bytes came from the origin.
-    Read(Vec<u8>),
-    /// The step's write is done (it read nothing).
-    Written,
+/// How a run of the relay ended (see `relay.js`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// Paused (lines wait for the budget), or it only wrote; its last write is done.
+    Paused,
     OriginEnded,
     OriginCut,
+    /// A write failed: its lines did not reach the client.
     ClientGone,
 }
 
-impl Stepped {
-    fn of(result: Result<JsValue, JsValue>) -> Self {
-        let Ok(value) = result else { return Self::OriginCut };
-        if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-            return Self::Read(bytes.to_vec());
-        }
-        match value.as_f64() {
-            Some(0.0) => Self::Written,
+impl Ran {
+    fn of(result: &Result<JsValue, JsValue>) -> Self {
+        match result.as_ref().ok().and_then(JsValue::as_f64) {
+            Some(0.0) => Self::Paused,
             Some(1.0) => Self::OriginEnded,
             Some(3.0) => Self::ClientGone,
             _ => Self::OriginCut,
@@ -429,13 +514,13 @@ struct OddLines {
 impl OddLines {
     /// Adds a batch's odd lines; a batch that dropped lines is logged at once, as streams can
     /// run for days.
-    fn note(&mut self, batch: &Batch, account: &Id, ledger: &Ledger) {
+    fn note(&mut self, batch: &Batch, account: &Id, app: &str) {
         let d = batch.dropped;
         if d != Dropped::default() {
             log::event(
                 "warn",
                 "stream_lines_dropped",
-                json!({ "account": account.as_str(), "app": ledger.charge.app.as_str(), "too_long": d.too_long,
+                json!({ "account": account.as_str(), "app": app, "too_long": d.too_long,
                         "not_json": d.not_json, "unfilterable": d.unfilterable }),
             );
             self.dropped.add(d);
