@@ -41,7 +41,7 @@ const limitedApps = ['one', 'two', 'three', 'client-one'];
 const limitedTokens = Object.fromEntries(limitedApps.map((a) => [a, newToken()]));
 const useCases = [{ id: 'monitoring', status: 'approved' }];
 // One account per test, so each test's ledger holds only its own streams.
-const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended', 'silent', 'client-revoke'];
+const plain = ['first-line', 'library', 'keepalive', 'long-line', 'not-json', 'cut', 'client-gone', 'open-stream', 'revoked', 'suspended', 'silent', 'client-revoke', 'burst'];
 const ENTITY_CAP = 120;
 const relay = {
   v: 1, id: 'relay-stream', name: 'Relay Streams', plan: 'streams', status: 'active', use_cases: useCases,
@@ -115,6 +115,8 @@ async function readStream(path, { token, recipient, stopAfterLines } = {}) {
     signal: controller.signal,
   });
   const out = { status: res.status, headers: res.headers, text: '', firstLineAt: null, ended: 'end' };
+  // When the text had reached each length (ms since the request): when a line arrived.
+  const marks = [];
   if (!res.body) return out;
   const decoder = new TextDecoder();
   const reader = res.body.getReader();
@@ -123,6 +125,7 @@ async function readStream(path, { token, recipient, stopAfterLines } = {}) {
       const { done, value } = await reader.read();
       if (done) break;
       out.text += decoder.decode(value, { stream: true });
+      marks.push([Date.now() - started, out.text.length]);
       if (out.firstLineAt === null && out.text.includes('\r\n')) out.firstLineAt = Date.now() - started;
       if (stopAfterLines && out.text.split('\r\n').length - 1 >= stopAfterLines) {
         controller.abort();
@@ -138,6 +141,9 @@ async function readStream(path, { token, recipient, stopAfterLines } = {}) {
   out.lines = parts.slice(0, -1);
   out.tail = parts.at(-1);
   out.posts = out.lines.filter((l) => l.startsWith('{"data"'));
+  const lastPost = out.text.lastIndexOf('{"data"');
+  const lastPostEnd = lastPost === -1 ? -1 : out.text.indexOf('\r\n', lastPost);
+  out.lastPostAt = lastPostEnd === -1 ? null : (marks.find(([, length]) => length > lastPostEnd)?.[0] ?? null);
   return out;
 }
 
@@ -529,6 +535,23 @@ describe('streams through Tollgate', { timeout: 18 * TEST_MS }, () => {
     assert.equal(ledger.totals.items, 2);
     assert.equal(ledger.totals.refused, 0);
     await logged(/"event":"stream_ended"[^\n]*"how":"gateway-timeout"[^\n]*"items":2/);
+  });
+
+  test('a burst the origin sends at once and then nothing: every line of it arrives at once, none held back for later chunks', { timeout: TEST_MS }, async () => {
+    await stack.resetOrigin();
+    // 3,000 lines as fast as the origin writes them (the edge reads them as a backlog, full
+    // chunk after full chunk, and gathers them into fewer writes), then silence until the
+    // stream ends after SILENCE_S.
+    await originStream({ rate: 1_000_000, lines: 3_000, then: 'silent' });
+    const read = await readStream(STREAM, { token: tokens.burst });
+    assert.equal(read.posts.length, 3_000);
+    assert.equal(JSON.parse(read.lines.at(-1)).errors[0].status, 504);
+    console.log(`burst: first line after ${read.firstLineAt} ms, the last of 3,000 after ${read.lastPostAt} ms, the stream ended after ${read.took} ms`);
+    // The last line came with the burst, not with the end of the stream SILENCE_S later.
+    assert.ok(read.lastPostAt - read.firstLineAt < 1_500, `the burst took ${read.lastPostAt - read.firstLineAt} ms to arrive`);
+    assert.ok(read.took - read.lastPostAt >= SILENCE_S * 1000 - 500, 'the stream ended a silence after the burst');
+    const ledger = await usage('burst', (t) => t.items >= 3_000);
+    assert.equal(ledger.totals.items, 3_000);
   });
 
   test('a client that hangs up: the origin is let go and what reached the client is counted', { timeout: TEST_MS }, async () => {
