@@ -64,12 +64,11 @@ extern "C" {
     type Relay;
 
     #[wasm_bindgen(constructor)]
-    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter, decide: &Function, take: &Function, max: u32) -> Relay;
+    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter, decide: &Function) -> Relay;
 
-    /// Writes the `held` bytes the pump holds and, if `read`, moves the stream until it pauses,
-    /// halts or ends.
+    /// Writes `out` (if any) and, if `read`, moves the stream until it pauses, halts or ends.
     #[wasm_bindgen(method)]
-    fn run(this: &Relay, held: u32, read: bool) -> Promise;
+    fn run(this: &Relay, out: Option<Uint8Array>, read: bool) -> Promise;
 
     #[wasm_bindgen(method)]
     fn pause(this: &Relay);
@@ -89,10 +88,6 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn writes(this: &Relay) -> f64;
 }
-
-/// The most the pump holds for the client while a write is in flight (past it, the origin is not
-/// read until the write is done): 64 KiB, plus one chunk's lines.
-const HELD_BYTES: u32 = 64 * 1024;
 
 /// What became of the origin's answer to a stream request.
 pub enum Opened {
@@ -218,8 +213,6 @@ struct Flow {
     app: String,
     /// The lines being written to the client: counted as sent once the write is done.
     writing: Option<Batch>,
-    /// The lines decided on and not yet handed to the relay for writing.
-    held: Option<Batch>,
     /// When the pump will next look at its reports (its timer), 0 while one is in flight (it
     /// looks again when the answer comes): a chunk that makes a report due sooner wakes it.
     looks_at: u64,
@@ -230,35 +223,10 @@ struct Flow {
 
 impl Flow {
     /// Items spent from the budget since the last report left: sent, being written, and
-    /// decided on and held.
-    fn spent(&self) -> u64 {
+    /// decided on and waiting to be written (`ready`).
+    fn spent(&self, ready: Option<&Batch>) -> u64 {
         let items = |batch: Option<&Batch>| batch.map_or(0, |b| b.items);
-        self.meter.unreported() + items(self.writing.as_ref()) + items(self.held.as_ref())
-    }
-
-    /// Bytes held for the client.
-    fn held_bytes(&self) -> u32 {
-        self.held.as_ref().map_or(0, |b| u32::try_from(b.bytes.len()).unwrap_or(u32::MAX))
-    }
-
-    /// Keeps a batch's lines for the client, after those already held.
-    fn hold(&mut self, batch: Batch) {
-        if batch.bytes.is_empty() {
-            return;
-        }
-        match self.held.as_mut() {
-            Some(held) => held.absorb(batch),
-            None => self.held = Some(batch),
-        }
-    }
-
-    /// The relay writes what is held (the write before is done): the bytes to write.
-    fn take(&mut self) -> Option<Uint8Array> {
-        self.written();
-        let held = self.held.take()?;
-        let bytes = Uint8Array::from(held.bytes.as_slice());
-        self.writing = Some(held);
-        Some(bytes)
+        self.meter.unreported() + items(self.writing.as_ref()) + items(ready)
     }
 
     /// The write in progress is done: its lines reached the client.
@@ -268,25 +236,29 @@ impl Flow {
         }
     }
 
-    /// One chunk from the origin: its lines decided on and held for the client; the bytes held.
-    /// Pauses the relay when lines wait for the budget, and wakes the pump when a report is due
-    /// sooner than it would look.
-    fn decide(&mut self, chunk: &[u8], relay: &Relay) -> u32 {
-        let batch = self.filter.feed(chunk, self.budget.left(self.spent()));
+    /// One chunk from the origin (the lines before it have reached the client): the bytes to
+    /// send on. Pauses the relay when lines wait for the budget, and wakes the pump when a report
+    /// is due sooner than it would look.
+    fn decide(&mut self, chunk: &[u8], relay: &Relay) -> Uint8Array {
+        self.written();
+        let batch = self.filter.feed(chunk, self.budget.left(self.spent(None)));
         self.odd.note(&batch, &self.account, &self.app);
-        self.hold(batch);
+        let out = Uint8Array::from(batch.bytes.as_slice());
+        if !batch.bytes.is_empty() {
+            self.writing = Some(batch);
+        }
         let waiting = self.filter.waiting();
         if waiting {
             relay.pause();
         }
-        let renew = self.budget.wants_renewal(self.spent(), self.meter.unreported());
+        let renew = self.budget.wants_renewal(self.spent(None), self.meter.unreported());
         if waiting || self.meter.due_at(renew).0 < self.looks_at {
             self.nudged = true;
             if let Some(waker) = &self.waker {
                 waker.wake_by_ref();
             }
         }
-        self.held_bytes()
+        out
     }
 }
 
@@ -305,7 +277,6 @@ impl Pump {
             account: account.clone(),
             app: charge.app.as_str().to_owned(),
             writing: None,
-            held: None,
             looks_at: 0,
             nudged: false,
             waker: None,
@@ -315,19 +286,17 @@ impl Pump {
         let decide = {
             let flow = Rc::clone(&flow);
             let relay_cell = Rc::downgrade(&relay_cell);
-            Closure::<dyn FnMut(Uint8Array) -> Option<u32>>::new(move |chunk: Uint8Array| {
+            Closure::<dyn FnMut(Uint8Array) -> Option<Uint8Array>>::new(move |chunk: Uint8Array| {
                 let relay = relay_cell.upgrade()?;
                 let relay = relay.try_borrow().ok()?;
                 let mut flow = flow.try_borrow_mut().ok()?;
                 Some(flow.decide(&chunk.to_vec(), relay.as_ref()?))
             })
         };
-        let take = {
-            let flow = Rc::clone(&flow);
-            Closure::<dyn FnMut() -> Option<Uint8Array>>::new(move || flow.try_borrow_mut().ok()?.take())
-        };
-        let relay = Relay::new(&self.reader, &self.writer, decide.as_ref().unchecked_ref(), take.as_ref().unchecked_ref(), HELD_BYTES);
+        let relay = Relay::new(&self.reader, &self.writer, decide.as_ref().unchecked_ref());
         *relay_cell.borrow_mut() = Some(relay.clone().unchecked_into());
+        // The lines decided on that wait for the next run (after a renewal).
+        let mut ready: Option<Batch> = None;
         let mut running: Option<JsFuture> = None;
         let mut reading = false;
         let mut closed = JsFuture::from(self.writer.closed());
@@ -344,7 +313,7 @@ impl Pump {
                     break Ending::Refused(Problem::GuardUnavailable);
                 }
                 if in_flight.is_none() {
-                    let renew = f.budget.wants_renewal(f.spent(), f.meter.unreported());
+                    let renew = f.budget.wants_renewal(f.spent(ready.as_ref()), f.meter.unreported());
                     if f.meter.due(now, renew) {
                         timer = None;
                         f.looks_at = 0;
@@ -357,14 +326,15 @@ impl Pump {
                         timer = Some(Delay::from(Duration::from_millis(due.0.saturating_sub(now.0))));
                     }
                 }
-                // The next run: the lines held go out, and the origin is read, unless lines wait
+                // The next run: the lines ready go out, and the origin is read, unless lines wait
                 // for the budget (then nothing more is read).
                 if running.is_none() {
                     reading = !f.filter.waiting();
-                    let held = f.held_bytes();
-                    if reading || held > 0 {
+                    if reading || ready.is_some() {
+                        let out = ready.as_ref().map(|batch| Uint8Array::from(batch.bytes.as_slice()));
+                        f.writing = ready.take();
                         drop(f);
-                        running = Some(JsFuture::from(relay.run(held, reading)));
+                        running = Some(JsFuture::from(relay.run(out, reading)));
                     }
                 }
             }
@@ -429,7 +399,7 @@ impl Pump {
                     if !f.filter.waiting() {
                         continue;
                     }
-                    let left = f.budget.left(f.spent());
+                    let left = f.budget.left(f.spent(ready.as_ref()));
                     f.filter.resume(left)
                 }
                 Event::Ran(ran) => {
@@ -448,7 +418,13 @@ impl Pump {
             };
             let (account, app) = (f.account.clone(), f.app.clone());
             f.odd.note(&batch, &account, &app);
-            f.hold(batch);
+            if batch.bytes.is_empty() {
+                continue;
+            }
+            match ready.as_mut() {
+                Some(waiting) => waiting.absorb(batch),
+                None => ready = Some(batch),
+            }
         };
         // A run still under way: it is halted and the origin's side cancelled (so a read it waits
         // on ends), and its last write counts if it was done.
@@ -467,7 +443,7 @@ impl Pump {
                 ledger.stream = stream;
             }
         }
-        drop((decide, take));
+        drop(decide);
         // The last report gives back what the stream still holds and closes it at the guard
         // (which already did, if it stopped the stream).
         let (items, delivered, unended, odd) = {
