@@ -20,10 +20,9 @@ const CUT = 2;
 const GONE = 3;
 
 export class Relay {
-  constructor(reader, writer, decide) {
+  constructor(reader, writer) {
     this.reader = reader;
     this.writer = writer;
-    this.decide = decide;
     this.paused = false;
     this.halted = false;
     // How the origin's side ended (ENDED or CUT), once it did.
@@ -70,8 +69,11 @@ export class Relay {
     }
   }
 
-  /** Writes `out` (if any), then, if `read`, moves the stream until it pauses, halts or ends. */
-  async run(out, read) {
+  /**
+   * Writes `out` (if any), then, if `read`, moves the stream until it pauses, halts or ends,
+   * calling `decide` for each chunk.
+   */
+  async run(out, read, decide) {
     let write = out ? this.write(out) : null;
     if (read) {
       this.paused = false;
@@ -84,7 +86,7 @@ export class Relay {
         if (write !== null && !(await write)) return GONE;
         write = null;
         if (this.halted) break;
-        const next = this.decide(got);
+        const next = decide(got);
         // The pump could not decide (it never fails so): nothing more passes undecided.
         if (next === undefined) {
           this.end = CUT;

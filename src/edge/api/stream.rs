@@ -64,11 +64,12 @@ extern "C" {
     type Relay;
 
     #[wasm_bindgen(constructor)]
-    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter, decide: &Function) -> Relay;
+    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter) -> Relay;
 
-    /// Writes `out` (if any) and, if `read`, moves the stream until it pauses, halts or ends.
+    /// Writes `out` (if any) and, if `read`, moves the stream until it pauses, halts or ends,
+    /// calling `decide` for each chunk.
     #[wasm_bindgen(method)]
-    fn run(this: &Relay, out: Option<Uint8Array>, read: bool) -> Promise;
+    fn run(this: &Relay, out: Option<Uint8Array>, read: bool, decide: &Function) -> Promise;
 
     #[wasm_bindgen(method)]
     fn pause(this: &Relay);
@@ -229,6 +230,11 @@ impl Flow {
         self.meter.unreported() + items(self.writing.as_ref()) + items(ready)
     }
 
+    /// Notes a batch's odd lines (logged at once when it dropped some).
+    fn note(&mut self, batch: &Batch) {
+        self.odd.note(batch, &self.account, &self.app);
+    }
+
     /// The write in progress is done: its lines reached the client.
     fn written(&mut self) {
         if let Some(sent) = self.writing.take() {
@@ -242,7 +248,7 @@ impl Flow {
     fn decide(&mut self, chunk: &[u8], relay: &Relay) -> Uint8Array {
         self.written();
         let batch = self.filter.feed(chunk, self.budget.left(self.spent(None)));
-        self.odd.note(&batch, &self.account, &self.app);
+        self.note(&batch);
         let out = Uint8Array::from(batch.bytes.as_slice());
         if !batch.bytes.is_empty() {
             self.writing = Some(batch);
@@ -281,20 +287,15 @@ impl Pump {
             nudged: false,
             waker: None,
         }));
-        // The relay calls this for each chunk; it holds the relay only weakly (the relay holds it).
-        let relay_cell: Rc<RefCell<Option<Relay>>> = Rc::new(RefCell::new(None));
+        let relay = Relay::new(&self.reader, &self.writer);
+        // The relay calls this for each chunk while it runs (it is dropped once the stream ends).
         let decide = {
             let flow = Rc::clone(&flow);
-            let relay_cell = Rc::downgrade(&relay_cell);
+            let relay: Relay = relay.clone().unchecked_into();
             Closure::<dyn FnMut(Uint8Array) -> Option<Uint8Array>>::new(move |chunk: Uint8Array| {
-                let relay = relay_cell.upgrade()?;
-                let relay = relay.try_borrow().ok()?;
-                let mut flow = flow.try_borrow_mut().ok()?;
-                Some(flow.decide(&chunk.to_vec(), relay.as_ref()?))
+                Some(flow.try_borrow_mut().ok()?.decide(&chunk.to_vec(), &relay))
             })
         };
-        let relay = Relay::new(&self.reader, &self.writer, decide.as_ref().unchecked_ref());
-        *relay_cell.borrow_mut() = Some(relay.clone().unchecked_into());
         // The lines decided on that wait for the next run (after a renewal).
         let mut ready: Option<Batch> = None;
         let mut running: Option<JsFuture> = None;
@@ -334,7 +335,7 @@ impl Pump {
                         let out = ready.as_ref().map(|batch| Uint8Array::from(batch.bytes.as_slice()));
                         f.writing = ready.take();
                         drop(f);
-                        running = Some(JsFuture::from(relay.run(out, reading)));
+                        running = Some(JsFuture::from(relay.run(out, reading, decide.as_ref().unchecked_ref())));
                     }
                 }
             }
@@ -404,20 +405,20 @@ impl Pump {
                 }
                 Event::Ran(ran) => {
                     running = None;
-                    if ran == Ran::ClientGone {
-                        break Ending::ClientGone;
+                    // Unless a write failed, the run's last write is done: its lines reached the
+                    // client.
+                    if ran != Ran::ClientGone {
+                        f.written();
                     }
-                    // The run's last write is done: its lines reached the client.
-                    f.written();
                     match ran {
                         Ran::Paused => continue,
                         Ran::OriginEnded => break Ending::OriginEnded,
-                        Ran::OriginCut | Ran::ClientGone => break Ending::OriginCut,
+                        Ran::OriginCut => break Ending::OriginCut,
+                        Ran::ClientGone => break Ending::ClientGone,
                     }
                 }
             };
-            let (account, app) = (f.account.clone(), f.app.clone());
-            f.odd.note(&batch, &account, &app);
+            f.note(&batch);
             if batch.bytes.is_empty() {
                 continue;
             }
