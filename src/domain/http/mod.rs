@@ -5,6 +5,7 @@
 pub mod client_address;
 pub mod context;
 pub mod error_body;
+pub mod header_text;
 pub mod namespace;
 pub mod overrides;
 pub mod own_paths;

@@ -3,11 +3,13 @@
 //! it is needed. The runtime parses `request.cf` on every access, so it is read only when a
 //! fingerprint is due, not on every request.
 
-use worker::js_sys::{Array, Reflect, JSON};
+use wasm_bindgen::prelude::wasm_bindgen;
+use worker::js_sys::Reflect;
 use worker::wasm_bindgen::JsValue;
 use worker::web_sys;
 
 use crate::domain::http::client_address::{self, ClientAddress};
+use crate::domain::http::header_text;
 use crate::domain::redistribution::fingerprint::Fingerprint;
 use crate::domain::http::overrides;
 use crate::domain::http::problem::Problem;
@@ -85,12 +87,15 @@ impl Incoming {
     }
 }
 
-/// All headers in one crossing: `JSON.stringify(Array.from(headers))`, parsed here; should the
-/// runtime ever hand back something else, the headers are iterated one by one instead.
+#[wasm_bindgen(module = "/src/edge/api/request.js")]
+extern "C" {
+    /// `name \n value \n` for each header (see `request.js`).
+    #[wasm_bindgen(js_name = headerText)]
+    fn header_text(headers: &web_sys::Headers) -> String;
+}
+
+/// All headers in one crossing, as text the runtime builds; should it ever not split into pairs,
+/// the headers are iterated one by one instead.
 fn header_list(headers: &web_sys::Headers) -> Vec<(String, String)> {
-    let pairs = Array::from(headers.as_ref());
-    JSON::stringify(&pairs)
-        .ok()
-        .and_then(|text| serde_json::from_str(&String::from(text)).ok())
-        .unwrap_or_else(|| worker::Headers(headers.clone()).entries().collect())
+    header_text::split(&header_text(headers)).unwrap_or_else(|| worker::Headers(headers.clone()).entries().collect())
 }

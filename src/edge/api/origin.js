@@ -1,0 +1,41 @@
+// The call to the origin in one crossing from wasm (used by src/edge/api/origin.rs).
+//
+// The client's headers are copied inside the runtime, the ones that stay at the edge dropped and
+// the edge's own set; the fetch is bounded by the runtime's own timer, which covers the wait for
+// the response head only and is cleared as soon as it arrives, so a body that streams on for
+// longer is not cut. A fetch the timer aborted rejects with TIMED_OUT; any other failure with the
+// runtime's own error.
+
+export const TIMED_OUT = 'timed out';
+
+/**
+ * @param {string} url the origin's URL with the request's path and query
+ * @param {string} method
+ * @param {Headers} source the client's headers
+ * @param {string} drop names to drop, each followed by a line feed
+ * @param {string} set names and values to set, `name \n value \n` each
+ * @param {ReadableStream | null | undefined} body the client's body, passed on unread
+ * @param {number} timeoutMs
+ */
+export async function forward(url, method, source, drop, set, body, timeoutMs) {
+  const headers = new Headers(source);
+  for (const name of lines(drop)) headers.delete(name);
+  const pairs = lines(set);
+  for (let i = 0; i + 1 < pairs.length; i += 2) headers.set(pairs[i], pairs[i + 1]);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    return await fetch(url, { method, headers, redirect: 'manual', signal: controller.signal, body: body ?? undefined });
+  } catch (e) {
+    throw controller.signal.aborted ? TIMED_OUT : e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function lines(text) {
+  if (text === '') return [];
+  const parts = text.split('\n');
+  parts.pop();
+  return parts;
+}
