@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test bootstrap build test-host test-e2e deploy clean bench bench-stream fuzz load scale
+.PHONY: dev test bootstrap build test-host test-e2e deploy clean bench bench-stream bench-cpu fuzz load scale
 
 ## Install what is missing, build, seed local KV and serve on http://127.0.0.1:$(PORT).
 dev: bootstrap
@@ -34,6 +34,10 @@ bench: build
 ## The stream figures alone (a part of `make bench`): writes bench/stream.json.
 bench-stream: build
 	node bench/stream.mjs
+
+## Where a request's CPU goes, process by process (a measurement): writes bench/cpu.json.
+bench-cpu: build
+	node bench/cpu.mjs
 
 ## The account guard at the largest customer's scale (a measurement): writes bench/scale.json.
 scale: build

@@ -1,0 +1,261 @@
+// `make bench-cpu`: where a request's CPU goes, process by process. A benchmark, not a test.
+//
+// The throughput ratio of `make bench` compares req/s measured one target after the other, and on
+// this shared 2-core machine the speed drifts between runs (a pass-through round can run 30 %
+// faster than the one before). CPU time per request drifts less, and it says where the cost is:
+// this run starts the demo origin, Tollgate and the pass-through baseline (bench/baseline), all in
+// `wrangler dev` as `make bench` does, and drives the targets in short interleaved slices (the
+// order rotates each slice) with the same closed-loop load. Around each slice it reads the CPU
+// time (`/proc/<pid>/stat`) of every process it started, and sums per target:
+//
+//   runner   the workerd that runs the workers (Tollgate: the enforcer, the control plane and its
+//            guards, in one process),
+//   proxy    wrangler dev's own workerd in front of it (its proxy and its inspector proxy),
+//   node     wrangler dev's node process (it receives the inspector's events and the logs),
+//   origin   the demo origin.
+//
+// Targets: the API plan in lease mode, windows only in lease mode and in strict mode (the plans of
+// `make bench`, seeded here), and the baseline. Strict mode makes two guard calls a request and
+// lease mode about one in fifty, so the strict figures minus the windows-only ones, halved, are
+// what one guard call costs each process.
+//
+// Knobs (environment): BENCH_CPU_SLICES (12 per target), BENCH_CPU_SLICE_SECONDS (2),
+// BENCH_CONCURRENCY (16). Writes bench/cpu.json. Every child process is started here, in its own
+// process group, and stopped by its pid.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+
+import { ROOT, freePort, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { runLoad } from './load.mjs';
+
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+const RESULTS = join(ROOT, 'bench/cpu.json');
+
+function knob(name, fallback, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}`);
+  return n;
+}
+const CONFIG = {
+  slices: knob('BENCH_CPU_SLICES', 12, 1, 100),
+  slice_seconds: knob('BENCH_CPU_SLICE_SECONDS', 2, 1, 30),
+  concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const say = (text) => process.stdout.write(`bench cpu: ${text}\n`);
+
+// The plans of `make bench` (bench/run.mjs): limits and caps far too big to bind.
+const ROOMY = 100_000_000;
+const WINDOW_SECONDS = 2_678_400;
+const RECIPIENT = 'bench-client';
+function seeded() {
+  const lookup = [{ method: 'GET', path: '/2/tweets/:id', group: 'lookup' }];
+  const plan = (id, mode) => ({ v: 1, id, endpoints: lookup, limits: [{ group: 'lookup', scope: 'account', requests: ROOMY, window_seconds: WINDOW_SECONDS, mode }] });
+  const apiPlan = {
+    v: 1, id: 'bench-api', endpoints: [{ method: 'GET', path: '/2/tweets', group: 'lookup' }, ...lookup],
+    limits: ['app', 'account'].map((scope) => ({ group: 'lookup', scope, requests: ROOMY, window_seconds: WINDOW_SECONDS, mode: 'lease' })),
+    monthly_item_cap: ROOMY,
+  };
+  const account = (id) => ({ v: 1, id, name: id, plan: id, status: 'active', use_cases: [{ id: 'bench', status: 'approved' }] });
+  const apiAccount = {
+    ...account('bench-api'),
+    redistribution: { serves_recipients: true, mode: 'ids_only', ids_per_entity_30d: ROOMY, recipients: [{ id: RECIPIENT, class: 'commercial', entity: 'bench-entity', approval: 'approved' }] },
+  };
+  const app = (acct) => ({ v: 1, account: acct, app: `${acct}-app`, status: 'active', use_case: 'bench' });
+  const tokens = { api: newToken(), lease: newToken(), strict: newToken() };
+  const records = [
+    ['plan:bench-api', apiPlan], ['account:bench-api', apiAccount], [`token:${tokenHash(tokens.api)}`, app('bench-api')],
+    ['plan:bench-lease', plan('bench-lease', 'lease')], ['account:bench-lease', account('bench-lease')], [`token:${tokenHash(tokens.lease)}`, app('bench-lease')],
+    ['plan:bench-strict', plan('bench-strict', 'strict')], ['account:bench-strict', account('bench-strict')], [`token:${tokenHash(tokens.strict)}`, app('bench-strict')],
+  ];
+  return { tokens, entries: records.map(([key, value]) => ({ key: `tollgate:v1:${key}`, value: JSON.stringify(value) })) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes: this run's own descendants only.
+
+function processTable() {
+  const table = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      // utime + stime, in 10 ms ticks.
+      table.set(Number(entry), { ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, cmdline });
+    } catch { /* gone meanwhile */ }
+  }
+  return table;
+}
+
+function descendants(root, table) {
+  const under = (pid) => {
+    for (let p = table.get(pid)?.ppid ?? 0, hops = 0; p > 1 && hops < 64; p = table.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
+    return false;
+  };
+  return [...table.keys()].filter(under);
+}
+
+/** The processes of one `wrangler dev` (under `root`, listening on `port`), by role. */
+function rolesOf(root, port) {
+  const table = processTable();
+  const pids = descendants(root, table);
+  const workerd = pids.filter((pid) => table.get(pid).cmdline.includes('workerd'));
+  const proxy = workerd.filter((pid) => table.get(pid).cmdline.includes(`entry=127.0.0.1:${port} `));
+  const runner = workerd.filter((pid) => !proxy.includes(pid));
+  const node = pids.filter((pid) => !table.get(pid).cmdline.includes('workerd') && table.get(pid).cmdline.includes('wrangler'));
+  if (proxy.length !== 1 || runner.length !== 1 || node.length < 1) {
+    throw new Error(`expected one proxy workerd, one runner workerd and wrangler's node under ${root}; found ${workerd.length} workerd, ${node.length} node`);
+  }
+  return { runner, proxy, node };
+}
+
+function cpuMs(pids) {
+  const table = processTable();
+  return pids.reduce((sum, pid) => sum + (table.get(pid)?.cpuMs ?? 0), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The baseline: bench/baseline in wrangler dev, as bench/run.mjs starts it.
+
+async function startBaseline({ originUrl, signingKey }) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-cpu-baseline-'));
+  copyFileSync(join(ROOT, 'bench/baseline/worker.mjs'), join(dir, 'worker.mjs'));
+  copyFileSync(join(ROOT, 'bench/baseline/wrangler.toml'), join(dir, 'wrangler.toml'));
+  const port = await freePort();
+  const inspector = await freePort();
+  const args = ['dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
+    '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
+    '--show-interactive-dev-session=false', '--log-level', 'log',
+    '--var', `ORIGIN_URL:${originUrl}`, '--var', `CONTEXT_SIGNING_KEY:${signingKey}`];
+  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
+  const child = spawn(WRANGLER, args, { cwd: dir, env, detached: true, stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+      for (let i = 0; i < 50 && child.exitCode === null; i++) await sleep(100);
+      if (child.exitCode === null) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) { await stop(); throw new Error('baseline wrangler dev exited'); }
+    try {
+      await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) { await stop(); throw new Error('baseline did not answer in time'); }
+      await sleep(250);
+    }
+  }
+  return { base, port, pid: child.pid, stop };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const round = (x, digits = 0) => Number(x.toFixed(digits));
+
+async function main() {
+  const seed = seeded();
+  let stack;
+  let baseline;
+  const stopAll = async () => { await Promise.allSettled([baseline?.stop(), stack?.stop()]); };
+  const onSignal = async (sig) => { say(`${sig}: stopping what this run started`); await stopAll(); process.exit(130); };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    say('starting the demo origin and Tollgate (wrangler dev), with the benchmark plans seeded');
+    stack = await startStack({ entries: seed.entries });
+    say('starting the pass-through baseline (wrangler dev) in front of the same origin');
+    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey });
+    const tollgatePort = Number(new URL(stack.base).port);
+    // The stack's processes: everything under this one but the baseline's and the origin's.
+    const table = processTable();
+    const originPid = descendants(process.pid, table).find((pid) => table.get(pid).cmdline.includes('demo/origin.mjs'));
+    // The outermost process of Tollgate's `wrangler dev` (the one on its port whose parent is not).
+    const onPort = descendants(process.pid, table).filter((pid) => table.get(pid).cmdline.includes(`--port ${tollgatePort}`) && !table.get(pid).cmdline.includes('workerd'));
+    const wranglerPid = onPort.find((pid) => !onPort.includes(table.get(pid).ppid));
+    const sides = { tollgate: rolesOf(wranglerPid, tollgatePort), baseline: rolesOf(baseline.pid, baseline.port) };
+    const headers = (token) => ({ authorization: `Bearer ${token}`, accept: 'application/json' });
+    const targets = {
+      api: { side: 'tollgate', url: `${stack.base}/2/tweets/20`, headers: { ...headers(seed.tokens.api), 'x-tollgate-recipient': RECIPIENT } },
+      lease: { side: 'tollgate', url: `${stack.base}/2/tweets/20`, headers: headers(seed.tokens.lease) },
+      strict: { side: 'tollgate', url: `${stack.base}/2/tweets/20`, headers: headers(seed.tokens.strict) },
+      baseline: { side: 'baseline', url: `${baseline.base}/2/tweets/20`, headers: headers(seed.tokens.lease) },
+    };
+    // Every request asks for another post, as in `make bench`.
+    let n = 0;
+    const pathOf = () => `/2/tweets/${7 * (++n) + 1}`;
+    const load = (t, seconds) => runLoad({ url: t.url, headers: t.headers, pathOf, concurrency: CONFIG.concurrency, durationMs: seconds * 1000 });
+    for (const [name, t] of Object.entries(targets)) {
+      const r = await load(t, 3);
+      if (r.ok === 0) throw new Error(`${name}: no 200 in the warm-up (${JSON.stringify(r.statuses)})`);
+    }
+    const names = Object.keys(targets);
+    const sum = Object.fromEntries(names.map((name) => [name, { ok: 0, runner: 0, proxy: 0, node: 0, origin: 0, rps: [] }]));
+    say(`${CONFIG.slices} slices of ${CONFIG.slice_seconds} s per target, interleaved`);
+    for (let slice = 0; slice < CONFIG.slices; slice++) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + slice) % names.length];
+        const t = targets[name];
+        const roles = sides[t.side];
+        await sleep(300);
+        const before = { runner: cpuMs(roles.runner), proxy: cpuMs(roles.proxy), node: cpuMs(roles.node), origin: cpuMs([originPid]) };
+        const r = await load(t, CONFIG.slice_seconds);
+        const s = sum[name];
+        s.ok += r.ok;
+        s.rps.push(r.rps);
+        s.runner += cpuMs(roles.runner) - before.runner;
+        s.proxy += cpuMs(roles.proxy) - before.proxy;
+        s.node += cpuMs(roles.node) - before.node;
+        s.origin += cpuMs([originPid]) - before.origin;
+      }
+    }
+    const perRequest = (s, key) => round((s[key] * 1000) / s.ok);
+    const median = (v) => { const sorted = [...v].sort((a, b) => a - b); return sorted[Math.floor(sorted.length / 2)]; };
+    const figures = Object.fromEntries(names.map((name) => {
+      const s = sum[name];
+      const f = { requests: s.ok, rps_median_slice: round(median(s.rps), 1) };
+      for (const key of ['runner', 'proxy', 'node', 'origin']) f[`${key}_us`] = perRequest(s, key);
+      f.total_us = f.runner_us + f.proxy_us + f.node_us + f.origin_us;
+      return [name, f];
+    }));
+    const b = figures.baseline;
+    const ratios = Object.fromEntries(names.filter((n) => n !== 'baseline').map((name) => [name, {
+      runner: round(figures[name].runner_us / b.runner_us, 3),
+      total: round(figures[name].total_us / b.total_us, 3),
+      cpu_throughput_ratio: round(b.total_us / figures[name].total_us, 3),
+    }]));
+    const guardCall = Object.fromEntries(['runner', 'proxy', 'node'].map((key) => [`${key}_us`, round((figures.strict[`${key}_us`] - figures.lease[`${key}_us`]) / 2)]));
+    const result = {
+      at: new Date().toISOString(),
+      config: CONFIG,
+      per_request: figures,
+      against_baseline: ratios,
+      one_guard_call_from_strict: guardCall,
+      reproduce: 'make bench-cpu',
+    };
+    writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
+    const rows = [['target', 'req/s (median slice)', 'runner µs', 'proxy µs', 'node µs', 'origin µs', 'total µs', 'runner / baseline', 'baseline total / total']];
+    for (const name of names) {
+      const f = figures[name];
+      const r = ratios[name];
+      rows.push([name, f.rps_median_slice, f.runner_us, f.proxy_us, f.node_us, f.origin_us, f.total_us, r ? r.runner : 1, r ? r.cpu_throughput_ratio : 1]);
+    }
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => String(row[c]).length)));
+    for (const row of rows) console.log(row.map((cell, c) => String(cell).padEnd(widths[c])).join('  '));
+    console.log(`one guard call (strict minus windows only, halved): runner ${guardCall.runner_us} µs, proxy ${guardCall.proxy_us} µs, node ${guardCall.node_us} µs`);
+    console.log(`Written to bench/cpu.json. CPU per request of each process; 'baseline total / total' is the throughput ratio the CPU alone allows.`);
+  } finally {
+    await stopAll();
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
