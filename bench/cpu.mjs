@@ -22,24 +22,15 @@
 // Knobs (environment): BENCH_CPU_SLICES (12 per target), BENCH_CPU_SLICE_SECONDS (2),
 // BENCH_CONCURRENCY (16). Writes bench/cpu.json. Every child process is started here, in its own
 // process group, and stopped by its pid.
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ROOT, freePort, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { cpuMs, descendants, knob, processTable, startBaseline, stopGroup } from './common.mjs';
 import { runLoad } from './load.mjs';
 
-const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
 const RESULTS = join(ROOT, 'bench/cpu.json');
 
-function knob(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}`);
-  return n;
-}
 const CONFIG = {
   slices: knob('BENCH_CPU_SLICES', 12, 1, 100),
   slice_seconds: knob('BENCH_CPU_SLICE_SECONDS', 2, 1, 30),
@@ -78,29 +69,6 @@ function seeded() {
 // ---------------------------------------------------------------------------------------------
 // Processes: this run's own descendants only.
 
-function processTable() {
-  const table = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      // utime + stime, in 10 ms ticks.
-      table.set(Number(entry), { ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * 10, cmdline });
-    } catch { /* gone meanwhile */ }
-  }
-  return table;
-}
-
-function descendants(root, table) {
-  const under = (pid) => {
-    for (let p = table.get(pid)?.ppid ?? 0, hops = 0; p > 1 && hops < 64; p = table.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
-    return false;
-  };
-  return [...table.keys()].filter(under);
-}
-
 /** The processes of one `wrangler dev` (under `root`, listening on `port`), by role. */
 function rolesOf(root, port) {
   const table = processTable();
@@ -115,58 +83,23 @@ function rolesOf(root, port) {
   return { runner, proxy, node };
 }
 
-function cpuMs(pids) {
-  const table = processTable();
-  return pids.reduce((sum, pid) => sum + (table.get(pid)?.cpuMs ?? 0), 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The baseline: bench/baseline in wrangler dev, as bench/run.mjs starts it.
-
-async function startBaseline({ originUrl, signingKey }) {
-  const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-cpu-baseline-'));
-  copyFileSync(join(ROOT, 'bench/baseline/worker.mjs'), join(dir, 'worker.mjs'));
-  copyFileSync(join(ROOT, 'bench/baseline/wrangler.toml'), join(dir, 'wrangler.toml'));
-  const port = await freePort();
-  const inspector = await freePort();
-  const args = ['dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
-    '--show-interactive-dev-session=false', '--log-level', 'log',
-    '--var', `ORIGIN_URL:${originUrl}`, '--var', `CONTEXT_SIGNING_KEY:${signingKey}`];
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
-  const child = spawn(WRANGLER, args, { cwd: dir, env, detached: true, stdio: 'ignore' });
-  const stop = async () => {
-    if (child.exitCode === null) {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
-      for (let i = 0; i < 50 && child.exitCode === null; i++) await sleep(100);
-      if (child.exitCode === null) try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) { await stop(); throw new Error('baseline wrangler dev exited'); }
-    try {
-      await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) });
-      break;
-    } catch {
-      if (Date.now() > deadline) { await stop(); throw new Error('baseline did not answer in time'); }
-      await sleep(250);
-    }
-  }
-  return { base, port, pid: child.pid, stop };
+function cpuMsOf(pids) {
+  return pids.reduce((sum, pid) => {
+    try { return sum + cpuMs(pid); } catch { return sum; /* gone meanwhile */ }
+  }, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
 
 const round = (x, digits = 0) => Number(x.toFixed(digits));
 
+const children = new Set();
+
 async function main() {
   const seed = seeded();
   let stack;
   let baseline;
-  const stopAll = async () => { await Promise.allSettled([baseline?.stop(), stack?.stop()]); };
+  const stopAll = async () => { await Promise.allSettled([baseline?.stop(), stack?.stop(), ...[...children].map((c) => stopGroup(c))]); };
   const onSignal = async (sig) => { say(`${sig}: stopping what this run started`); await stopAll(); process.exit(130); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -174,7 +107,7 @@ async function main() {
     say('starting the demo origin and Tollgate (wrangler dev), with the benchmark plans seeded');
     stack = await startStack({ entries: seed.entries });
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
-    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey });
+    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
     const tollgatePort = Number(new URL(stack.base).port);
     // The stack's processes: everything under this one but the baseline's and the origin's.
     const table = processTable();
@@ -207,15 +140,15 @@ async function main() {
         const t = targets[name];
         const roles = sides[t.side];
         await sleep(300);
-        const before = { runner: cpuMs(roles.runner), proxy: cpuMs(roles.proxy), node: cpuMs(roles.node), origin: cpuMs([originPid]) };
+        const before = { runner: cpuMsOf(roles.runner), proxy: cpuMsOf(roles.proxy), node: cpuMsOf(roles.node), origin: cpuMsOf([originPid]) };
         const r = await load(t, CONFIG.slice_seconds);
         const s = sum[name];
         s.ok += r.ok;
         s.rps.push(r.rps);
-        s.runner += cpuMs(roles.runner) - before.runner;
-        s.proxy += cpuMs(roles.proxy) - before.proxy;
-        s.node += cpuMs(roles.node) - before.node;
-        s.origin += cpuMs([originPid]) - before.origin;
+        s.runner += cpuMsOf(roles.runner) - before.runner;
+        s.proxy += cpuMsOf(roles.proxy) - before.proxy;
+        s.node += cpuMsOf(roles.node) - before.node;
+        s.origin += cpuMsOf([originPid]) - before.origin;
       }
     }
     const perRequest = (s, key) => round((s[key] * 1000) / s.ok);

@@ -22,13 +22,14 @@
 // BENCH_CONCURRENCY (16), BENCH_OVERSHOOT_ROUNDS (3), BENCH_BURST_CONCURRENCY (96).
 // BENCH_ONLY=items measures the item counter alone and updates its figures in results.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 
-import { ROOT, freePort, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { knob, startBaseline, stopGroup } from './common.mjs';
 import { runBurst, runLoad } from './load.mjs';
 
 const BENCH = join(ROOT, 'bench');
@@ -36,15 +37,6 @@ const OUT = join(BENCH, 'out');
 const TARGET_DIR = join(OUT, 'target');
 const CRITERION_HOME = join(OUT, 'criterion');
 const RESULTS = join(BENCH, 'results.json');
-const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
-
-function knob(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}`);
-  return n;
-}
 
 const CONFIG = {
   rounds: knob('BENCH_ROUNDS', 5, 1, 15),
@@ -171,18 +163,6 @@ const round = (x, digits) => (x === null || x === undefined ? null : Number(x.to
 // Child processes: own process group, bounded in time, stopped by pid.
 
 const children = new Set();
-
-function stopGroup(child, ms = 5000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-      resolve();
-    }, ms);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
-  });
-}
 
 /** Runs a command to completion (or kills its group after timeoutMs). Output goes to logFile. */
 function runCommand(cmd, args, { env = process.env, cwd = ROOT, timeoutMs, logFile }) {
@@ -314,45 +294,6 @@ async function wasmDecision() {
 
 // ---------------------------------------------------------------------------------------------
 // 4. Load through Tollgate and through the baseline.
-
-/** The pass-through baseline in `wrangler dev`, from a temporary copy of bench/baseline. */
-async function startBaseline({ originUrl, signingKey }) {
-  const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-baseline-'));
-  copyFileSync(join(BENCH, 'baseline/worker.mjs'), join(dir, 'worker.mjs'));
-  copyFileSync(join(BENCH, 'baseline/wrangler.toml'), join(dir, 'wrangler.toml'));
-  const port = await freePort();
-  const inspector = await freePort();
-  // The same flags as the Tollgate stack (tests/harness.mjs), logging included.
-  const args = ['dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
-    '--show-interactive-dev-session=false', '--log-level', 'log',
-    '--var', `ORIGIN_URL:${originUrl}`, '--var', `CONTEXT_SIGNING_KEY:${signingKey}`];
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
-  const child = spawn(WRANGLER, args, { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let tail = '';
-  const keep = (d) => { tail = (tail + d).slice(-20_000); };
-  child.stdout.setEncoding('utf8').on('data', keep);
-  child.stderr.setEncoding('utf8').on('data', keep);
-  const stop = async () => {
-    await stopGroup(child);
-    children.delete(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) { await stop(); throw new Error(`baseline wrangler dev exited:\n${tail}`); }
-    try {
-      await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) });
-      break;
-    } catch {
-      if (Date.now() > deadline) { await stop(); throw new Error(`baseline did not answer in time:\n${tail}`); }
-      await sleep(250);
-    }
-  }
-  return { base, stop, logs: () => tail };
-}
 
 async function workerMetrics(stack) {
   const res = await fetch(`${stack.base}/_tollgate/admin/v1/metrics`, {
@@ -535,7 +476,7 @@ async function throughput() {
     // The seeded tokens are secrets like any other: the stack checks its logs for them at stop.
     for (const t of seed.secrets) stack.secret(t);
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
-    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey });
+    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
     const targets = {
       api: `${stack.base}${CONFIG.path}`,
       lease: `${stack.base}${CONFIG.path}`,

@@ -21,29 +21,20 @@
 //
 // Knobs (environment): BENCH_STREAM_TRIALS (15), BENCH_STREAM_ROUNDS (5), BENCH_STREAM_LINES
 // (100000), BENCH_STREAM_LONG_LINES (1000000).
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 
-import { ROOT, freePort, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
+import { cpuMs, descendants, knob, processTable, startBaseline, stopGroup } from './common.mjs';
 
 const BENCH = join(ROOT, 'bench');
 const RESULTS = join(BENCH, 'stream.json');
-const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
 const PATH = '/2/tweets/search/stream';
 // Lines a second the origin is asked for: more than either worker carries, so the reader's pace
 // (backpressure) sets the rate, not the origin's clock.
 const ORIGIN_RATE = 1_000_000;
-
-function knob(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}`);
-  return n;
-}
 
 const CONFIG = {
   trials: knob('BENCH_STREAM_TRIALS', 15, 1, 100),
@@ -92,72 +83,6 @@ function seeded() {
 
 const children = new Set();
 
-function stopGroup(child, ms = 5000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
-      resolve();
-    }, ms);
-    child.once('exit', () => { clearTimeout(timer); resolve(); });
-    try { process.kill(-child.pid, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
-  });
-}
-
-/** The pass-through baseline in `wrangler dev`, from a temporary copy of bench/baseline. */
-async function startBaseline({ originUrl, signingKey }) {
-  const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-stream-baseline-'));
-  copyFileSync(join(BENCH, 'baseline/worker.mjs'), join(dir, 'worker.mjs'));
-  copyFileSync(join(BENCH, 'baseline/wrangler.toml'), join(dir, 'wrangler.toml'));
-  const port = await freePort();
-  const inspector = await freePort();
-  const args = ['dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
-    '--show-interactive-dev-session=false', '--log-level', 'log',
-    '--var', `ORIGIN_URL:${originUrl}`, '--var', `CONTEXT_SIGNING_KEY:${signingKey}`];
-  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
-  const child = spawn(WRANGLER, args, { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let tail = '';
-  const keep = (d) => { tail = (tail + d).slice(-20_000); };
-  child.stdout.setEncoding('utf8').on('data', keep);
-  child.stderr.setEncoding('utf8').on('data', keep);
-  const stop = async () => {
-    await stopGroup(child);
-    children.delete(child);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) { await stop(); throw new Error(`baseline wrangler dev exited:\n${tail}`); }
-    try {
-      await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) });
-      break;
-    } catch {
-      if (Date.now() > deadline) { await stop(); throw new Error(`baseline did not answer in time:\n${tail}`); }
-      await sleep(250);
-    }
-  }
-  return { base, pid: child.pid, stop };
-}
-
-/** Every process: pid → { ppid, name }. */
-function processTable() {
-  const table = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const name = stat.slice(stat.indexOf('(') + 1, close);
-      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
-      table.set(Number(entry), { ppid, name });
-    } catch { /* gone meanwhile */ }
-  }
-  return table;
-}
-
 /**
  * The workerd processes under `root` (this process's own descendants only), with their command
  * lines. `wrangler dev` runs two: its proxy, on the port clients use, and the one that runs the
@@ -167,23 +92,7 @@ function workerdUnder(root) {
   const table = processTable();
   return descendants(root, table)
     .filter((pid) => table.get(pid).name === 'workerd')
-    .map((pid) => ({ pid, cmdline: readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ') }));
-}
-
-/** The processes under `root` in a process table (`root` itself not included). */
-function descendants(root, table) {
-  const under = (pid) => {
-    for (let p = table.get(pid)?.ppid ?? 0, hops = 0; p > 1 && hops < 64; p = table.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
-    return false;
-  };
-  return [...table.keys()].filter(under);
-}
-
-/** CPU time a process has used (user and system), in ms; the kernel counts it in 10 ms ticks. */
-function cpuMs(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+    .map((pid) => ({ pid, cmdline: table.get(pid).cmdline }));
 }
 
 /** The workerd running a worker under `root`, and wrangler's proxy workerd (on `port`). */
@@ -296,7 +205,7 @@ async function main() {
     // found under its own wrangler dev.
     const { runner: workerd, proxy } = workerdOf(process.pid, new URL(stack.base).port);
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
-    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey });
+    baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
     const baselineWorkerd = workerdOf(baseline.pid, new URL(baseline.base).port).runner;
     const runnerOf = { tollgate: workerd, baseline: baselineWorkerd };
     const origin = async (config) => {

@@ -1,8 +1,9 @@
 //! Criterion benchmark of the pure policy decision (see `src/lib.rs` for the fixture).
 //! `bench/run.mjs` reads the medians from `$CRITERION_HOME/decision/*/new/estimates.json`.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tollgate_decision_bench::Fixture;
@@ -19,11 +20,7 @@ fn decision(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    // Short on purpose: `make bench` has a time budget, and the figures settle well within it.
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(50);
+    config = common::short(3);
     targets = decision
 }
 criterion_main!(benches);

@@ -7,9 +7,10 @@
 //! - `*_delivery`: the items and their ids, as a delivery reads them for the ledger (before
 //!   shapes: `count`, then `ids`, two passes; now `items::meter`, one).
 
+mod common;
+
 use std::hint::black_box;
 use std::rc::Rc;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tollgate::domain::redistribution::items::{self, Metering};
@@ -48,11 +49,7 @@ fn counter(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    // Short on purpose, as the decision benchmark: `make bench` has a time budget.
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(50);
+    config = common::short(2);
     targets = counter
 }
 criterion_main!(benches);

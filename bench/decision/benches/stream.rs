@@ -3,9 +3,10 @@
 //! recipient and for a recipient in `ids_only`. The figure per line is the time per step divided
 //! by the lines in it (printed once at the start).
 
+mod common;
+
 use std::hint::black_box;
 use std::rc::Rc;
-use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tollgate::domain::redistribution::items::Metering;
@@ -53,10 +54,7 @@ fn filter(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(50);
+    config = common::short(2);
     targets = filter
 }
 criterion_main!(benches);

@@ -1,0 +1,109 @@
+// What the benchmark runs share (bench/run.mjs, bench/stream.mjs, bench/cpu.mjs): their knobs,
+// the child processes they start (each in its own process group, stopped by its pid), the
+// pass-through baseline in `wrangler dev`, and the process table read from /proc.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+
+import { ROOT, freePort } from '../tests/harness.mjs';
+
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** An integer knob from the environment, within min..max, or `fallback` when unset. */
+export function knob(name, fallback, min, max) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}`);
+  return n;
+}
+
+/** Stops a child's process group: SIGTERM, then SIGKILL after `ms`. */
+export function stopGroup(child, ms = 5000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+      resolve();
+    }, ms);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { clearTimeout(timer); resolve(); }
+  });
+}
+
+/**
+ * The pass-through baseline (bench/baseline) in `wrangler dev`, from a temporary copy, with the
+ * same flags as the Tollgate stack (tests/harness.mjs), logging included. The child is kept in
+ * `children` while it runs, for a run's signal handler to stop.
+ */
+export async function startBaseline({ originUrl, signingKey, children }) {
+  const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-baseline-'));
+  copyFileSync(join(ROOT, 'bench/baseline/worker.mjs'), join(dir, 'worker.mjs'));
+  copyFileSync(join(ROOT, 'bench/baseline/wrangler.toml'), join(dir, 'wrangler.toml'));
+  const port = await freePort();
+  const inspector = await freePort();
+  const args = ['dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),
+    '--inspector-port', String(inspector), '--persist-to', join(dir, 'state'),
+    '--show-interactive-dev-session=false', '--log-level', 'log',
+    '--var', `ORIGIN_URL:${originUrl}`, '--var', `CONTEXT_SIGNING_KEY:${signingKey}`];
+  const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', NO_COLOR: '1' };
+  const child = spawn(WRANGLER, args, { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  children?.add(child);
+  let tail = '';
+  const keep = (d) => { tail = (tail + d).slice(-20_000); };
+  child.stdout.setEncoding('utf8').on('data', keep);
+  child.stderr.setEncoding('utf8').on('data', keep);
+  const stop = async () => {
+    await stopGroup(child);
+    children?.delete(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) { await stop(); throw new Error(`baseline wrangler dev exited:\n${tail}`); }
+    try {
+      await fetch(`${base}/`, { signal: AbortSignal.timeout(2000) });
+      break;
+    } catch {
+      if (Date.now() > deadline) { await stop(); throw new Error(`baseline did not answer in time:\n${tail}`); }
+      await sleep(250);
+    }
+  }
+  return { base, port, pid: child.pid, stop, logs: () => tail };
+}
+
+/** Every process: pid → { ppid, name, cmdline }. */
+export function processTable() {
+  const table = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      table.set(Number(entry), { ppid, name, cmdline });
+    } catch { /* gone meanwhile */ }
+  }
+  return table;
+}
+
+/** The processes under `root` in a process table (`root` itself not included). */
+export function descendants(root, table) {
+  const under = (pid) => {
+    for (let p = table.get(pid)?.ppid ?? 0, hops = 0; p > 1 && hops < 64; p = table.get(p)?.ppid ?? 0, hops++) if (p === root) return true;
+    return false;
+  };
+  return [...table.keys()].filter(under);
+}
+
+/** CPU time a process has used (user and system), in ms; the kernel counts it in 10 ms ticks. */
+export function cpuMs(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
