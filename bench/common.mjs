@@ -1,6 +1,8 @@
 // What the benchmark runs share (bench/run.mjs, bench/stream.mjs, bench/cpu.mjs): their knobs,
 // the child processes they start (each in its own process group, stopped by its pid), the
-// pass-through baseline in `wrangler dev`, and the process table read from /proc.
+// pass-through baseline in `wrangler dev`, the process table read from /proc, and the processes
+// of one `wrangler dev` by role (the workerd running the workers, wrangler's proxy workerd, its
+// node) with their CPU time.
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -106,4 +108,37 @@ export function cpuMs(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The processes of one `wrangler dev` (under `root`, listening on `port`), by role. */
+export function rolesOf(root, port) {
+  const table = processTable();
+  const pids = descendants(root, table);
+  const workerd = pids.filter((pid) => table.get(pid).cmdline.includes('workerd'));
+  const proxy = workerd.filter((pid) => table.get(pid).cmdline.includes(`entry=127.0.0.1:${port} `));
+  const runner = workerd.filter((pid) => !proxy.includes(pid));
+  const node = pids.filter((pid) => !table.get(pid).cmdline.includes('workerd') && table.get(pid).cmdline.includes('wrangler'));
+  if (proxy.length !== 1 || runner.length !== 1 || node.length < 1) {
+    throw new Error(`expected one proxy workerd, one runner workerd and wrangler's node under ${root}; found ${workerd.length} workerd, ${node.length} node`);
+  }
+  return { runner, proxy, node };
+}
+
+/** CPU time of a set of processes together, in ms (a process gone meanwhile counts nothing more). */
+export function cpuMsOf(pids) {
+  return pids.reduce((sum, pid) => {
+    try { return sum + cpuMs(pid); } catch { return sum; /* gone meanwhile */ }
+  }, 0);
+}
+
+/**
+ * The outermost process of the `wrangler dev` this run started on `port` (the one on that port
+ * whose parent is not), found among this process's own descendants.
+ */
+export function wranglerOn(port) {
+  const table = processTable();
+  const onPort = descendants(process.pid, table).filter((pid) => table.get(pid).cmdline.includes(`--port ${port} `) && !table.get(pid).cmdline.includes('workerd'));
+  const root = onPort.find((pid) => !onPort.includes(table.get(pid).ppid));
+  if (root === undefined) throw new Error(`no wrangler dev of this run on port ${port}`);
+  return root;
 }

@@ -26,7 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
-import { cpuMs, descendants, knob, processTable, startBaseline, stopGroup } from './common.mjs';
+import { cpuMsOf, descendants, knob, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
 import { runLoad } from './load.mjs';
 
 const RESULTS = join(ROOT, 'bench/cpu.json');
@@ -67,29 +67,6 @@ function seeded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes: this run's own descendants only.
-
-/** The processes of one `wrangler dev` (under `root`, listening on `port`), by role. */
-function rolesOf(root, port) {
-  const table = processTable();
-  const pids = descendants(root, table);
-  const workerd = pids.filter((pid) => table.get(pid).cmdline.includes('workerd'));
-  const proxy = workerd.filter((pid) => table.get(pid).cmdline.includes(`entry=127.0.0.1:${port} `));
-  const runner = workerd.filter((pid) => !proxy.includes(pid));
-  const node = pids.filter((pid) => !table.get(pid).cmdline.includes('workerd') && table.get(pid).cmdline.includes('wrangler'));
-  if (proxy.length !== 1 || runner.length !== 1 || node.length < 1) {
-    throw new Error(`expected one proxy workerd, one runner workerd and wrangler's node under ${root}; found ${workerd.length} workerd, ${node.length} node`);
-  }
-  return { runner, proxy, node };
-}
-
-function cpuMsOf(pids) {
-  return pids.reduce((sum, pid) => {
-    try { return sum + cpuMs(pid); } catch { return sum; /* gone meanwhile */ }
-  }, 0);
-}
-
-// ---------------------------------------------------------------------------------------------
 
 const round = (x, digits = 0) => Number(x.toFixed(digits));
 
@@ -109,13 +86,9 @@ async function main() {
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
     baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
     const tollgatePort = Number(new URL(stack.base).port);
-    // The stack's processes: everything under this one but the baseline's and the origin's.
     const table = processTable();
     const originPid = descendants(process.pid, table).find((pid) => table.get(pid).cmdline.includes('demo/origin.mjs'));
-    // The outermost process of Tollgate's `wrangler dev` (the one on its port whose parent is not).
-    const onPort = descendants(process.pid, table).filter((pid) => table.get(pid).cmdline.includes(`--port ${tollgatePort}`) && !table.get(pid).cmdline.includes('workerd'));
-    const wranglerPid = onPort.find((pid) => !onPort.includes(table.get(pid).ppid));
-    const sides = { tollgate: rolesOf(wranglerPid, tollgatePort), baseline: rolesOf(baseline.pid, baseline.port) };
+    const sides = { tollgate: rolesOf(wranglerOn(tollgatePort), tollgatePort), baseline: rolesOf(baseline.pid, baseline.port) };
     const headers = (token) => ({ authorization: `Bearer ${token}`, accept: 'application/json' });
     const targets = {
       api: { side: 'tollgate', url: `${stack.base}/2/tweets/20`, headers: { ...headers(seed.tokens.api), 'x-tollgate-recipient': RECIPIENT } },

@@ -10,7 +10,8 @@
 //    them (it writes under backpressure, at most 64 KiB a write). Before each stream, the run
 //    waits for every process it started to be idle, so what one stream leaves behind does not
 //    slow the next. Per round, Tollgate's lines/s over the baseline's; the median ratio (goal
-//    >= 0.90).
+//    >= 0.90). Per round and side, the CPU a line costs each process of its `wrangler dev`: the
+//    workerd running the worker, wrangler's proxy workerd and wrangler's node.
 // 3. One long stream through Tollgate, BENCH_STREAM_LONG_LINES (1,000,000) lines, with the RSS of
 //    the workerd process serving it (found under this process in /proc: the bench starts it)
 //    sampled every second: idle before, as each tenth of the stream passes, and the peak (goal:
@@ -27,7 +28,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 
 import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
-import { cpuMs, descendants, knob, processTable, startBaseline, stopGroup } from './common.mjs';
+import { cpuMs, cpuMsOf, descendants, knob, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
 
 const BENCH = join(ROOT, 'bench');
 const RESULTS = join(BENCH, 'stream.json');
@@ -35,6 +36,8 @@ const PATH = '/2/tweets/search/stream';
 // Lines a second the origin is asked for: more than either worker carries, so the reader's pace
 // (backpressure) sets the rate, not the origin's clock.
 const ORIGIN_RATE = 1_000_000;
+// The processes whose CPU each round measures, per side (see `rolesOf`).
+const ROLES = ['runner', 'proxy', 'node'];
 
 const CONFIG = {
   trials: knob('BENCH_STREAM_TRIALS', 15, 1, 100),
@@ -79,30 +82,9 @@ function seeded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Processes: the baseline's wrangler dev (Tollgate's is the harness's), and workerd found in /proc.
+// Processes: the baseline's wrangler dev (Tollgate's is the harness's), found in /proc.
 
 const children = new Set();
-
-/**
- * The workerd processes under `root` (this process's own descendants only), with their command
- * lines. `wrangler dev` runs two: its proxy, on the port clients use, and the one that runs the
- * worker itself.
- */
-function workerdUnder(root) {
-  const table = processTable();
-  return descendants(root, table)
-    .filter((pid) => table.get(pid).name === 'workerd')
-    .map((pid) => ({ pid, cmdline: table.get(pid).cmdline }));
-}
-
-/** The workerd running a worker under `root`, and wrangler's proxy workerd (on `port`). */
-function workerdOf(root, port) {
-  const started = workerdUnder(root);
-  const proxy = started.filter((w) => w.cmdline.includes(`entry=127.0.0.1:${port} `));
-  const runners = started.filter((w) => !w.cmdline.includes(`entry=127.0.0.1:${port} `));
-  if (runners.length !== 1 || proxy.length !== 1) throw new Error(`expected one workerd running the worker and one proxy under ${root}, found ${started.length}`);
-  return { runner: runners[0].pid, proxy: proxy[0].pid };
-}
 
 /**
  * Waits until every process this run started is idle (together under 10 ms of CPU in 500 ms,
@@ -201,13 +183,14 @@ async function main() {
     say('starting the demo origin and Tollgate (wrangler dev), with a stream plan seeded');
     stack = await startStack({ entries: seed.entries });
     for (const token of Object.values(seed.tokens)) stack.secret(token);
-    // The workerd that runs Tollgate's code (not the proxy on the public port); the baseline's,
-    // found under its own wrangler dev.
-    const { runner: workerd, proxy } = workerdOf(process.pid, new URL(stack.base).port);
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
     baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
-    const baselineWorkerd = workerdOf(baseline.pid, new URL(baseline.base).port).runner;
-    const runnerOf = { tollgate: workerd, baseline: baselineWorkerd };
+    // Each side's processes: the workerd that runs the worker (for Tollgate, not the proxy on the
+    // public port), wrangler's proxy workerd and wrangler's node.
+    const tollgatePort = Number(new URL(stack.base).port);
+    const roles = { tollgate: rolesOf(wranglerOn(tollgatePort), tollgatePort), baseline: rolesOf(baseline.pid, baseline.port) };
+    const [workerd] = roles.tollgate.runner;
+    const [proxy] = roles.tollgate.proxy;
     const origin = async (config) => {
       const res = await fetch(`${stack.originUrl}/__origin/stream`, { method: 'POST', body: JSON.stringify(config) });
       if (res.status !== 204) throw new Error(`origin stream hook answered ${res.status}: ${await res.text()}`);
@@ -244,19 +227,22 @@ async function main() {
       const cpu = {};
       for (const name of r % 2 ? ['baseline', 'tollgate'] : ['tollgate', 'baseline']) {
         await settle();
-        const cpuBefore = cpuMs(runnerOf[name]);
+        const before = Object.fromEntries(ROLES.map((role) => [role, cpuMsOf(roles[name][role])]));
         const got = await read(name, seed.tokens['bench-stream-rate']);
         if (got.lines !== CONFIG.lines) throw new Error(`${name} sent ${got.lines} lines of ${CONFIG.lines}`);
         result[name] = got.lines / (got.lines_ms / 1000);
-        cpu[name] = ((cpuMs(runnerOf[name]) - cpuBefore) * 1000) / got.lines;
+        cpu[name] = Object.fromEntries(ROLES.map((role) => [role, ((cpuMsOf(roles[name][role]) - before[role]) * 1000) / got.lines]));
       }
       const ratio = result.tollgate / result.baseline;
       rounds.push({
         round: r + 1, tollgate_lines_per_s: round(result.tollgate, 0), baseline_lines_per_s: round(result.baseline, 0), ratio: round(ratio, 3),
-        tollgate_cpu_us_per_line: round(cpu.tollgate, 1), baseline_cpu_us_per_line: round(cpu.baseline, 1),
+        tollgate_cpu_us_per_line: round(cpu.tollgate.runner, 1), baseline_cpu_us_per_line: round(cpu.baseline.runner, 1),
+        // The CPU a line costs each process, µs: the worker's workerd, wrangler's proxy and node.
+        cpu_us_per_line: Object.fromEntries(['tollgate', 'baseline'].map((n) => [n, Object.fromEntries(ROLES.map((role) => [role, round(cpu[n][role], 1)]))])),
       });
+      const of = (n) => ROLES.map((role) => `${role} ${cpu[n][role].toFixed(1)}`).join(', ');
       say(`round ${r + 1}: Tollgate ${result.tollgate.toFixed(0)} lines/s, baseline ${result.baseline.toFixed(0)} lines/s, ratio ${ratio.toFixed(3)}; `
-        + `workerd CPU per line ${cpu.tollgate.toFixed(1)} µs and ${cpu.baseline.toFixed(1)} µs`);
+        + `CPU per line, µs: Tollgate ${of('tollgate')}; baseline ${of('baseline')}`);
     }
 
     // 3. One long stream through Tollgate: workerd's memory as it flows, then the ledger.
@@ -305,6 +291,8 @@ async function main() {
         // machine than the rate is.
         tollgate_cpu_us_per_line: round(median(rounds.map((r) => r.tollgate_cpu_us_per_line)), 1),
         baseline_cpu_us_per_line: round(median(rounds.map((r) => r.baseline_cpu_us_per_line)), 1),
+        // The median of the rounds, per process: where the machine's CPU goes a line.
+        cpu_us_per_line: Object.fromEntries(['tollgate', 'baseline'].map((n) => [n, Object.fromEntries(ROLES.map((role) => [role, round(median(rounds.map((r) => r.cpu_us_per_line[n][role])), 1)]))])),
         rounds,
       },
       long_stream: {
@@ -352,6 +340,7 @@ function report(r) {
     ['lines per second (median)', `${r.lines_per_s.tollgate}`, `${r.lines_per_s.baseline}`],
     ['ratio Tollgate / baseline (median of rounds)', `${r.lines_per_s.ratio}`, 'goal >= 0.90'],
     ['workerd CPU per line (median)', `${r.lines_per_s.tollgate_cpu_us_per_line} µs`, `${r.lines_per_s.baseline_cpu_us_per_line} µs`],
+    ["wrangler's proxy workerd and node, CPU per line (median)", ...['tollgate', 'baseline'].map((n) => `${r.lines_per_s.cpu_us_per_line[n].proxy} µs and ${r.lines_per_s.cpu_us_per_line[n].node} µs`)],
     [`long stream: ${r.long_stream.lines} lines`, `${r.long_stream.seconds} s, ${r.long_stream.lines_per_s} lines/s`, ''],
     ['long stream: origin chunks read; writes to the client', `${r.long_stream.origin_reads}; ${r.long_stream.client_writes} (${r.long_stream.lines_per_write} lines a write)`, ''],
     ['workerd RSS: idle; at each tenth of the stream', `${r.long_stream.rss_mb.idle_before}; ${r.long_stream.rss_mb.by_tenth.join(', ')} MB`, ''],
