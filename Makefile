@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: dev test bootstrap build test-host test-e2e deploy clean bench bench-stream bench-cpu fuzz load scale
+.PHONY: dev test bootstrap build test-host test-e2e deploy clean bench bench-stream bench-cpu bench-ab fuzz load scale
 
 ## Install what is missing, build, seed local KV and serve on http://127.0.0.1:$(PORT).
 dev: bootstrap
@@ -38,6 +38,10 @@ bench-stream: build
 ## Where a request's CPU goes, process by process (a measurement): writes bench/cpu.json.
 bench-cpu: build
 	node bench/cpu.mjs
+
+## This checkout's build against revision AB_REV's, side by side (a measurement): bench/ab.json.
+bench-ab: build
+	node bench/ab.mjs
 
 ## The account guard at the largest customer's scale (a measurement): writes bench/scale.json.
 scale: build
