@@ -16,9 +16,11 @@
 //            `make bench-stream`), alternating, each after the machine is idle.
 //
 // For each build: requests, the median slice's req/s, p50 and p99, the CPU of its workerd
-// (the one running the workers) per request, and guard calls per request (the worker's own
-// counters); lines per second and workerd CPU per line of the streams. Slice by slice (stream by
-// stream) the ratio of this build to the other, and its median. `AB_REV=HEAD` on a clean checkout
+// (the one running the workers) per request, the machine's CPU per request (every process the run
+// started, both builds' included: what throughput on two cores follows), and guard calls per
+// request (the worker's own counters); lines per second, and workerd's and the machine's CPU per
+// line of the streams. Slice by slice (stream by stream) the ratio of this build to the other,
+// and its median. `AB_REV=HEAD` on a clean checkout
 // compares a build with itself: what the method cannot resolve. Writes bench/ab.json.
 //
 // Knobs (environment): AB_REV (required), AB_SLICES (10), AB_SLICE_SECONDS (3), AB_STREAMS (8),
@@ -121,9 +123,17 @@ function readStream(url, token) {
   });
 }
 
+/**
+ * CPU of every process this run started (both builds' stacks and origins; not the load
+ * generator, which is this process), in ms: what the two cores spend, which throughput follows.
+ */
+function machineMs() {
+  return cpuMsOf(descendants(process.pid, processTable()));
+}
+
 /** Waits until every process this run started is idle (under one 10 ms tick in 500 ms), at most 15 s. */
 async function settle() {
-  const total = () => cpuMsOf(descendants(process.pid, processTable()));
+  const total = machineMs;
   const deadline = Date.now() + 15_000;
   for (let before = total(); Date.now() < deadline;) {
     await sleep(500);
@@ -161,7 +171,7 @@ async function main() {
       const runner = descendants(process.pid, table).filter((pid) => !before.has(pid) && table.get(pid).name === 'workerd' && !table.get(pid).cmdline.includes(`entry=127.0.0.1:${port} `));
       if (runner.length !== 1) throw new Error(`expected one workerd running ${label}'s workers, found ${runner.length}`);
       await fetch(`${stack.originUrl}/__origin/stream`, { method: 'POST', body: JSON.stringify({ rate: 1_000_000, lines: CONFIG.stream_lines }) });
-      sides[name] = { label, stack, tokens: seed.tokens, runner, api: { ok: 0, cpu: 0, guard: 0, slices: [] }, stream: { streams: [] } };
+      sides[name] = { label, stack, tokens: seed.tokens, runner, api: { ok: 0, cpu: 0, machine: 0, guard: 0, slices: [] }, stream: { streams: [] } };
     }
 
     let n = 0;
@@ -182,9 +192,11 @@ async function main() {
         const s = sides[name];
         await sleep(300);
         const c0 = cpuMs(s.runner[0]);
+        const m0 = machineMs();
         const r = await load(s, CONFIG.slice_seconds);
         s.api.ok += r.ok;
         s.api.cpu += cpuMs(s.runner[0]) - c0;
+        s.api.machine += machineMs() - m0;
         s.api.slices.push({ rps: r.rps, p50_ms: r.p50_ms, p99_ms: r.p99_ms, ok: r.ok, errors: r.errors });
       }
     }
@@ -201,9 +213,14 @@ async function main() {
         const s = sides[name];
         await settle();
         const c0 = cpuMs(s.runner[0]);
+        const m0 = machineMs();
         const r = await readStream(`${s.stack.base}${STREAM_PATH}`, s.tokens.stream);
         if (r.status !== 200 || r.lines !== CONFIG.stream_lines) throw new Error(`${s.label}: stream answered ${r.status} with ${r.lines} lines`);
-        s.stream.streams.push({ lines_per_s: r.lines / (r.ms / 1000), cpu_us_per_line: ((cpuMs(s.runner[0]) - c0) * 1000) / r.lines });
+        s.stream.streams.push({
+          lines_per_s: r.lines / (r.ms / 1000),
+          cpu_us_per_line: ((cpuMs(s.runner[0]) - c0) * 1000) / r.lines,
+          machine_cpu_us_per_line: ((machineMs() - m0) * 1000) / r.lines,
+        });
       }
     }
 
@@ -215,18 +232,21 @@ async function main() {
         p50_ms_median_slice: round(median(s.api.slices.map((x) => x.p50_ms)), 1),
         p99_ms_median_slice: round(median(s.api.slices.map((x) => x.p99_ms)), 1),
         workerd_cpu_us_per_request: round((s.api.cpu * 1000) / s.api.ok),
+        machine_cpu_us_per_request: round((s.api.machine * 1000) / s.api.ok),
         guard_calls_per_request: round(s.api.guard / s.api.requests_counted, 4),
         slices: s.api.slices,
       },
       stream: s.stream.streams.length === 0 ? null : {
         lines_per_s_median: round(median(s.stream.streams.map((x) => x.lines_per_s))),
         workerd_cpu_us_per_line_median: round(median(s.stream.streams.map((x) => x.cpu_us_per_line)), 2),
-        streams: s.stream.streams.map((x) => ({ lines_per_s: round(x.lines_per_s), cpu_us_per_line: round(x.cpu_us_per_line, 2) })),
+        machine_cpu_us_per_line_median: round(median(s.stream.streams.map((x) => x.machine_cpu_us_per_line)), 2),
+        streams: s.stream.streams.map((x) => ({ lines_per_s: round(x.lines_per_s), cpu_us_per_line: round(x.cpu_us_per_line, 2), machine_cpu_us_per_line: round(x.machine_cpu_us_per_line, 2) })),
       },
     }]));
     const rpsPairs = sides.this.api.slices.map((x, i) => x.rps / sides.other.api.slices[i].rps);
     const linePairs = sides.this.stream.streams.map((x, i) => x.lines_per_s / sides.other.stream.streams[i].lines_per_s);
     const cpuLinePairs = sides.this.stream.streams.map((x, i) => x.cpu_us_per_line / sides.other.stream.streams[i].cpu_us_per_line);
+    const machineLinePairs = sides.this.stream.streams.map((x, i) => x.machine_cpu_us_per_line / sides.other.stream.streams[i].machine_cpu_us_per_line);
     const result = {
       at: new Date().toISOString(),
       config: CONFIG,
@@ -236,24 +256,26 @@ async function main() {
         api_rps_by_slice: rpsPairs.map((x) => round(x, 3)),
         api_rps_median: round(median(rpsPairs), 3),
         api_workerd_cpu_per_request: round(summary.this.api.workerd_cpu_us_per_request / summary.other.api.workerd_cpu_us_per_request, 3),
+        api_machine_cpu_per_request: round(summary.this.api.machine_cpu_us_per_request / summary.other.api.machine_cpu_us_per_request, 3),
         stream_lines_per_s_by_stream: linePairs.map((x) => round(x, 3)),
         stream_lines_per_s_median: linePairs.length ? round(median(linePairs), 3) : null,
         stream_workerd_cpu_per_line_median: cpuLinePairs.length ? round(median(cpuLinePairs), 3) : null,
+        stream_machine_cpu_per_line_median: machineLinePairs.length ? round(median(machineLinePairs), 3) : null,
       },
       reproduce: `AB_REV=${CONFIG.rev} make bench-ab`,
     };
     writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-    const rows = [['build', 'req/s (median slice)', 'p50 ms', 'p99 ms', 'workerd µs/req', 'guard calls/req', 'stream lines/s', 'workerd µs/line']];
+    const rows = [['build', 'req/s (median slice)', 'p50 ms', 'p99 ms', 'workerd µs/req', 'machine µs/req', 'guard calls/req', 'stream lines/s', 'workerd µs/line', 'machine µs/line']];
     for (const name of ['this', 'other']) {
       const f = summary[name];
-      rows.push([f.build, f.api.rps_median_slice, f.api.p50_ms_median_slice, f.api.p99_ms_median_slice, f.api.workerd_cpu_us_per_request, f.api.guard_calls_per_request,
-        f.stream?.lines_per_s_median ?? '-', f.stream?.workerd_cpu_us_per_line_median ?? '-']);
+      rows.push([f.build, f.api.rps_median_slice, f.api.p50_ms_median_slice, f.api.p99_ms_median_slice, f.api.workerd_cpu_us_per_request, f.api.machine_cpu_us_per_request,
+        f.api.guard_calls_per_request, f.stream?.lines_per_s_median ?? '-', f.stream?.workerd_cpu_us_per_line_median ?? '-', f.stream?.machine_cpu_us_per_line_median ?? '-']);
     }
     const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => String(row[c]).length)));
     for (const row of rows) say(row.map((cell, c) => String(cell).padEnd(widths[c])).join('  '));
     const t = result.this_over_other;
-    say(`this over other, API plan req/s slice by slice: ${t.api_rps_by_slice.join(' ')} (median ${t.api_rps_median}); workerd CPU a request ${t.api_workerd_cpu_per_request}`);
-    if (linePairs.length) say(`this over other, stream lines/s stream by stream: ${t.stream_lines_per_s_by_stream.join(' ')} (median ${t.stream_lines_per_s_median}); workerd CPU a line ${t.stream_workerd_cpu_per_line_median}`);
+    say(`this over other, API plan req/s slice by slice: ${t.api_rps_by_slice.join(' ')} (median ${t.api_rps_median}); workerd CPU a request ${t.api_workerd_cpu_per_request}, the machine's ${t.api_machine_cpu_per_request}`);
+    if (linePairs.length) say(`this over other, stream lines/s stream by stream: ${t.stream_lines_per_s_by_stream.join(' ')} (median ${t.stream_lines_per_s_median}); workerd CPU a line ${t.stream_workerd_cpu_per_line_median}, the machine's ${t.stream_machine_cpu_per_line_median}`);
     say(`written to ${RESULTS}`);
     return 0;
   } finally {
