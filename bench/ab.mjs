@@ -20,8 +20,8 @@
 // started, both builds' included: what throughput on two cores follows), and guard calls per
 // request (the worker's own counters); lines per second, and workerd's and the machine's CPU per
 // line of the streams. Slice by slice (stream by stream) the ratio of this build to the other,
-// and its median. `AB_REV=HEAD` on a clean checkout
-// compares a build with itself: what the method cannot resolve. Writes bench/ab.json.
+// and its median. `AB_REV=HEAD` on a clean checkout compares a build with itself: what the
+// method cannot resolve. Writes bench/ab.json.
 //
 // Knobs (environment): AB_REV (required), AB_SLICES (10), AB_SLICE_SECONDS (3), AB_STREAMS (8),
 // AB_STREAM_LINES (100000), BENCH_CONCURRENCY (16). Every child process is started here, each in
@@ -133,11 +133,10 @@ function machineMs() {
 
 /** Waits until every process this run started is idle (under one 10 ms tick in 500 ms), at most 15 s. */
 async function settle() {
-  const total = machineMs;
   const deadline = Date.now() + 15_000;
-  for (let before = total(); Date.now() < deadline;) {
+  for (let before = machineMs(); Date.now() < deadline;) {
     await sleep(500);
-    const now = total();
+    const now = machineMs();
     if (now - before <= 10) return;
     before = now;
   }
@@ -244,9 +243,10 @@ async function main() {
       },
     }]));
     const rpsPairs = sides.this.api.slices.map((x, i) => x.rps / sides.other.api.slices[i].rps);
-    const linePairs = sides.this.stream.streams.map((x, i) => x.lines_per_s / sides.other.stream.streams[i].lines_per_s);
-    const cpuLinePairs = sides.this.stream.streams.map((x, i) => x.cpu_us_per_line / sides.other.stream.streams[i].cpu_us_per_line);
-    const machineLinePairs = sides.this.stream.streams.map((x, i) => x.machine_cpu_us_per_line / sides.other.stream.streams[i].machine_cpu_us_per_line);
+    // Stream by stream, one figure of this build over the other's.
+    const streamPairs = (figure) => sides.this.stream.streams.map((x, i) => x[figure] / sides.other.stream.streams[i][figure]);
+    const linePairs = streamPairs('lines_per_s');
+    const pairsMedian = (pairs) => (pairs.length ? round(median(pairs), 3) : null);
     const result = {
       at: new Date().toISOString(),
       config: CONFIG,
@@ -258,9 +258,9 @@ async function main() {
         api_workerd_cpu_per_request: round(summary.this.api.workerd_cpu_us_per_request / summary.other.api.workerd_cpu_us_per_request, 3),
         api_machine_cpu_per_request: round(summary.this.api.machine_cpu_us_per_request / summary.other.api.machine_cpu_us_per_request, 3),
         stream_lines_per_s_by_stream: linePairs.map((x) => round(x, 3)),
-        stream_lines_per_s_median: linePairs.length ? round(median(linePairs), 3) : null,
-        stream_workerd_cpu_per_line_median: cpuLinePairs.length ? round(median(cpuLinePairs), 3) : null,
-        stream_machine_cpu_per_line_median: machineLinePairs.length ? round(median(machineLinePairs), 3) : null,
+        stream_lines_per_s_median: pairsMedian(linePairs),
+        stream_workerd_cpu_per_line_median: pairsMedian(streamPairs('cpu_us_per_line')),
+        stream_machine_cpu_per_line_median: pairsMedian(streamPairs('machine_cpu_us_per_line')),
       },
       reproduce: `AB_REV=${CONFIG.rev} make bench-ab`,
     };
