@@ -29,7 +29,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{self, ReadableStreamDefaultReader, ResponseInit, TransformStream, WritableStreamDefaultWriter};
+use worker::web_sys::{self, ResponseInit, TransformStream, WritableStreamDefaultWriter};
 use worker::{Delay, Env};
 
 use super::delivery::{self, Constraint, Shipment};
@@ -63,8 +63,8 @@ extern "C" {
     /// Moves a stream's bytes, calling the pump's decisions for each chunk (see `relay.js`).
     type Relay;
 
-    #[wasm_bindgen(constructor)]
-    fn new(reader: &ReadableStreamDefaultReader, writer: &WritableStreamDefaultWriter) -> Relay;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(body: &web_sys::ReadableStream, writer: &WritableStreamDefaultWriter) -> Result<Relay, JsValue>;
 
     /// Writes `out` (if any) and, if `read`, moves the stream until it pauses, halts or ends,
     /// calling `decide` for each chunk.
@@ -76,6 +76,10 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn halt(this: &Relay);
+
+    /// Cancels the origin's side (a read waiting on it ends).
+    #[wasm_bindgen(method)]
+    fn cancel(this: &Relay) -> Promise;
 
     /// How long the run has waited on the origin, in ms.
     #[wasm_bindgen(method, getter)]
@@ -100,7 +104,7 @@ pub enum Opened {
 
 /// Moves one stream from the origin to the client.
 pub struct Pump {
-    reader: ReadableStreamDefaultReader,
+    relay: Relay,
     writer: WritableStreamDefaultWriter,
     filter: LineFilter,
 }
@@ -130,16 +134,16 @@ pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Opt
     };
     let origin_init: &ResponseInit = response.unchecked_ref();
     let opened = (|| {
-        let reader = ReadableStreamDefaultReader::new(&body)?;
         let pipe = IdentityTransformStream::new()?;
         let writer = pipe.writable().get_writer()?;
+        let relay = Relay::new(&body, &writer)?;
         let out = web_sys::Response::new_with_opt_readable_stream_and_init(Some(&pipe.readable()), origin_init)?;
-        Ok::<_, JsValue>((out, reader, writer))
+        Ok::<_, JsValue>((out, relay, writer))
     })();
-    let Ok((out, reader, writer)) = opened else {
+    let Ok((out, relay, writer)) = opened else {
         return Opened::Page(Err(Problem::OriginUnreachable));
     };
-    let pump = Pump { reader, writer, filter: LineFilter::new(constraint.map(|c| c.mode)).metered(grant.metering.clone()) };
+    let pump = Pump { relay, writer, filter: LineFilter::new(constraint.map(|c| c.mode)).metered(grant.metering.clone()) };
     Opened::Stream(uncompressed(delivery::with_rate_headers(out, quotas, now)), pump)
 }
 
@@ -287,7 +291,7 @@ impl Pump {
             nudged: false,
             waker: None,
         }));
-        let relay = Relay::new(&self.reader, &self.writer);
+        let relay = self.relay;
         // The relay calls this for each chunk while it runs (it is dropped once the stream ends).
         let decide = {
             let flow = Rc::clone(&flow);
@@ -431,7 +435,7 @@ impl Pump {
         // on ends), and its last write counts if it was done.
         relay.halt();
         if matches!(ending, Ending::ClientGone | Ending::Refused(_)) {
-            let _ = JsFuture::from(self.reader.cancel()).await;
+            let _ = JsFuture::from(relay.cancel()).await;
         }
         if let Some(run) = running.take() {
             if Ran::of(&run.await) != Ran::ClientGone {
