@@ -8,6 +8,8 @@ import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'no
 import os from 'node:os';
 import { join } from 'node:path';
 
+import WebSocket from 'ws';
+
 import { ROOT, freePort } from '../tests/harness.mjs';
 
 const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
@@ -74,7 +76,38 @@ export async function startBaseline({ originUrl, signingKey, children }) {
       await sleep(250);
     }
   }
-  return { base, port, pid: child.pid, stop, logs: () => tail };
+  return { base, port, inspectorPort: inspector, pid: child.pid, stop, logs: () => tail };
+}
+
+/**
+ * Turns the runtime's network inspection on or off in one `wrangler dev`, through its devtools
+ * port (`inspectorPort`), as a devtools client would: `wrangler dev` always turns it on, for its
+ * devtools' network panel; a deployed worker has none. While it is on, the runtime reports every
+ * read of a subrequest's body to wrangler as a devtools event and hands a script's reads of that
+ * body over 4 KiB at a time. Resolves once the runtime has answered; at most `ms`.
+ */
+export function networkInspection(inspectorPort, on, ms = 10_000) {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${inspectorPort}/ws`);
+    const id = 1;
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`the runtime did not answer Network.${on ? 'enable' : 'disable'} in ${ms} ms`));
+    }, ms);
+    const done = (error) => {
+      clearTimeout(timer);
+      socket.close();
+      if (error) reject(error); else resolve();
+    };
+    socket.on('open', () => socket.send(JSON.stringify({ id, method: on ? 'Network.enable' : 'Network.disable' })));
+    socket.on('message', (data) => {
+      let message;
+      try { message = JSON.parse(String(data)); } catch { return; }
+      if (message.id !== id) return;
+      done(message.error ? new Error(`Network.${on ? 'enable' : 'disable'}: ${JSON.stringify(message.error)}`) : null);
+    });
+    socket.on('error', (e) => done(e));
+  });
 }
 
 /** Every process: pid → { ppid, name, cmdline }. */

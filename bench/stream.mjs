@@ -3,6 +3,12 @@
 // in front of the same demo origin. Writes bench/stream.json and prints a table. A benchmark,
 // not a test.
 //
+// `wrangler dev` turns on the runtime's network inspection for its devtools, which a deployed
+// worker does not have: the runtime then reports every read of a subrequest's body to wrangler
+// as a devtools event, and hands a script's reads of that body over 4 KiB at a time. Steps 1 to 3
+// run with it off on both sides (turned off through each `wrangler dev`'s devtools port, as a
+// devtools client would); step 4 measures the lines per second again with it on.
+//
 // 1. First-line latency: a stream request, until its first whole line; BENCH_STREAM_TRIALS each,
 //    Tollgate and the baseline alternating. The median.
 // 2. Lines per second: BENCH_STREAM_ROUNDS rounds, each a stream of BENCH_STREAM_LINES lines
@@ -14,21 +20,23 @@
 //    workerd running the worker, wrangler's proxy workerd and wrangler's node.
 // 3. One long stream through Tollgate, BENCH_STREAM_LONG_LINES (1,000,000) lines, with the RSS of
 //    the workerd process serving it (found under this process in /proc: the bench starts it)
-//    sampled every second: idle before, as each tenth of the stream passes, and the peak (goal:
+//    sampled every 250 ms: idle before, as each tenth of the stream passes, and the peak (goal:
 //    flat). Then the account's ledger items against the lines the origin sent (goal: equal).
+// 4. Lines per second as in step 2, with network inspection on: BENCH_STREAM_ROUNDS rounds of
+//    BENCH_STREAM_INSPECTED_LINES lines.
 //
 // Every child process is started here (through tests/harness.mjs for Tollgate), in its own
 // process group, and stopped by its pid.
 //
 // Knobs (environment): BENCH_STREAM_TRIALS (15), BENCH_STREAM_ROUNDS (5), BENCH_STREAM_LINES
-// (100000), BENCH_STREAM_LONG_LINES (1000000).
+// (1000000), BENCH_STREAM_LONG_LINES (1000000), BENCH_STREAM_INSPECTED_LINES (100000).
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 
 import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
-import { cpuMs, cpuMsOf, descendants, knob, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
+import { cpuMs, cpuMsOf, descendants, knob, networkInspection, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
 
 const BENCH = join(ROOT, 'bench');
 const RESULTS = join(BENCH, 'stream.json');
@@ -42,7 +50,8 @@ const ROLES = ['runner', 'proxy', 'node'];
 const CONFIG = {
   trials: knob('BENCH_STREAM_TRIALS', 15, 1, 100),
   rounds: knob('BENCH_STREAM_ROUNDS', 5, 1, 15),
-  lines: knob('BENCH_STREAM_LINES', 100_000, 1_000, 10_000_000),
+  lines: knob('BENCH_STREAM_LINES', 1_000_000, 1_000, 10_000_000),
+  inspected_lines: knob('BENCH_STREAM_INSPECTED_LINES', 100_000, 1_000, 10_000_000),
   long_lines: knob('BENCH_STREAM_LONG_LINES', 1_000_000, 1_000, 100_000_000),
 };
 
@@ -206,6 +215,11 @@ async function main() {
       return r;
     };
 
+    // The deployed runtime has no devtools: both sides run with `wrangler dev`'s network
+    // inspection off, but for the rounds that measure it on (step 4).
+    const inspection = (on) => Promise.all([networkInspection(stack.inspectorPort, on), networkInspection(baseline.inspectorPort, on)]);
+    await inspection(false);
+
     // 1. First-line latency.
     say(`first-line latency: ${CONFIG.trials} streams through each`);
     await origin({ rate: ORIGIN_RATE, lines: 1 });
@@ -218,32 +232,36 @@ async function main() {
       }
     }
 
-    // 2. Lines per second, side by side.
-    say(`lines per second: ${CONFIG.rounds} rounds of ${CONFIG.lines} lines through each`);
-    await origin({ rate: ORIGIN_RATE, lines: CONFIG.lines });
-    const rounds = [];
-    for (let r = 0; r < CONFIG.rounds; r++) {
-      const result = {};
-      const cpu = {};
-      for (const name of r % 2 ? ['baseline', 'tollgate'] : ['tollgate', 'baseline']) {
-        await settle();
-        const before = Object.fromEntries(ROLES.map((role) => [role, cpuMsOf(roles[name][role])]));
-        const got = await read(name, seed.tokens['bench-stream-rate']);
-        if (got.lines !== CONFIG.lines) throw new Error(`${name} sent ${got.lines} lines of ${CONFIG.lines}`);
-        result[name] = got.lines / (got.lines_ms / 1000);
-        cpu[name] = Object.fromEntries(ROLES.map((role) => [role, ((cpuMsOf(roles[name][role]) - before[role]) * 1000) / got.lines]));
+    // 2. Lines per second, side by side: as deployed (network inspection off).
+    const lineRounds = async (lines, label) => {
+      say(`lines per second, ${label}: ${CONFIG.rounds} rounds of ${lines} lines through each`);
+      await origin({ rate: ORIGIN_RATE, lines });
+      const rounds = [];
+      for (let r = 0; r < CONFIG.rounds; r++) {
+        const result = {};
+        const cpu = {};
+        for (const name of r % 2 ? ['baseline', 'tollgate'] : ['tollgate', 'baseline']) {
+          await settle();
+          const before = Object.fromEntries(ROLES.map((role) => [role, cpuMsOf(roles[name][role])]));
+          const got = await read(name, seed.tokens['bench-stream-rate']);
+          if (got.lines !== lines) throw new Error(`${name} sent ${got.lines} lines of ${lines}`);
+          result[name] = got.lines / (got.lines_ms / 1000);
+          cpu[name] = Object.fromEntries(ROLES.map((role) => [role, ((cpuMsOf(roles[name][role]) - before[role]) * 1000) / got.lines]));
+        }
+        const ratio = result.tollgate / result.baseline;
+        rounds.push({
+          round: r + 1, tollgate_lines_per_s: round(result.tollgate, 0), baseline_lines_per_s: round(result.baseline, 0), ratio: round(ratio, 3),
+          tollgate_cpu_us_per_line: round(cpu.tollgate.runner, 1), baseline_cpu_us_per_line: round(cpu.baseline.runner, 1),
+          // The CPU a line costs each process, µs: the worker's workerd, wrangler's proxy and node.
+          cpu_us_per_line: Object.fromEntries(['tollgate', 'baseline'].map((n) => [n, Object.fromEntries(ROLES.map((role) => [role, round(cpu[n][role], 1)]))])),
+        });
+        const of = (n) => ROLES.map((role) => `${role} ${cpu[n][role].toFixed(1)}`).join(', ');
+        say(`round ${r + 1}: Tollgate ${result.tollgate.toFixed(0)} lines/s, baseline ${result.baseline.toFixed(0)} lines/s, ratio ${ratio.toFixed(3)}; `
+          + `CPU per line, µs: Tollgate ${of('tollgate')}; baseline ${of('baseline')}`);
       }
-      const ratio = result.tollgate / result.baseline;
-      rounds.push({
-        round: r + 1, tollgate_lines_per_s: round(result.tollgate, 0), baseline_lines_per_s: round(result.baseline, 0), ratio: round(ratio, 3),
-        tollgate_cpu_us_per_line: round(cpu.tollgate.runner, 1), baseline_cpu_us_per_line: round(cpu.baseline.runner, 1),
-        // The CPU a line costs each process, µs: the worker's workerd, wrangler's proxy and node.
-        cpu_us_per_line: Object.fromEntries(['tollgate', 'baseline'].map((n) => [n, Object.fromEntries(ROLES.map((role) => [role, round(cpu[n][role], 1)]))])),
-      });
-      const of = (n) => ROLES.map((role) => `${role} ${cpu[n][role].toFixed(1)}`).join(', ');
-      say(`round ${r + 1}: Tollgate ${result.tollgate.toFixed(0)} lines/s, baseline ${result.baseline.toFixed(0)} lines/s, ratio ${ratio.toFixed(3)}; `
-        + `CPU per line, µs: Tollgate ${of('tollgate')}; baseline ${of('baseline')}`);
-    }
+      return rounds;
+    };
+    const rounds = await lineRounds(CONFIG.lines, 'network inspection off');
 
     // 3. One long stream through Tollgate: workerd's memory as it flows, then the ledger.
     await settle();
@@ -254,7 +272,7 @@ async function main() {
     const samples = [];
     const t0 = Date.now();
     const sample = () => samples.push({ s: round((Date.now() - t0) / 1000, 1), rss_mb: rssMb(workerd), proxy_rss_mb: proxy ? rssMb(proxy) : null });
-    sampler = setInterval(sample, 1000);
+    sampler = setInterval(sample, 250);
     const long = await read('tollgate', seed.tokens['bench-stream-long']);
     clearInterval(sampler);
     sample();
@@ -277,24 +295,34 @@ async function main() {
     const peak = Math.max(...samples.map((x) => x.rss_mb));
     const end = samples.at(-1).rss_mb;
 
+    // 4. Lines per second again, with `wrangler dev`'s network inspection on, as it runs by
+    // default: every read of the origin's body is a devtools event, and a script's reads come
+    // 4 KiB at a time.
+    await inspection(true);
+    const inspected = await lineRounds(CONFIG.inspected_lines, 'network inspection on');
+
     const ratio = median(rounds.map((r) => r.ratio));
+    const linesPerS = (of) => ({
+      tollgate: round(median(of.map((r) => r.tollgate_lines_per_s)), 0),
+      baseline: round(median(of.map((r) => r.baseline_lines_per_s)), 0),
+      ratio: round(median(of.map((r) => r.ratio)), 3),
+      // CPU time of the workerd running each worker, per line: less moved by other work on the
+      // machine than the rate is.
+      tollgate_cpu_us_per_line: round(median(of.map((r) => r.tollgate_cpu_us_per_line)), 1),
+      baseline_cpu_us_per_line: round(median(of.map((r) => r.baseline_cpu_us_per_line)), 1),
+      // The median of the rounds, per process: where the machine's CPU goes a line.
+      cpu_us_per_line: Object.fromEntries(['tollgate', 'baseline'].map((n) => [n, Object.fromEntries(ROLES.map((role) => [role, round(median(of.map((r) => r.cpu_us_per_line[n][role])), 1)]))])),
+      rounds: of,
+    });
     const result = {
       measured_at: new Date().toISOString(),
       machine: { cores: os.cpus().length, load_average_at_start: load },
       config: { ...CONFIG, origin_rate: ORIGIN_RATE, path: PATH },
       first_line_ms: { tollgate: round(median(first.tollgate), 1), baseline: round(median(first.baseline), 1), trials: first },
-      lines_per_s: {
-        tollgate: round(median(rounds.map((r) => r.tollgate_lines_per_s)), 0),
-        baseline: round(median(rounds.map((r) => r.baseline_lines_per_s)), 0),
-        ratio: round(ratio, 3),
-        // CPU time of the workerd running each worker, per line: less moved by other work on the
-        // machine than the rate is.
-        tollgate_cpu_us_per_line: round(median(rounds.map((r) => r.tollgate_cpu_us_per_line)), 1),
-        baseline_cpu_us_per_line: round(median(rounds.map((r) => r.baseline_cpu_us_per_line)), 1),
-        // The median of the rounds, per process: where the machine's CPU goes a line.
-        cpu_us_per_line: Object.fromEntries(['tollgate', 'baseline'].map((n) => [n, Object.fromEntries(ROLES.map((role) => [role, round(median(rounds.map((r) => r.cpu_us_per_line[n][role])), 1)]))])),
-        rounds,
-      },
+      // Network inspection off, as deployed (the goal's figure).
+      lines_per_s: linesPerS(rounds),
+      // Network inspection on, as `wrangler dev` runs by default.
+      lines_per_s_inspected: linesPerS(inspected),
       long_stream: {
         lines: long.lines,
         bytes: long.bytes,
@@ -337,10 +365,12 @@ function endedLine(logs, account) {
 function report(r) {
   const rows = [
     ['first line (median)', `${r.first_line_ms.tollgate} ms`, `${r.first_line_ms.baseline} ms`],
-    ['lines per second (median)', `${r.lines_per_s.tollgate}`, `${r.lines_per_s.baseline}`],
-    ['ratio Tollgate / baseline (median of rounds)', `${r.lines_per_s.ratio}`, 'goal >= 0.90'],
-    ['workerd CPU per line (median)', `${r.lines_per_s.tollgate_cpu_us_per_line} µs`, `${r.lines_per_s.baseline_cpu_us_per_line} µs`],
-    ["wrangler's proxy workerd and node, CPU per line (median)", ...['tollgate', 'baseline'].map((n) => `${r.lines_per_s.cpu_us_per_line[n].proxy} µs and ${r.lines_per_s.cpu_us_per_line[n].node} µs`)],
+    ...[['', r.lines_per_s, 'goal >= 0.90'], [', inspection on', r.lines_per_s_inspected, '']].flatMap(([how, l, goal]) => [
+      [`lines per second (median)${how}`, `${l.tollgate}`, `${l.baseline}`],
+      [`ratio Tollgate / baseline (median of rounds)${how}`, `${l.ratio}`, goal],
+      [`workerd CPU per line (median)${how}`, `${l.tollgate_cpu_us_per_line} µs`, `${l.baseline_cpu_us_per_line} µs`],
+      [`wrangler's proxy workerd and node, CPU per line${how}`, ...['tollgate', 'baseline'].map((n) => `${l.cpu_us_per_line[n].proxy} µs and ${l.cpu_us_per_line[n].node} µs`)],
+    ]),
     [`long stream: ${r.long_stream.lines} lines`, `${r.long_stream.seconds} s, ${r.long_stream.lines_per_s} lines/s`, ''],
     ['long stream: origin chunks read; writes to the client', `${r.long_stream.origin_reads}; ${r.long_stream.client_writes} (${r.long_stream.lines_per_write} lines a write)`, ''],
     ['workerd RSS: idle; at each tenth of the stream', `${r.long_stream.rss_mb.idle_before}; ${r.long_stream.rss_mb.by_tenth.join(', ')} MB`, ''],

@@ -189,6 +189,7 @@ export async function startStack({ entries = [], vars = {}, controlVars = {}, co
     };
     return {
       base,
+      inspectorPort: inspector,
       originUrl,
       persist,
       signingKey,
