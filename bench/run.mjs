@@ -8,7 +8,9 @@
 //    windows, a monthly item cap with daily de-dup, a recipient in `ids_only`), under a plan of
 //    windows only in lease mode and in strict mode, and through a pass-through baseline worker
 //    (bench/baseline), all in `wrangler dev` in front of the same demo origin, with the same load
-//    generator (bench/load.mjs), in rotating rounds; and the worker's own count of Durable Object
+//    generator (bench/load.mjs), in rotating rounds, with the runtime's network inspection off on
+//    both sides (as a deployed worker has none; see bench/common.mjs `networkInspection`) unless
+//    BENCH_NETWORK_INSPECTION=on; and the worker's own count of Durable Object
 //    calls and KV reads per request in each (admin metrics, delta between two snapshots). Every
 //    limit and cap is far too big to bind;
 // 5. overshoot in lease mode: bursts against a lease-mode limit that binds, one fresh account per
@@ -19,7 +21,8 @@
 // process is started here, in its own process group, and stopped by its pid.
 //
 // Knobs (environment): BENCH_ROUNDS (5), BENCH_SECONDS (8), BENCH_WARMUP_SECONDS (3),
-// BENCH_CONCURRENCY (16), BENCH_OVERSHOOT_ROUNDS (3), BENCH_BURST_CONCURRENCY (96).
+// BENCH_CONCURRENCY (16), BENCH_OVERSHOOT_ROUNDS (3), BENCH_BURST_CONCURRENCY (96),
+// BENCH_NETWORK_INSPECTION (off, or on: as `wrangler dev` runs by default).
 // BENCH_ONLY=items measures the item counter alone and updates its figures in results.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 
 import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
-import { knob, startBaseline, stopGroup } from './common.mjs';
+import { knob, networkInspection, startBaseline, stopGroup } from './common.mjs';
 import { runBurst, runLoad } from './load.mjs';
 
 const BENCH = join(ROOT, 'bench');
@@ -45,6 +48,7 @@ const CONFIG = {
   concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),
   overshoot_rounds: knob('BENCH_OVERSHOOT_ROUNDS', 3, 1, 20),
   burst_concurrency: knob('BENCH_BURST_CONCURRENCY', 96, 1, 512),
+  network_inspection: inspectionKnob(),
   method: 'GET',
   path: '/2/tweets/20',
   // Under load every request asks for another post, so the API plan's daily de-dup set grows
@@ -52,6 +56,13 @@ const CONFIG = {
   path_of: '/2/tweets/:id, id = 7n + 1 for the n-th request of a run',
 };
 const pathOf = (n) => `/2/tweets/${7 * n + 1}`;
+
+/** BENCH_NETWORK_INSPECTION: `off` (the default) or `on`. */
+function inspectionKnob() {
+  const raw = process.env.BENCH_NETWORK_INSPECTION || 'off';
+  if (raw !== 'on' && raw !== 'off') throw new Error('BENCH_NETWORK_INSPECTION must be on or off');
+  return raw;
+}
 
 // Lease mode's constants, read from the source so the bounds below follow the code.
 const LEASE_SOURCE = 'src/domain/throttle/lease/mod.rs';
@@ -477,6 +488,10 @@ async function throughput() {
     for (const t of seed.secrets) stack.secret(t);
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
     baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
+    // `wrangler dev` turns the runtime's network inspection on; a deployed worker has none.
+    const inspect = CONFIG.network_inspection === 'on';
+    await Promise.all([networkInspection(stack.inspectorPort, inspect), networkInspection(baseline.inspectorPort, inspect)]);
+    say(`network inspection ${CONFIG.network_inspection} on both sides`);
     const targets = {
       api: `${stack.base}${CONFIG.path}`,
       lease: `${stack.base}${CONFIG.path}`,
@@ -940,7 +955,8 @@ async function main() {
     process.stdout.write(`${table(perBurst)}\n\n`);
   }
   process.stdout.write(`Written to bench/results.json in ${fmt(results.duration_s)} s. Reproduce with \`make bench\` `
-    + '(knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONCURRENCY, BENCH_OVERSHOOT_ROUNDS, BENCH_BURST_CONCURRENCY).\n');
+    + '(knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONCURRENCY, BENCH_OVERSHOOT_ROUNDS, BENCH_BURST_CONCURRENCY, '
+    + `BENCH_NETWORK_INSPECTION; network inspection was ${CONFIG.network_inspection}).\n`);
   process.stdout.write(`Machine: ${results.environment.cpus} × ${results.environment.cpu_model}, node ${process.version}, `
     + `wrangler ${results.environment.wrangler}, load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')} at start. `
     + 'Absolute req/s in wrangler dev are local figures; compare the ratios.\n');
