@@ -23,8 +23,11 @@
 // and its median. `AB_REV=HEAD` on a clean checkout compares a build with itself: what the
 // method cannot resolve. Writes bench/ab.json.
 //
+// Both builds run with `wrangler dev`'s network inspection off, as `make bench` does (a deployed
+// worker has none; bench/common.mjs `networkInspection`), unless AB_NETWORK_INSPECTION=on.
+//
 // Knobs (environment): AB_REV (required), AB_SLICES (10), AB_SLICE_SECONDS (3), AB_STREAMS (8),
-// AB_STREAM_LINES (100000), BENCH_CONCURRENCY (16). Every child process is started here, each in
+// AB_STREAM_LINES (1000000), BENCH_CONCURRENCY (16), AB_NETWORK_INSPECTION (off). Every child process is started here, each in
 // its own process group, and stopped by its pid; the worktree is removed at the end.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -34,7 +37,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import * as here from '../tests/harness.mjs';
-import { cpuMs, cpuMsOf, descendants, knob, processTable } from './common.mjs';
+import { cpuMs, cpuMsOf, descendants, knob, networkInspection, onOffKnob, processTable } from './common.mjs';
 import { runLoad } from './load.mjs';
 
 const { ROOT } = here;
@@ -44,8 +47,9 @@ const CONFIG = {
   slices: knob('AB_SLICES', 10, 1, 100),
   slice_seconds: knob('AB_SLICE_SECONDS', 3, 1, 30),
   streams: knob('AB_STREAMS', 8, 0, 50),
-  stream_lines: knob('AB_STREAM_LINES', 100_000, 1_000, 10_000_000),
+  stream_lines: knob('AB_STREAM_LINES', 1_000_000, 1_000, 10_000_000),
   concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),
+  network_inspection: onOffKnob('AB_NETWORK_INSPECTION', 'off'),
 };
 const STREAM_PATH = '/2/tweets/search/stream';
 const RECIPIENT = 'bench-client';
@@ -169,6 +173,12 @@ async function main() {
       const port = new URL(stack.base).port;
       const runner = descendants(process.pid, table).filter((pid) => !before.has(pid) && table.get(pid).name === 'workerd' && !table.get(pid).cmdline.includes(`entry=127.0.0.1:${port} `));
       if (runner.length !== 1) throw new Error(`expected one workerd running ${label}'s workers, found ${runner.length}`);
+      // Its devtools port, from its wrangler's command line (an older revision's harness does not
+      // return it): network inspection off, as in `make bench`, unless AB_NETWORK_INSPECTION=on.
+      const wrangler = descendants(process.pid, table).find((pid) => !before.has(pid) && table.get(pid).cmdline.includes(`--port ${port} `) && table.get(pid).cmdline.includes('--inspector-port '));
+      const inspectorPort = Number(table.get(wrangler ?? -1)?.cmdline.match(/--inspector-port (\d+)/)?.[1]);
+      if (!inspectorPort) throw new Error(`no devtools port found for ${label}'s wrangler dev`);
+      await networkInspection(inspectorPort, CONFIG.network_inspection === 'on');
       await fetch(`${stack.originUrl}/__origin/stream`, { method: 'POST', body: JSON.stringify({ rate: 1_000_000, lines: CONFIG.stream_lines }) });
       sides[name] = { label, stack, tokens: seed.tokens, runner, api: { ok: 0, cpu: 0, machine: 0, guard: 0, slices: [] }, stream: { streams: [] } };
     }

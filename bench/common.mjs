@@ -24,6 +24,13 @@ export function knob(name, fallback, min, max) {
   return n;
 }
 
+/** An on/off knob from the environment: `on` or `off`, `fallback` when unset. */
+export function onOffKnob(name, fallback) {
+  const raw = process.env[name] || fallback;
+  if (raw !== 'on' && raw !== 'off') throw new Error(`${name} must be on or off`);
+  return raw;
+}
+
 /** Stops a child's process group: SIGTERM, then SIGKILL after `ms`. */
 export function stopGroup(child, ms = 5000) {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();

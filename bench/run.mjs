@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 
 import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
-import { knob, networkInspection, startBaseline, stopGroup } from './common.mjs';
+import { knob, networkInspection, onOffKnob, startBaseline, stopGroup } from './common.mjs';
 import { runBurst, runLoad } from './load.mjs';
 
 const BENCH = join(ROOT, 'bench');
@@ -48,7 +48,7 @@ const CONFIG = {
   concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),
   overshoot_rounds: knob('BENCH_OVERSHOOT_ROUNDS', 3, 1, 20),
   burst_concurrency: knob('BENCH_BURST_CONCURRENCY', 96, 1, 512),
-  network_inspection: inspectionKnob(),
+  network_inspection: onOffKnob('BENCH_NETWORK_INSPECTION', 'off'),
   method: 'GET',
   path: '/2/tweets/20',
   // Under load every request asks for another post, so the API plan's daily de-dup set grows
@@ -56,13 +56,6 @@ const CONFIG = {
   path_of: '/2/tweets/:id, id = 7n + 1 for the n-th request of a run',
 };
 const pathOf = (n) => `/2/tweets/${7 * n + 1}`;
-
-/** BENCH_NETWORK_INSPECTION: `off` (the default) or `on`. */
-function inspectionKnob() {
-  const raw = process.env.BENCH_NETWORK_INSPECTION || 'off';
-  if (raw !== 'on' && raw !== 'off') throw new Error('BENCH_NETWORK_INSPECTION must be on or off');
-  return raw;
-}
 
 // Lease mode's constants, read from the source so the bounds below follow the code.
 const LEASE_SOURCE = 'src/domain/throttle/lease/mod.rs';
