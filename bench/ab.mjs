@@ -27,8 +27,9 @@
 // worker has none; bench/common.mjs `networkInspection`), unless AB_NETWORK_INSPECTION=on.
 //
 // Knobs (environment): AB_REV (required), AB_SLICES (10), AB_SLICE_SECONDS (3), AB_STREAMS (8),
-// AB_STREAM_LINES (1000000), BENCH_CONCURRENCY (16), AB_NETWORK_INSPECTION (off). Every child process is started here, each in
-// its own process group, and stopped by its pid; the worktree is removed at the end.
+// AB_STREAM_LINES (1000000), BENCH_CONCURRENCY (16), AB_NETWORK_INSPECTION (off). Every child
+// process is started here, each in its own process group, and stopped by its pid; the worktree is
+// removed at the end.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';

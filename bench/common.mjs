@@ -95,25 +95,28 @@ export async function startBaseline({ originUrl, signingKey, children }) {
  */
 export function networkInspection(inspectorPort, on, ms = 10_000) {
   return new Promise((resolve, reject) => {
+    const method = on ? 'Network.enable' : 'Network.disable';
     const socket = new WebSocket(`ws://127.0.0.1:${inspectorPort}/ws`);
     const id = 1;
-    const timer = setTimeout(() => {
-      socket.terminate();
-      reject(new Error(`the runtime did not answer Network.${on ? 'enable' : 'disable'} in ${ms} ms`));
-    }, ms);
+    let settled = false;
     const done = (error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      socket.close();
+      socket.terminate();
       if (error) reject(error); else resolve();
     };
-    socket.on('open', () => socket.send(JSON.stringify({ id, method: on ? 'Network.enable' : 'Network.disable' })));
+    const timer = setTimeout(() => done(new Error(`the runtime did not answer ${method} in ${ms} ms`)), ms);
+    socket.on('open', () => socket.send(JSON.stringify({ id, method })));
     socket.on('message', (data) => {
       let message;
       try { message = JSON.parse(String(data)); } catch { return; }
       if (message.id !== id) return;
-      done(message.error ? new Error(`Network.${on ? 'enable' : 'disable'}: ${JSON.stringify(message.error)}`) : null);
+      done(message.error ? new Error(`${method}: ${JSON.stringify(message.error)}`) : null);
     });
     socket.on('error', (e) => done(e));
+    // wrangler takes one devtools client at a time: a second is closed at once, unanswered.
+    socket.on('close', (code, reason) => done(new Error(`devtools port closed before ${method} was answered (${code} ${reason})`)));
   });
 }
 
