@@ -31,6 +31,7 @@ use crate::domain::redistribution::shape::Shape;
 
 mod budget;
 mod meter;
+mod newline;
 
 pub use budget::Budget;
 pub use meter::{Meter, GUARD_SILENCE_MS, REPORT_EVERY_MS, REPORT_ITEMS};
@@ -69,7 +70,7 @@ impl Splitter {
     /// Takes the next chunk and hands each line it completes to `each`, in order.
     pub fn push(&mut self, chunk: &[u8], each: &mut dyn FnMut(Piece<'_>)) {
         let mut rest = chunk;
-        while let Some(at) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(at) = newline::find(rest) {
             let head = &rest[..at];
             rest = &rest[at + 1..];
             if self.skipping || self.partial.len() + head.len() > self.max_line + 1 {
