@@ -5,7 +5,8 @@
 //! most one `data` key) is counted, nothing but an object is, and the count is the length of an
 //! array `data`, 1 for any other non-null `data`, 0 without one; the ids listed are exactly the
 //! string or number `id`s of the objects in `data`, never more than the count; content types are
-//! matched without regard to ASCII case.
+//! matched without regard to ASCII case. The hand reader (`items::scan`), whenever it answers,
+//! gives what the full reader (`items::read_by_tokens`) gives, in X's shape and a nested one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -104,6 +105,17 @@ fuzz_target!(|data: &[u8]| {
         }
         if let Some(n) = counted {
             assert!(listed.len() as u64 <= n, "{} ids in {n} items", listed.len());
+        }
+    }
+
+    // The hand reader (`items::scan`), whenever it answers, answers as the full reader does,
+    // in X's shape and in a deeper one.
+    let children: Shape = serde_json::from_str(r#"{"items":"/data/children","id":"/data/id"}"#).unwrap();
+    for shape in [&x, &children] {
+        for with_ids in [false, true] {
+            if let Some(hand) = items::scan::read(data, shape.items.tokens(), shape.id.tokens(), with_ids) {
+                assert_eq!(Some(hand), items::read_by_tokens(data, shape, with_ids), "with ids: {with_ids}");
+            }
         }
     }
 

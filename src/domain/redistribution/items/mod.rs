@@ -13,6 +13,8 @@ use serde_json::value::RawValue;
 
 use super::shape::Shape;
 
+pub mod scan;
+
 /// What a body holds where its shape puts the items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
@@ -41,12 +43,19 @@ pub fn ids(body: &[u8], shape: &Shape) -> Option<Vec<String>> {
 /// The items of a JSON body, and their ids if `with_ids`, in one pass; `None` as for [`count`].
 /// Counting skips the items unread, while listing ids reads each item's member names and values;
 /// an item that cannot be read so (a name that is not UTF-8, a number beyond `f64`) leaves the
-/// items counted without ids (counted as distinct), never fewer.
+/// items counted without ids (counted as distinct), never fewer. The common case is read by hand
+/// ([`scan`]); whatever it is not sure of, by [`read_by_tokens`].
 #[must_use]
 pub fn read(body: &[u8], shape: &Shape, with_ids: bool) -> Option<Reading> {
+    scan::read(body, shape.items.tokens(), shape.id.tokens(), with_ids).or_else(|| read_by_tokens(body, shape, with_ids))
+}
+
+/// [`read`] by the full reader alone (`serde_json`, token by token), whatever the body.
+#[must_use]
+pub fn read_by_tokens(body: &[u8], shape: &Shape, with_ids: bool) -> Option<Reading> {
     let want = if with_ids { Want::Ids(shape.id.tokens()) } else { Want::Count };
     let Some(found) = walk(body, shape.items.tokens(), want) else {
-        return if with_ids { read(body, shape, false) } else { None };
+        return if with_ids { read_by_tokens(body, shape, false) } else { None };
     };
     match found {
         Found::Items(reading) => Some(reading),
