@@ -28,7 +28,7 @@
 // Every child process is started here (through tests/harness.mjs for Tollgate), in its own
 // process group, and stopped by its pid.
 //
-// Knobs (environment): BENCH_STREAM_TRIALS (15), BENCH_STREAM_ROUNDS (5), BENCH_STREAM_LINES
+// Knobs (environment): BENCH_STREAM_TRIALS (15), BENCH_STREAM_ROUNDS (9), BENCH_STREAM_LINES
 // (1000000), BENCH_STREAM_LONG_LINES (1000000), BENCH_STREAM_INSPECTED_LINES (100000).
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -49,7 +49,7 @@ const ROLES = ['runner', 'proxy', 'node'];
 
 const CONFIG = {
   trials: knob('BENCH_STREAM_TRIALS', 15, 1, 100),
-  rounds: knob('BENCH_STREAM_ROUNDS', 5, 1, 15),
+  rounds: knob('BENCH_STREAM_ROUNDS', 9, 1, 15),
   lines: knob('BENCH_STREAM_LINES', 1_000_000, 1_000, 10_000_000),
   inspected_lines: knob('BENCH_STREAM_INSPECTED_LINES', 100_000, 1_000, 10_000_000),
   long_lines: knob('BENCH_STREAM_LONG_LINES', 1_000_000, 1_000, 100_000_000),
