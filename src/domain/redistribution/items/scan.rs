@@ -1,12 +1,13 @@
 //! The common case of [`super::read`], read by hand: a body whose way to the items is plain
-//! objects, whose items are objects and whose ids are plain strings. One pass over the bytes,
+//! objects, whose items are objects and whose ids are plain strings or integers. One pass over the bytes,
 //! checking every value it skips as strictly as the full reader does, and keeping nothing but
 //! the ids: a stream's lines are all read so, and this is most of a line's decisions.
 //!
 //! It answers only when it is sure to answer as the full reader (`serde_json`, token by token)
-//! would; anything else — not JSON, an escape in a member name or an id, a number where the walk
-//! looks, a repeated member on the way, nesting deeper than [`MAX_DEPTH`] — it leaves to that
-//! reader (`None`), which then decides. The `items` fuzz target holds the two readers to the
+//! would; anything else — not JSON, an escape in a member name or an id, an id that is a number
+//! other than a plain integer of up to 18 digits, a number on the way to the items, a repeated
+//! member on the way, nesting deeper than [`MAX_DEPTH`] — it leaves to that reader (`None`),
+//! which then decides. The `items` fuzz target holds the two readers to the
 //! same answers.
 
 use super::Reading;
@@ -126,8 +127,8 @@ impl<'a> Scan<'a> {
         Some(found)
     }
 
-    /// A value on the way to an id, `rest` still to go: a plain string where the way ends is the
-    /// id; anything but a number elsewhere is none.
+    /// A value on the way to an id, `rest` still to go: a plain string or a plain integer where
+    /// the way ends is the id; anything else there, and anything before it, is none.
     fn id_value(&mut self, rest: &[String]) -> Option<Option<String>> {
         self.space();
         match self.peek()? {
@@ -139,7 +140,22 @@ impl<'a> Scan<'a> {
                 }
                 String::from_utf8(text.to_vec()).ok().map(Some)
             }
-            b'-' | b'0'..=b'9' => None,
+            b'-' | b'0'..=b'9' => {
+                let start = self.at;
+                self.number()?;
+                let text = &self.bytes[start..self.at];
+                // A plain integer of up to 18 digits is its own text as the full reader writes
+                // it; a fraction, an exponent, `-0` or a longer one (which that reader turns into
+                // a float, or refuses past the float's range) is left to that reader.
+                let digits = text.strip_prefix(b"-").unwrap_or(text);
+                if digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) || text == b"-0" {
+                    return None;
+                }
+                if !rest.is_empty() {
+                    return Some(None);
+                }
+                String::from_utf8(text.to_vec()).ok().map(Some)
+            }
             _ => {
                 self.skip()?;
                 Some(None)
@@ -395,6 +411,9 @@ mod tests {
         let children = r#"{"kind":"Listing","data":{"after":null,"children":[{"kind":"t3","data":{"id":"a1"}},{"kind":"t3","data":{"id":"a2"}}]}}"#;
         assert_eq!(sure(children, &listing()), Reading { items: 2, ids: Some(vec!["a1".into(), "a2".into()]) });
         assert_eq!(sure(r#"[{"id":"1"},{"id":"2"}]"#, &array()), Reading { items: 2, ids: Some(vec!["1".into(), "2".into()]) });
+        let numbers = r#"[{"id":12},{"id":-7},{"id":0},{"id":123456789012345678},{"id":{"x":1}},{"id":[2]}]"#;
+        let listed = ["12", "-7", "0", "123456789012345678"].map(String::from).to_vec();
+        assert_eq!(sure(numbers, &array()), Reading { items: 6, ids: Some(listed) });
     }
 
     #[test]
@@ -420,8 +439,19 @@ mod tests {
         ] {
             unsure(body, &x);
         }
-        // Only where the ids are read: a number or an escape in an id, an item not an object.
-        for body in [r#"{"data":{"id":12}}"#, r#"{"data":{"id":"a\nb"}}"#, r#"{"data":[1,2]}"#] {
+        // Only where the ids are read: a number other than a plain integer of up to 18 digits,
+        // or an escape, in an id or on the way to it; an item not an object.
+        let nested: Shape = serde_json::from_str(r#"{"items":"/data","id":"/id/n"}"#).unwrap();
+        assert_eq!(by_hand(r#"{"data":{"id":1e400}}"#, &nested, true), None);
+        assert_eq!(sure(r#"{"data":{"id":7}}"#, &nested), Reading { items: 1, ids: Some(vec![]) });
+        for body in [
+            r#"{"data":{"id":1.5}}"#,
+            r#"{"data":{"id":1e3}}"#,
+            r#"{"data":{"id":-0}}"#,
+            r#"{"data":{"id":1234567890123456789}}"#,
+            r#"{"data":{"id":"a\nb"}}"#,
+            r#"{"data":[1,2]}"#,
+        ] {
             assert_eq!(by_hand(body, &x, true), None, "{body}");
             assert_eq!(by_hand(body, &x, false), read_by_tokens(body.as_bytes(), &x, false), "{body}");
         }
