@@ -10,3 +10,4 @@ pub mod recipient;
 pub mod rewrite;
 pub mod shape;
 pub mod stream;
+pub mod words;

@@ -1,16 +1,16 @@
 //! The common case of [`super::read`], read by hand: a body whose way to the items is plain
-//! objects, whose items are objects and whose ids are plain strings or integers. One pass over the bytes,
-//! checking every value it skips as strictly as the full reader does, and keeping nothing but
-//! the ids: a stream's lines are all read so, and this is most of a line's decisions.
+//! objects, whose items are objects and whose ids are plain strings or integers. One pass over
+//! the bytes, checking every value it skips as strictly as the full reader does, and keeping
+//! nothing but the ids: a stream's lines are all read so, and this is most of a line's decisions.
 //!
 //! It answers only when it is sure to answer as the full reader (`serde_json`, token by token)
 //! would; anything else — not JSON, an escape in a member name or an id, an id that is a number
 //! other than a plain integer of up to 18 digits, a number on the way to the items, a repeated
 //! member on the way, nesting deeper than [`MAX_DEPTH`] — it leaves to that reader (`None`),
-//! which then decides. The `items` fuzz target holds the two readers to the
-//! same answers.
+//! which then decides. The `items` fuzz target holds the two readers to the same answers.
 
 use super::Reading;
+use crate::domain::redistribution::words;
 
 /// Deeper nesting is left to the full reader.
 const MAX_DEPTH: usize = 64;
@@ -131,15 +131,9 @@ impl<'a> Scan<'a> {
     /// the way ends is the id; anything else there, and anything before it, is none.
     fn id_value(&mut self, rest: &[String]) -> Option<Option<String>> {
         self.space();
-        match self.peek()? {
-            b'{' if !rest.is_empty() => self.id_in(rest),
-            b'"' => {
-                let text = self.plain_string()?;
-                if !rest.is_empty() {
-                    return Some(None);
-                }
-                String::from_utf8(text.to_vec()).ok().map(Some)
-            }
+        let text = match self.peek()? {
+            b'{' if !rest.is_empty() => return self.id_in(rest),
+            b'"' => self.plain_string()?,
             b'-' | b'0'..=b'9' => {
                 let start = self.at;
                 self.number()?;
@@ -151,57 +145,51 @@ impl<'a> Scan<'a> {
                 if digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) || text == b"-0" {
                     return None;
                 }
-                if !rest.is_empty() {
-                    return Some(None);
-                }
-                String::from_utf8(text.to_vec()).ok().map(Some)
+                text
             }
             _ => {
                 self.skip()?;
-                Some(None)
+                return Some(None);
             }
+        };
+        if !rest.is_empty() {
+            return Some(None);
         }
+        String::from_utf8(text.to_vec()).ok().map(Some)
     }
 
     /// The members of the object here, each name (plain, as [`Scan::plain_string`]) handed to
     /// `each` with the scan at its value, which `each` must take.
     fn members(&mut self, mut each: impl FnMut(&mut Self, &[u8]) -> Option<()>) -> Option<()> {
-        self.expect(b'{')?;
-        self.space();
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Some(());
-        }
-        loop {
-            self.space();
-            let key = self.plain_string()?;
-            self.space();
-            self.expect(b':')?;
-            each(self, key)?;
-            self.space();
-            match self.next()? {
-                b',' => {}
-                b'}' => return Some(()),
-                _ => return None,
-            }
-        }
+        self.list(b'{', b'}', |scan| {
+            let key = scan.plain_string()?;
+            scan.space();
+            scan.expect(b':')?;
+            each(scan, key)
+        })
     }
 
-    /// The elements of the array here, `each` taking one at a time.
+    /// The elements of the array here, `each` taking one at a time, one level deeper.
     fn elements(&mut self, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        self.expect(b'[')?;
+        self.list(b'[', b']', |scan| scan.deeper(&mut each))
+    }
+
+    /// `open`, then entries separated by commas (`entry` takes one, the scan at its start), then
+    /// `close`.
+    fn list(&mut self, open: u8, close: u8, mut entry: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.expect(open)?;
         self.space();
-        if self.peek()? == b']' {
+        if self.peek()? == close {
             self.at += 1;
             return Some(());
         }
         loop {
             self.space();
-            self.deeper(&mut each)?;
+            entry(self)?;
             self.space();
             match self.next()? {
                 b',' => {}
-                b']' => return Some(()),
+                b if b == close => return Some(()),
                 _ => return None,
             }
         }
@@ -336,31 +324,12 @@ impl<'a> Scan<'a> {
     }
 }
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
-const BACKSLASHES: u64 = u64::from_ne_bytes([b'\\'; 8]);
-const SPACES: u64 = u64::from_ne_bytes([0x20; 8]);
-
 /// How many bytes from the start need no look inside a string (none is `"`, `\` or a control
 /// character), eight at a time.
 fn plain_run(bytes: &[u8]) -> usize {
-    // A byte below `0x20`, or one of the two, sets its high bit in one of these (the usual
-    // word tricks: exact as to whether a word has one).
-    let special = |x: u64| {
-        let below_space = x.wrapping_sub(SPACES) & !x;
-        let quote = (x ^ QUOTES).wrapping_sub(ONES) & !(x ^ QUOTES);
-        let backslash = (x ^ BACKSLASHES).wrapping_sub(ONES) & !(x ^ BACKSLASHES);
-        (below_space | quote | backslash) & HIGHS != 0
-    };
-    let mut at = 0;
-    for word in bytes.chunks_exact(8) {
-        if special(u64::from_ne_bytes(word.try_into().unwrap_or([0; 8]))) {
-            break;
-        }
-        at += 8;
-    }
-    at + bytes[at..].iter().take_while(|&&b| b >= 0x20 && b != b'"' && b != b'\\').count()
+    // All three tested, without branching between them.
+    let special = |w: u64| words::has_below(w, 0x20) | words::has(w, b'"') | words::has(w, b'\\');
+    words::position(bytes, special, |b| b < 0x20 || b == b'"' || b == b'\\').unwrap_or(bytes.len())
 }
 
 #[cfg(test)]

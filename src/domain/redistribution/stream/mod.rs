@@ -28,10 +28,10 @@ use crate::domain::redistribution::items::{self, Metering};
 use crate::domain::redistribution::recipient::Mode;
 use crate::domain::redistribution::rewrite::{self, Filtered};
 use crate::domain::redistribution::shape::Shape;
+use crate::domain::redistribution::words;
 
 mod budget;
 mod meter;
-mod newline;
 
 pub use budget::Budget;
 pub use meter::{Meter, GUARD_SILENCE_MS, REPORT_EVERY_MS, REPORT_ITEMS};
@@ -70,7 +70,7 @@ impl Splitter {
     /// Takes the next chunk and hands each line it completes to `each`, in order.
     pub fn push(&mut self, chunk: &[u8], each: &mut dyn FnMut(Piece<'_>)) {
         let mut rest = chunk;
-        while let Some(at) = newline::find(rest) {
+        while let Some(at) = words::position(rest, |w| words::has(w, b'\n'), |b| b == b'\n') {
             let head = &rest[..at];
             rest = &rest[at + 1..];
             if self.skipping || self.partial.len() + head.len() > self.max_line + 1 {
