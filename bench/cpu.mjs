@@ -12,7 +12,8 @@
 //            guards, in one process),
 //   proxy    wrangler dev's own workerd in front of it (its proxy and its inspector proxy),
 //   node     wrangler dev's node process (it receives the inspector's events and the logs),
-//   origin   the demo origin.
+//   origin   the demo origin,
+//   load     this process: the load generator, the same closed loop for every target.
 //
 // Targets: the API plan in lease mode, windows only in lease mode and in strict mode (the plans of
 // `make bench`, seeded here), and the baseline. Strict mode makes two guard calls a request and
@@ -20,13 +21,14 @@
 // what one guard call costs each process.
 //
 // Knobs (environment): BENCH_CPU_SLICES (12 per target), BENCH_CPU_SLICE_SECONDS (2),
-// BENCH_CONCURRENCY (16). Writes bench/cpu.json. Every child process is started here, in its own
+// BENCH_CONCURRENCY (16), BENCH_NETWORK_INSPECTION (off, as in `make bench`), BENCH_CPU_TARGETS
+// (api,lease,strict,baseline; the baseline is always measured). Writes bench/cpu.json. Every child process is started here, in its own
 // process group, and stopped by its pid.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
-import { cpuMsOf, descendants, knob, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
+import { cpuMsOf, descendants, knob, networkInspection, onOffKnob, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
 import { runLoad } from './load.mjs';
 
 const RESULTS = join(ROOT, 'bench/cpu.json');
@@ -35,7 +37,17 @@ const CONFIG = {
   slices: knob('BENCH_CPU_SLICES', 12, 1, 100),
   slice_seconds: knob('BENCH_CPU_SLICE_SECONDS', 2, 1, 30),
   concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),
+  network_inspection: onOffKnob('BENCH_NETWORK_INSPECTION', 'off'),
+  targets: targetsKnob(process.env.BENCH_CPU_TARGETS || 'api,lease,strict,baseline'),
 };
+/** The targets to measure, in the order given; the baseline is always among them. */
+function targetsKnob(raw) {
+  const known = ['api', 'lease', 'strict', 'baseline'];
+  const names = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = names.filter((x) => !known.includes(x));
+  if (unknown.length > 0) throw new Error(`BENCH_CPU_TARGETS: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  return names.includes('baseline') ? names : [...names, 'baseline'];
+}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const say = (text) => process.stdout.write(`bench cpu: ${text}\n`);
 
@@ -85,6 +97,10 @@ async function main() {
     stack = await startStack({ entries: seed.entries });
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
     baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
+    // As in `make bench`: the runtime's network inspection off on both sides, unless asked for.
+    const inspect = CONFIG.network_inspection === 'on';
+    await Promise.all([networkInspection(stack.inspectorPort, inspect), networkInspection(baseline.inspectorPort, inspect)]);
+    say(`network inspection ${CONFIG.network_inspection} on both sides`);
     const tollgatePort = Number(new URL(stack.base).port);
     const table = processTable();
     const originPid = descendants(process.pid, table).find((pid) => table.get(pid).cmdline.includes('demo/origin.mjs'));
@@ -104,8 +120,8 @@ async function main() {
       const r = await load(t, 3);
       if (r.ok === 0) throw new Error(`${name}: no 200 in the warm-up (${JSON.stringify(r.statuses)})`);
     }
-    const names = Object.keys(targets);
-    const sum = Object.fromEntries(names.map((name) => [name, { ok: 0, runner: 0, proxy: 0, node: 0, origin: 0, rps: [] }]));
+    const names = Object.keys(targets).filter((name) => CONFIG.targets.includes(name));
+    const sum = Object.fromEntries(names.map((name) => [name, { ok: 0, runner: 0, proxy: 0, node: 0, origin: 0, load: 0, rps: [] }]));
     say(`${CONFIG.slices} slices of ${CONFIG.slice_seconds} s per target, interleaved`);
     for (let slice = 0; slice < CONFIG.slices; slice++) {
       for (let i = 0; i < names.length; i++) {
@@ -113,7 +129,7 @@ async function main() {
         const t = targets[name];
         const roles = sides[t.side];
         await sleep(300);
-        const before = { runner: cpuMsOf(roles.runner), proxy: cpuMsOf(roles.proxy), node: cpuMsOf(roles.node), origin: cpuMsOf([originPid]) };
+        const before = { runner: cpuMsOf(roles.runner), proxy: cpuMsOf(roles.proxy), node: cpuMsOf(roles.node), origin: cpuMsOf([originPid]), load: process.cpuUsage() };
         const r = await load(t, CONFIG.slice_seconds);
         const s = sum[name];
         s.ok += r.ok;
@@ -122,6 +138,8 @@ async function main() {
         s.proxy += cpuMsOf(roles.proxy) - before.proxy;
         s.node += cpuMsOf(roles.node) - before.node;
         s.origin += cpuMsOf([originPid]) - before.origin;
+        const used = process.cpuUsage(before.load);
+        s.load += (used.user + used.system) / 1000;
       }
     }
     const perRequest = (s, key) => round((s[key] * 1000) / s.ok);
@@ -129,8 +147,8 @@ async function main() {
     const figures = Object.fromEntries(names.map((name) => {
       const s = sum[name];
       const f = { requests: s.ok, rps_median_slice: round(median(s.rps), 1) };
-      for (const key of ['runner', 'proxy', 'node', 'origin']) f[`${key}_us`] = perRequest(s, key);
-      f.total_us = f.runner_us + f.proxy_us + f.node_us + f.origin_us;
+      for (const key of ['runner', 'proxy', 'node', 'origin', 'load']) f[`${key}_us`] = perRequest(s, key);
+      f.total_us = f.runner_us + f.proxy_us + f.node_us + f.origin_us + f.load_us;
       return [name, f];
     }));
     const b = figures.baseline;
@@ -139,7 +157,9 @@ async function main() {
       total: round(figures[name].total_us / b.total_us, 3),
       cpu_throughput_ratio: round(b.total_us / figures[name].total_us, 3),
     }]));
-    const guardCall = Object.fromEntries(['runner', 'proxy', 'node'].map((key) => [`${key}_us`, round((figures.strict[`${key}_us`] - figures.lease[`${key}_us`]) / 2)]));
+    const guardCall = figures.strict && figures.lease
+      ? Object.fromEntries(['runner', 'proxy', 'node'].map((key) => [`${key}_us`, round((figures.strict[`${key}_us`] - figures.lease[`${key}_us`]) / 2)]))
+      : null;
     const result = {
       at: new Date().toISOString(),
       config: CONFIG,
@@ -149,15 +169,15 @@ async function main() {
       reproduce: 'make bench-cpu',
     };
     writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-    const rows = [['target', 'req/s (median slice)', 'runner µs', 'proxy µs', 'node µs', 'origin µs', 'total µs', 'runner / baseline', 'baseline total / total']];
+    const rows = [['target', 'req/s (median slice)', 'runner µs', 'proxy µs', 'node µs', 'origin µs', 'load µs', 'total µs', 'runner / baseline', 'baseline total / total']];
     for (const name of names) {
       const f = figures[name];
       const r = ratios[name];
-      rows.push([name, f.rps_median_slice, f.runner_us, f.proxy_us, f.node_us, f.origin_us, f.total_us, r ? r.runner : 1, r ? r.cpu_throughput_ratio : 1]);
+      rows.push([name, f.rps_median_slice, f.runner_us, f.proxy_us, f.node_us, f.origin_us, f.load_us, f.total_us, r ? r.runner : 1, r ? r.cpu_throughput_ratio : 1]);
     }
     const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => String(row[c]).length)));
     for (const row of rows) console.log(row.map((cell, c) => String(cell).padEnd(widths[c])).join('  '));
-    console.log(`one guard call (strict minus windows only, halved): runner ${guardCall.runner_us} µs, proxy ${guardCall.proxy_us} µs, node ${guardCall.node_us} µs`);
+    if (guardCall) console.log(`one guard call (strict minus windows only, halved): runner ${guardCall.runner_us} µs, proxy ${guardCall.proxy_us} µs, node ${guardCall.node_us} µs`);
     console.log(`Written to bench/cpu.json. CPU per request of each process; 'baseline total / total' is the throughput ratio the CPU alone allows.`);
   } finally {
     await stopAll();
