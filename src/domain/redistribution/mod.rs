@@ -10,4 +10,5 @@ pub mod recipient;
 pub mod rewrite;
 pub mod shape;
 pub mod stream;
+pub mod whole_body;
 pub mod words;

@@ -16,6 +16,7 @@ use crate::domain::redistribution::recipient::Mode;
 use crate::domain::redistribution::rewrite::{self, Filtered};
 use crate::domain::http::rate_headers;
 use crate::domain::redistribution::items::{self, Reading, Unshaped};
+use crate::domain::redistribution::whole_body;
 use crate::edge::log;
 
 /// What the response may carry for a recipient: its form and how many items are reserved.
@@ -33,6 +34,13 @@ impl Constraint {
             allowance: allowance.map_or(0, |a| a.ids),
         })
     }
+}
+
+/// What the delivery of a response to this grant will do with its body, as the call to the origin
+/// is told before it is made (`origin.js`).
+#[must_use]
+pub fn whole_body(grant: &Grant) -> whole_body::Delivery {
+    whole_body::Delivery { page: !grant.stream, recipient: grant.delivery.is_some(), capped: grant.metering.capped }
 }
 
 /// Ids of one response the ledger tracks for its distinct count. A page of the API holds at most
@@ -67,7 +75,8 @@ impl Shipment {
 /// The response to send and what it delivers.
 ///
 /// A body that is neither counted nor filtered streams through without entering wasm; one that
-/// is counted but not rewritten is read once and sent on as the runtime's own buffer.
+/// is counted but not rewritten is read once and sent on as the runtime's own buffer. `read` is
+/// the body when the call to the origin read it already (`whole_body::Delivery::reads`).
 ///
 /// # Errors
 /// [`Problem::OriginResponseUnfilterable`] when a recipient's response cannot be filtered:
@@ -75,6 +84,7 @@ impl Shipment {
 /// under a monthly cap does not have the endpoint's shape: nothing leaves uncounted.
 pub async fn deliver(
     response: web_sys::Response,
+    read: Option<ArrayBuffer>,
     quotas: &[Quota],
     constraint: Option<Constraint>,
     grant: &Grant,
@@ -101,9 +111,12 @@ pub async fn deliver(
             .map_err(|_| Problem::OriginUnreachable)
     };
     let stream_through = || {
-        web_sys::Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), origin_init)
-            .map(|out| (with_headers(out), Shipment::streamed(length.clone())))
-            .map_err(|_| Problem::OriginUnreachable)
+        // A body read already is no longer the response's to pass on: its bytes are.
+        let out = match &read {
+            Some(buffer) => web_sys::Response::new_with_opt_buffer_source_and_init(Some(buffer), origin_init),
+            None => web_sys::Response::new_with_opt_readable_stream_and_init(response.body().as_ref(), origin_init),
+        };
+        out.map(|out| (with_headers(out), Shipment::streamed(length.clone()))).map_err(|_| Problem::OriginUnreachable)
     };
 
     if let Some(constraint) = constraint {
@@ -112,7 +125,7 @@ pub async fn deliver(
             // checked, so it does not leave.
             return if success { Err(Problem::OriginResponseUnfilterable) } else { stream_through() };
         }
-        let (buffer, body) = read_body(&response).await?;
+        let (buffer, body) = read_body(&response, read.clone()).await?;
         let filtered = rewrite::filter(&body, shape, constraint.mode, constraint.allowance)
             .map_err(|_| Problem::OriginResponseUnfilterable)?;
         let delivered = filtered.items();
@@ -130,7 +143,7 @@ pub async fn deliver(
         if !json && response.body().is_none() {
             return stream_through();
         }
-        let (buffer, body) = read_body(&response).await?;
+        let (buffer, body) = read_body(&response, read.clone()).await?;
         let reading = match items::meter(&body, metering) {
             Ok(reading) => reading,
             Err(unshaped) => {
@@ -164,14 +177,16 @@ pub fn with_rate_headers(out: web_sys::Response, quotas: &[Quota], now: UnixMill
     out
 }
 
-/// The whole body: the runtime's buffer, and a copy in wasm to read.
-async fn read_body(response: &web_sys::Response) -> Result<(ArrayBuffer, Vec<u8>), Problem> {
-    let promise = response.array_buffer().map_err(|_| Problem::OriginUnreachable)?;
-    let buffer: ArrayBuffer = JsFuture::from(promise)
-        .await
-        .ok()
-        .and_then(|b| b.dyn_into().ok())
-        .ok_or(Problem::OriginUnreachable)?;
+/// The whole body: the runtime's buffer (`read`, if the call to the origin read it already), and a
+/// copy in wasm to read.
+async fn read_body(response: &web_sys::Response, read: Option<ArrayBuffer>) -> Result<(ArrayBuffer, Vec<u8>), Problem> {
+    let buffer = match read {
+        Some(buffer) => buffer,
+        None => {
+            let promise = response.array_buffer().map_err(|_| Problem::OriginUnreachable)?;
+            JsFuture::from(promise).await.ok().and_then(|b| b.dyn_into().ok()).ok_or(Problem::OriginUnreachable)?
+        }
+    };
     let body = Uint8Array::new(&buffer).to_vec();
     Ok((buffer, body))
 }

@@ -69,14 +69,14 @@ pub async fn handle(req: web_sys::Request, url: &str, env: Env, ctx: Context) ->
     let constraint = Constraint::of(&admitted.grant, granted.allowance.as_ref());
     let delivered = match origin::forward(&incoming, &admitted.grant, &settings, now).await {
         // A stream: its lines are passed on, metered and recorded as they arrive.
-        Ok(response) if admitted.grant.stream => match stream::open(response, &granted.quotas, constraint, &admitted.grant, now).await {
+        Ok((response, _)) if admitted.grant.stream => match stream::open(response, &granted.quotas, constraint, &admitted.grant, now).await {
             Opened::Stream(response, pump) => {
                 record::streaming(&guard, &admitted, granted, pump, &settings);
                 return response;
             }
             Opened::Page(delivered) => delivered,
         },
-        Ok(response) => delivery::deliver(response, &granted.quotas, constraint, &admitted.grant, now).await,
+        Ok((response, read)) => delivery::deliver(response, read, &granted.quotas, constraint, &admitted.grant, now).await,
         Err(problem) => Err(problem),
     };
     let (response, shipment) = delivered.unwrap_or_else(|problem| (respond::problem(&problem, errors), Shipment::default()));

@@ -2,15 +2,18 @@
 //!
 //! Works on the runtime's own request and response objects: the body goes from the client to the
 //! origin without entering wasm, and the headers are copied, dropped and set inside the runtime,
-//! in one call (`origin.js`).
+//! in one call (`origin.js`). A response body the delivery will read whole is read in that same
+//! call, so the request waits once for both.
 
 use serde_json::json;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
-use worker::js_sys::{self, Promise};
+use worker::js_sys::{self, Array, ArrayBuffer, Promise};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
+use super::delivery;
 use super::request::Incoming;
 use crate::edge::log;
 use crate::domain::time::clock::UnixMillis;
@@ -19,9 +22,21 @@ use crate::domain::http::header_text;
 use crate::domain::access::decision::Grant;
 use crate::domain::http::namespace::{forwards_to_origin, FORWARDED_FOR};
 use crate::domain::http::problem::Problem;
+use crate::domain::redistribution::whole_body;
 use crate::domain::settings::Settings;
 
-pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, now: UnixMillis) -> Result<web_sys::Response, Problem> {
+/// The origin's response, and its body when the delivery reads it whole
+/// (`whole_body::Delivery::reads`).
+///
+/// # Errors
+/// [`Problem::OriginTimeout`] when no response head came within the time limit,
+/// [`Problem::OriginUnreachable`] when the call or the body's read failed.
+pub async fn forward(
+    incoming: &Incoming,
+    grant: &Grant,
+    settings: &Settings,
+    now: UnixMillis,
+) -> Result<(web_sys::Response, Option<ArrayBuffer>), Problem> {
     let path_and_query = incoming.target();
     let client = incoming.client();
     let signed = context::header_value(
@@ -40,12 +55,19 @@ pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, no
     let set = header_text::join([(context::HEADER, signed.as_str())].into_iter().chain(forwarded_for.as_deref().map(|ip| (FORWARDED_FOR, ip))));
     let target = format!("{}{path_and_query}", settings.origin_url);
     let timeout_ms = u32::try_from(settings.origin_timeout_ms).unwrap_or(u32::MAX);
-    let sent = forward_in_runtime(&target, &incoming.method, &incoming.raw_headers(), &drop, &set, incoming.body(), timeout_ms);
+    let delivery = delivery::whole_body(grant).bits();
+    let sent = READS.with(|reads| {
+        forward_in_runtime(&target, &incoming.method, &incoming.raw_headers(), &drop, &set, incoming.body(), timeout_ms, reads, delivery)
+    });
     match JsFuture::from(sent).await {
-        Ok(response) => response.dyn_into::<web_sys::Response>().map_err(|e| {
-            log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
-            Problem::OriginUnreachable
-        }),
+        Ok(answer) => {
+            let answer = Array::from(&answer);
+            let read = answer.get(1).dyn_into::<ArrayBuffer>().ok();
+            answer.get(0).dyn_into::<web_sys::Response>().map(|response| (response, read)).map_err(|e| {
+                log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
+                Problem::OriginUnreachable
+            })
+        }
         Err(e) if e.as_string().as_deref() == Some(TIMED_OUT) => {
             log::event("warn", "origin_timeout", json!({ "account": grant.account.as_str(), "timeout_ms": settings.origin_timeout_ms }));
             Err(Problem::OriginTimeout)
@@ -60,10 +82,19 @@ pub async fn forward(incoming: &Incoming, grant: &Grant, settings: &Settings, no
 /// What `origin.js` rejects with when its timer aborted the fetch.
 const TIMED_OUT: &str = "timed out";
 
+/// The runtime's handle on `whole_body::Delivery::reads`, made once per isolate.
+type Reads = Closure<dyn Fn(u16, Option<String>, bool, u8) -> bool>;
+
+thread_local! {
+    static READS: Reads = Closure::new(|status: u16, content_type: Option<String>, has_body: bool, delivery: u8| {
+        whole_body::Delivery::from_bits(delivery).reads(status, content_type.as_deref(), has_body)
+    });
+}
+
 #[wasm_bindgen(module = "/src/edge/api/origin.js")]
 extern "C" {
-    /// Copies the client's headers, drops and sets as told, and fetches within the time limit
-    /// (see `origin.js`).
+    /// Copies the client's headers, drops and sets as told, fetches within the time limit, and
+    /// reads the body if `reads` says the delivery will (see `origin.js`): `[response, body]`.
     #[wasm_bindgen(js_name = forward)]
     fn forward_in_runtime(
         url: &str,
@@ -73,6 +104,8 @@ extern "C" {
         set: &str,
         body: Option<web_sys::ReadableStream>,
         timeout_ms: u32,
+        reads: &Reads,
+        delivery: u8,
     ) -> Promise;
 }
 

@@ -130,7 +130,7 @@ pub async fn open(response: web_sys::Response, quotas: &[Quota], constraint: Opt
     let status = response.status();
     let body = response.body().filter(|_| (200..300).contains(&status) && status != 206);
     let Some(body) = body else {
-        return Opened::Page(delivery::deliver(response, quotas, constraint, grant, now).await);
+        return Opened::Page(delivery::deliver(response, None, quotas, constraint, grant, now).await);
     };
     let origin_init: &ResponseInit = response.unchecked_ref();
     let opened = (|| {
