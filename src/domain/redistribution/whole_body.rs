@@ -1,7 +1,7 @@
 //! Whether the delivery of an origin's response reads its whole body, decided from the head alone:
 //! the call to the origin (`src/edge/api/origin.js`) asks before the body is read, so that the
-//! request waits once for the response and its body. The delivery (`src/edge/api/delivery.rs`)
-//! branches the same way.
+//! request waits once for the response and its body. The delivery (`src/edge/api/delivery.rs`) asks
+//! the same question of a page when it decides what to read.
 
 use crate::domain::redistribution::items;
 

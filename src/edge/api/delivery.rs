@@ -137,12 +137,10 @@ pub async fn deliver(
         return Ok((out, Shipment::of(Reading { items: delivered, ids }, sent.len())));
     }
 
-    if success && (json || metering.capped) {
-        // Under a cap a success that is not JSON is read too: it may carry data, and it is only
-        // passed on if it is empty.
-        if !json && response.body().is_none() {
-            return stream_through();
-        }
+    // A success that is JSON is read; under a cap one that is not JSON is read too, if it has a
+    // body: it may carry data, and it is only passed on if it is empty.
+    let page = whole_body::Delivery { page: true, recipient: false, capped: metering.capped };
+    if page.reads(status, content_type.as_deref(), response.body().is_some()) {
         let (buffer, body) = read_body(&response, read.clone()).await?;
         let reading = match items::meter(&body, metering) {
             Ok(reading) => reading,

@@ -61,7 +61,7 @@ pub async fn forward(
     });
     match JsFuture::from(sent).await {
         Ok(answer) => {
-            let answer = Array::from(&answer);
+            let answer: Array = answer.unchecked_into();
             let read = answer.get(1).dyn_into::<ArrayBuffer>().ok();
             answer.get(0).dyn_into::<web_sys::Response>().map(|response| (response, read)).map_err(|e| {
                 log::event("warn", "origin_unreachable", json!({ "account": grant.account.as_str(), "error": describe(&e) }));
