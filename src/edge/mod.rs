@@ -24,26 +24,16 @@ mod random;
 #[cfg(feature = "enforcer")]
 mod settings;
 
+#[cfg(all(feature = "control", not(feature = "enforcer")))]
 use worker::{event, web_sys, Context, Env, Result};
 
+#[cfg(all(feature = "control", not(feature = "enforcer")))]
 use crate::domain::http::own_paths;
+#[cfg(all(feature = "control", not(feature = "enforcer")))]
 use crate::domain::http::request_shape::split_url;
 
-/// The runtime's request as it is: the hot path reads only what it needs of it.
-#[cfg(feature = "enforcer")]
-#[event(fetch)]
-pub async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let url = req.url();
-    let path = split_url(&url).map_or("", |(path, _)| path);
-    if own_paths::is_admin(path) {
-        return Ok(forward::admin(req, &env).await);
-    }
-    if own_paths::is_console(path) {
-        return Ok(forward::console(req, &env).await);
-    }
-    metrics::request();
-    Ok(api::handle(req, &url, env, ctx).await)
-}
+// The enforcer's request path is `api::entry::RequestPath`, which the runtime drives from
+// `src/edge/entry.mjs`.
 
 /// The control plane answers the admin API only; everything else is not its.
 #[cfg(all(feature = "control", not(feature = "enforcer")))]

@@ -7,8 +7,8 @@
 // runtime's own error.
 //
 // When the delivery will read the whole body (wasm decides, from the head: `reads`), it is read
-// here too, so that wasm waits once for the response and its body rather than twice: each wait on
-// a promise from wasm costs a wake-up and a poll of the request's future.
+// here too, so that the request waits once for the response and its body rather than twice. The
+// entry (src/edge/entry.mjs) does that wait, and hands what it got back to wasm.
 
 export const TIMED_OUT = 'timed out';
 

@@ -3,14 +3,14 @@
 //! Works on the runtime's own request and response objects: the body goes from the client to the
 //! origin without entering wasm, and the headers are copied, dropped and set inside the runtime,
 //! in one call (`origin.js`). A response body the delivery will read whole is read in that same
-//! call, so the request waits once for both.
+//! call, so the request waits once for both, and it waits in the runtime (`src/edge/entry.mjs`),
+//! not in wasm.
 
 use serde_json::json;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use worker::js_sys::{self, Array, ArrayBuffer, Promise};
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use super::delivery;
@@ -25,18 +25,13 @@ use crate::domain::http::problem::Problem;
 use crate::domain::redistribution::whole_body;
 use crate::domain::settings::Settings;
 
-/// The origin's response, and its body when the delivery reads it whole
-/// (`whole_body::Delivery::reads`).
+/// Starts the call to the origin: the promise of its response, and of its body when the delivery
+/// reads it whole (`whole_body::Delivery::reads`). The request waits for it in the runtime, and
+/// hands what it got to [`received`].
 ///
 /// # Errors
-/// [`Problem::OriginTimeout`] when no response head came within the time limit,
-/// [`Problem::OriginUnreachable`] when the call or the body's read failed.
-pub async fn forward(
-    incoming: &Incoming,
-    grant: &Grant,
-    settings: &Settings,
-    now: UnixMillis,
-) -> Result<(web_sys::Response, Option<ArrayBuffer>), Problem> {
+/// [`Problem::EntitlementUnavailable`] when the signed context cannot be made.
+pub fn send(incoming: &Incoming, grant: &Grant, settings: &Settings, now: UnixMillis) -> Result<Promise, Problem> {
     let path_and_query = incoming.target();
     let client = incoming.client();
     let signed = context::header_value(
@@ -56,10 +51,19 @@ pub async fn forward(
     let target = format!("{}{path_and_query}", settings.origin_url);
     let timeout_ms = u32::try_from(settings.origin_timeout_ms).unwrap_or(u32::MAX);
     let delivery = delivery::whole_body(grant).bits();
-    let sent = READS.with(|reads| {
+    Ok(READS.with(|reads| {
         forward_in_runtime(&target, &incoming.method, &incoming.raw_headers(), &drop, &set, incoming.body(), timeout_ms, reads, delivery)
-    });
-    match JsFuture::from(sent).await {
+    }))
+}
+
+/// What the call to the origin came to: `Ok` with what the promise of [`send`] resolved to, `Err`
+/// with what it rejected with. The origin's response, and its body if it was read.
+///
+/// # Errors
+/// [`Problem::OriginTimeout`] when no response head came within the time limit,
+/// [`Problem::OriginUnreachable`] when the call or the body's read failed.
+pub fn received(answer: Result<JsValue, JsValue>, grant: &Grant, settings: &Settings) -> Result<(web_sys::Response, Option<ArrayBuffer>), Problem> {
+    match answer {
         Ok(answer) => {
             let answer: Array = answer.unchecked_into();
             let read = answer.get(1).dyn_into::<ArrayBuffer>().ok();
