@@ -14,7 +14,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { kvEntries } from '../demo/seed.mjs';
-import { ROOT, newToken, startStack } from './harness.mjs';
+import { ROOT, clearOfWindowEnd, newToken, startStack } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -113,6 +113,8 @@ function dayDigest(rows) {
 
 describe('monthly statement', () => {
   test('reconciles exactly with the origin, the ledger and an amount computed independently', async () => {
+    // The search limit's window is the clock's quarter of an hour: its 3 count in one.
+    await clearOfWindowEnd(900_000, 10_000);
     await stack.resetOrigin();
     const calls = [
       ['bill-one', 'search', '/2/tweets/search/recent?query=bills&max_results=10', 200],
@@ -210,6 +212,8 @@ describe('monthly statement', () => {
   });
 
   test("a stock client reads the customer's own usage: the numbers the statement bills", async () => {
+    // The usage endpoint's window is the clock's quarter of an hour: its 50 count in one.
+    await clearOfWindowEnd(900_000, 10_000);
     const origin = await stack.originStats();
     const statement = (await admin('GET', 'accounts/billco/statement')).json;
     const agent = new http.Agent({ keepAlive: false });

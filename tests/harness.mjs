@@ -29,6 +29,17 @@ export function newToken() {
 
 export { tokenHash };
 
+/**
+ * Limits' windows are aligned to the clock (a window of 60 s is the clock's minute). A test that
+ * counts requests against a limit calls this first: if fewer than `marginMs` are left of the
+ * current window of `windowMs`, it waits until the next one has begun, so that every request it
+ * counts falls in one window.
+ */
+export async function clearOfWindowEnd(windowMs, marginMs) {
+  const left = windowMs - (Date.now() % windowMs);
+  if (left < marginMs) await new Promise((resolve) => setTimeout(resolve, left + 250));
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
