@@ -3,6 +3,7 @@
 //! request waits once for the response and its body. The delivery (`src/edge/api/delivery.rs`) asks
 //! the same question of a page when it decides what to read.
 
+use crate::domain::access::decision::Grant;
 use crate::domain::redistribution::items;
 
 /// What the delivery will do with a response, known before the call to the origin.
@@ -17,6 +18,12 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// What the delivery of a response to this grant does with its body.
+    #[must_use]
+    pub fn of(grant: &Grant) -> Self {
+        Self { page: !grant.stream, recipient: grant.delivery.is_some(), capped: grant.metering.capped }
+    }
+
     /// The delivery as one number, for the runtime.
     #[must_use]
     pub fn bits(self) -> u8 {
@@ -54,6 +61,29 @@ mod tests {
 
     fn page(recipient: bool, capped: bool) -> Delivery {
         Delivery { page: true, recipient, capped }
+    }
+
+    #[test]
+    fn a_grant_says_what_its_delivery_does() {
+        use crate::domain::access::id::Id;
+        use crate::domain::redistribution::items::Metering;
+        use crate::domain::redistribution::recipient::{self, Mode};
+        let id = |s: &str| Id::new(s).unwrap();
+        let mut grant = Grant {
+            account: id("acme"),
+            app: id("acme-search"),
+            plan: id("pro"),
+            group: id("lookup"),
+            stream: false,
+            metering: Metering::default(),
+            delivery: None,
+        };
+        assert_eq!(Delivery::of(&grant), page(false, false));
+        grant.metering.capped = true;
+        grant.delivery = Some(recipient::Delivery { recipient: id("client"), entity: id("e"), mode: Mode::IdsOnly, ids_cap_30d: 10 });
+        assert_eq!(Delivery::of(&grant), page(true, true));
+        grant.stream = true;
+        assert_eq!(Delivery::of(&grant), Delivery { page: false, recipient: true, capped: true });
     }
 
     #[test]

@@ -36,13 +36,6 @@ impl Constraint {
     }
 }
 
-/// What the delivery of a response to this grant will do with its body, as the call to the origin
-/// is told before it is made (`origin.js`).
-#[must_use]
-pub fn whole_body(grant: &Grant) -> whole_body::Delivery {
-    whole_body::Delivery { page: !grant.stream, recipient: grant.delivery.is_some(), capped: grant.metering.capped }
-}
-
 /// Ids of one response the ledger tracks for its distinct count. A page of the API holds at most
 /// 100; past this many, the rest are counted as distinct without being stored (never undercounted).
 pub const MAX_TRACKED_IDS: usize = 1000;

@@ -13,7 +13,6 @@ use worker::js_sys::{self, Array, ArrayBuffer, Promise};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::web_sys;
 
-use super::delivery;
 use super::request::Incoming;
 use crate::edge::log;
 use crate::domain::time::clock::UnixMillis;
@@ -50,7 +49,7 @@ pub fn send(incoming: &Incoming, grant: &Grant, settings: &Settings, now: UnixMi
     let set = header_text::join([(context::HEADER, signed.as_str())].into_iter().chain(forwarded_for.as_deref().map(|ip| (FORWARDED_FOR, ip))));
     let target = format!("{}{path_and_query}", settings.origin_url);
     let timeout_ms = u32::try_from(settings.origin_timeout_ms).unwrap_or(u32::MAX);
-    let delivery = delivery::whole_body(grant).bits();
+    let delivery = whole_body::Delivery::of(grant).bits();
     Ok(READS.with(|reads| {
         forward_in_runtime(&target, &incoming.method, &incoming.raw_headers(), &drop, &set, incoming.body(), timeout_ms, reads, delivery)
     }))
