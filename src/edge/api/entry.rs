@@ -2,7 +2,8 @@
 //! at once, twice a request; the one wait of an admitted request, for the origin, is the
 //! runtime's own `await`, not a wasm future's.
 //!
-//! 1. [`RequestPath::begin`]: the request up to the call to the origin (`api::prepare`).
+//! 1. [`RequestPath::begin`]: the neighbours' own paths passed on (`forward`); any other request
+//!    up to the call to the origin (`api::prepare`).
 //! 2. The runtime waits for the call.
 //! 3. [`RequestPath::finish`]: delivery and record (`api::finish`).
 //!
@@ -20,6 +21,9 @@ use worker::wasm_bindgen_futures::future_to_promise;
 use worker::{web_sys, worker_sys, Context, Env};
 
 use super::{finish, prepare, Step, Ticket};
+use crate::domain::http::own_paths;
+use crate::domain::http::request_shape::split_url;
+use crate::edge::{forward, metrics};
 
 /// The enforcer's request path, for the runtime.
 #[wasm_bindgen]
@@ -27,12 +31,21 @@ pub struct RequestPath;
 
 #[wasm_bindgen]
 impl RequestPath {
-    /// The request up to the call to the origin: a `Response` (answered without the origin),
-    /// `[ticket, call]` (the call under way, to be waited for and handed to [`Self::finish`]), or a
-    /// promise of either.
+    /// The request up to the call to the origin: a `Response` (answered without the origin, or
+    /// by a neighbour for its own paths), `[ticket, call]` (the call under way, to be waited for
+    /// and handed to [`Self::finish`]), or a promise of either.
     pub fn begin(req: web_sys::Request, env: Env, ctx: worker_sys::Context) -> JsValue {
         now_or_later(async move {
-            match prepare(req, env, Context::new(ctx)).await {
+            let url = req.url();
+            let path = split_url(&url).map_or("", |(path, _)| path);
+            if own_paths::is_admin(path) {
+                return forward::admin(req, &env).await.into();
+            }
+            if own_paths::is_console(path) {
+                return forward::console(req, &env).await.into();
+            }
+            metrics::request();
+            match prepare(req, &url, env, Context::new(ctx)).await {
                 Step::Answered(response) => response.into(),
                 Step::Sent(ticket, call) => Array::of2(&JsValue::from(*ticket), &call).into(),
             }

@@ -34,11 +34,9 @@ use self::limit::Granted;
 use self::request::Incoming;
 use self::stream::Opened;
 use super::clock::EdgeClock;
-use super::{forward, log, metrics, settings};
+use super::{log, settings};
 use crate::domain::http::error_body::ErrorBody;
-use crate::domain::http::own_paths;
 use crate::domain::http::problem::Problem;
-use crate::domain::http::request_shape::split_url;
 use crate::domain::settings::Settings;
 use crate::domain::time::clock::{Clock, UnixMillis};
 
@@ -47,7 +45,7 @@ const FALLBACK_TYPE_BASE: &str = "https://api.example.com/2/problems/";
 
 /// Where a request stands when the call to the origin is to be waited for.
 pub enum Step {
-    /// Answered without the origin (or by a neighbour, for its own paths).
+    /// Answered without the origin.
     Answered(web_sys::Response),
     /// Sent to the origin: what the request needs to finish, and the call under way.
     Sent(Box<Ticket>, Promise),
@@ -65,18 +63,9 @@ pub struct Ticket {
     now: UnixMillis,
 }
 
-/// The request up to the call to the origin: routed (the neighbours' own paths are passed on),
-/// read, admitted and limited, and the call started.
-pub async fn prepare(req: web_sys::Request, env: Env, ctx: Context) -> Step {
-    let url = req.url();
-    let path = split_url(&url).map_or("", |(path, _)| path);
-    if own_paths::is_admin(path) {
-        return Step::Answered(forward::admin(req, &env).await);
-    }
-    if own_paths::is_console(path) {
-        return Step::Answered(forward::console(req, &env).await);
-    }
-    metrics::request();
+/// The request up to the call to the origin: read, admitted and limited, and the call started.
+/// `url` is `req.url()`, already read by the caller to route the request.
+pub async fn prepare(req: web_sys::Request, url: &str, env: Env, ctx: Context) -> Step {
     let now = EdgeClock.now();
     let settings = match settings::read(&env) {
         Ok(settings) => settings,
@@ -88,7 +77,7 @@ pub async fn prepare(req: web_sys::Request, env: Env, ctx: Context) -> Step {
     };
     let errors = respond::Errors { type_base: &settings.problem_type_base, body: &settings.error_body };
     // Read the request, once.
-    let incoming = match Incoming::read(req, &url) {
+    let incoming = match Incoming::read(req, url) {
         Ok(incoming) => incoming,
         Err(problem) => return Step::Answered(respond::problem(&problem, errors)),
     };
