@@ -3,8 +3,8 @@
 // pass-through baseline in `wrangler dev`, the process table read from /proc, and the processes
 // of one `wrangler dev` by role (the workerd running the workers, wrangler's proxy workerd, its
 // node) with their CPU time.
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 
@@ -45,14 +45,38 @@ export function stopGroup(child, ms = 5000) {
 }
 
 /**
+ * Builds the pass-through baseline in wasm (bench/baseline-wasm) with the enforcer's toolchain, as
+ * scripts/build.sh builds the enforcer, unless its build is newer than its sources.
+ */
+export function buildWasmBaseline() {
+  const crate = join(ROOT, 'bench/baseline-wasm');
+  const built = join(crate, 'build/index.js');
+  const sources = ['Cargo.toml', 'src/lib.rs'].map((f) => statSync(join(crate, f)).mtimeMs);
+  if (existsSync(built) && statSync(built).mtimeMs > Math.max(...sources)) return;
+  const env = {
+    ...process.env,
+    PATH: `${join(os.homedir(), '.cargo/bin')}:${process.env.PATH}`,
+    CARGO_TARGET_DIR: join(ROOT, 'bench/out/target'),
+    WASM_BINDGEN_BIN: process.env.WASM_BINDGEN_BIN || 'wasm-bindgen',
+    WASM_OPT_BIN: process.env.WASM_OPT_BIN || join(ROOT, 'node_modules/.bin/wasm-opt'),
+    ESBUILD_BIN: process.env.ESBUILD_BIN || join(ROOT, 'node_modules/.bin/esbuild'),
+  };
+  const run = spawnSync('worker-build', ['--release', '--out-dir', 'build', '.'], { cwd: crate, env, encoding: 'utf8', timeout: 15 * 60_000 });
+  if (run.status !== 0) throw new Error(`building bench/baseline-wasm failed:\n${(run.stdout || '') + (run.stderr || '') || run.error}`);
+}
+
+/**
  * The pass-through baseline (bench/baseline) in `wrangler dev`, from a temporary copy, with the
- * same flags as the Tollgate stack (tests/harness.mjs), logging included. The child is kept in
+ * same flags as the Tollgate stack (tests/harness.mjs), logging included; with `wasm`, the same
+ * in Rust (bench/baseline-wasm, built first by buildWasmBaseline). The child is kept in
  * `children` while it runs, for a run's signal handler to stop.
  */
-export async function startBaseline({ originUrl, signingKey, children }) {
+export async function startBaseline({ originUrl, signingKey, children, wasm = false }) {
   const dir = mkdtempSync(join(os.tmpdir(), 'tollgate-bench-baseline-'));
-  copyFileSync(join(ROOT, 'bench/baseline/worker.mjs'), join(dir, 'worker.mjs'));
-  copyFileSync(join(ROOT, 'bench/baseline/wrangler.toml'), join(dir, 'wrangler.toml'));
+  const source = join(ROOT, wasm ? 'bench/baseline-wasm' : 'bench/baseline');
+  copyFileSync(join(source, 'worker.mjs'), join(dir, 'worker.mjs'));
+  copyFileSync(join(source, 'wrangler.toml'), join(dir, 'wrangler.toml'));
+  if (wasm) cpSync(join(source, 'build'), join(dir, 'build'), { recursive: true });
   const port = await freePort();
   const inspector = await freePort();
   const args = ['dev', '--config', join(dir, 'wrangler.toml'), '--ip', '127.0.0.1', '--port', String(port),

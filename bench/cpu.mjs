@@ -16,19 +16,22 @@
 //   load     this process: the load generator, the same closed loop for every target.
 //
 // Targets: the API plan in lease mode, windows only in lease mode and in strict mode (the plans of
-// `make bench`, seeded here), and the baseline. Strict mode makes two guard calls a request and
+// `make bench`, seeded here), the baseline, and the same pass-through written in Rust and built
+// with the enforcer's toolchain (bench/baseline-wasm, `baseline_wasm`: what being a wasm worker
+// costs by itself, built here before the run). Strict mode makes two guard calls a request and
 // lease mode about one in fifty, so the strict figures minus the windows-only ones, halved, are
 // what one guard call costs each process.
 //
 // Knobs (environment): BENCH_CPU_SLICES (12 per target), BENCH_CPU_SLICE_SECONDS (2),
 // BENCH_CONCURRENCY (16), BENCH_NETWORK_INSPECTION (off, as in `make bench`), BENCH_CPU_TARGETS
-// (api,lease,strict,baseline; the baseline is always measured). Writes bench/cpu.json. Every child process is started here, in its own
-// process group, and stopped by its pid.
+// (api,lease,strict,baseline_wasm,baseline; the baseline is always measured). Writes
+// bench/cpu.json. Every child process is started here, in its own process group, and stopped by
+// its pid.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ROOT, newToken, startStack, tokenHash } from '../tests/harness.mjs';
-import { cpuMsOf, descendants, knob, networkInspection, onOffKnob, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
+import { buildWasmBaseline, cpuMsOf, descendants, knob, networkInspection, onOffKnob, processTable, rolesOf, startBaseline, stopGroup, wranglerOn } from './common.mjs';
 import { runLoad } from './load.mjs';
 
 const RESULTS = join(ROOT, 'bench/cpu.json');
@@ -38,11 +41,11 @@ const CONFIG = {
   slice_seconds: knob('BENCH_CPU_SLICE_SECONDS', 2, 1, 30),
   concurrency: knob('BENCH_CONCURRENCY', 16, 1, 256),
   network_inspection: onOffKnob('BENCH_NETWORK_INSPECTION', 'off'),
-  targets: targetsKnob(process.env.BENCH_CPU_TARGETS || 'api,lease,strict,baseline'),
+  targets: targetsKnob(process.env.BENCH_CPU_TARGETS || 'api,lease,strict,baseline_wasm,baseline'),
 };
 /** The targets to measure, in the order given; the baseline is always among them. */
 function targetsKnob(raw) {
-  const known = ['api', 'lease', 'strict', 'baseline'];
+  const known = ['api', 'lease', 'strict', 'baseline_wasm', 'baseline'];
   const names = raw.split(',').map((x) => x.trim()).filter(Boolean);
   const unknown = names.filter((x) => !known.includes(x));
   if (unknown.length > 0) throw new Error(`BENCH_CPU_TARGETS: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
@@ -88,7 +91,8 @@ async function main() {
   const seed = seeded();
   let stack;
   let baseline;
-  const stopAll = async () => { await Promise.allSettled([baseline?.stop(), stack?.stop(), ...[...children].map((c) => stopGroup(c))]); };
+  let wasmBaseline;
+  const stopAll = async () => { await Promise.allSettled([baseline?.stop(), wasmBaseline?.stop(), stack?.stop(), ...[...children].map((c) => stopGroup(c))]); };
   const onSignal = async (sig) => { say(`${sig}: stopping what this run started`); await stopAll(); process.exit(130); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -97,14 +101,20 @@ async function main() {
     stack = await startStack({ entries: seed.entries });
     say('starting the pass-through baseline (wrangler dev) in front of the same origin');
     baseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children });
+    if (CONFIG.targets.includes('baseline_wasm')) {
+      say('building and starting the same pass-through in wasm (bench/baseline-wasm)');
+      buildWasmBaseline();
+      wasmBaseline = await startBaseline({ originUrl: stack.originUrl, signingKey: stack.signingKey, children, wasm: true });
+    }
     // As in `make bench`: the runtime's network inspection off on both sides, unless asked for.
     const inspect = CONFIG.network_inspection === 'on';
-    await Promise.all([networkInspection(stack.inspectorPort, inspect), networkInspection(baseline.inspectorPort, inspect)]);
-    say(`network inspection ${CONFIG.network_inspection} on both sides`);
+    await Promise.all([stack, baseline, wasmBaseline].filter(Boolean).map((side) => networkInspection(side.inspectorPort, inspect)));
+    say(`network inspection ${CONFIG.network_inspection} on every side`);
     const tollgatePort = Number(new URL(stack.base).port);
     const table = processTable();
     const originPid = descendants(process.pid, table).find((pid) => table.get(pid).cmdline.includes('demo/origin.mjs'));
     const sides = { tollgate: rolesOf(wranglerOn(tollgatePort), tollgatePort), baseline: rolesOf(baseline.pid, baseline.port) };
+    if (wasmBaseline) sides.baseline_wasm = rolesOf(wasmBaseline.pid, wasmBaseline.port);
     const headers = (token) => ({ authorization: `Bearer ${token}`, accept: 'application/json' });
     const targets = {
       api: { side: 'tollgate', url: `${stack.base}/2/tweets/20`, headers: { ...headers(seed.tokens.api), 'x-tollgate-recipient': RECIPIENT } },
@@ -112,6 +122,7 @@ async function main() {
       strict: { side: 'tollgate', url: `${stack.base}/2/tweets/20`, headers: headers(seed.tokens.strict) },
       baseline: { side: 'baseline', url: `${baseline.base}/2/tweets/20`, headers: headers(seed.tokens.lease) },
     };
+    if (wasmBaseline) targets.baseline_wasm = { side: 'baseline_wasm', url: `${wasmBaseline.base}/2/tweets/20`, headers: headers(seed.tokens.lease) };
     // Every request asks for another post, as in `make bench`.
     let n = 0;
     const pathOf = () => `/2/tweets/${7 * (++n) + 1}`;
