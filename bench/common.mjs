@@ -4,7 +4,7 @@
 // of one `wrangler dev` by role (the workerd running the workers, wrangler's proxy workerd, its
 // node) with their CPU time.
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 
@@ -46,13 +46,11 @@ export function stopGroup(child, ms = 5000) {
 
 /**
  * Builds the pass-through baseline in wasm (bench/baseline-wasm) with the enforcer's toolchain, as
- * scripts/build.sh builds the enforcer, unless its build is newer than its sources.
+ * scripts/build.sh builds the enforcer (cargo rebuilds only what changed, Tollgate's core
+ * included).
  */
 export function buildWasmBaseline() {
   const crate = join(ROOT, 'bench/baseline-wasm');
-  const built = join(crate, 'build/index.js');
-  const sources = ['Cargo.toml', 'src/lib.rs'].map((f) => statSync(join(crate, f)).mtimeMs);
-  if (existsSync(built) && statSync(built).mtimeMs > Math.max(...sources)) return;
   const env = {
     ...process.env,
     PATH: `${join(os.homedir(), '.cargo/bin')}:${process.env.PATH}`,

@@ -1,15 +1,16 @@
 //! The pass-through baseline (bench/baseline/worker.mjs) in Rust: the request forwarded to the
-//! origin with the client's Authorization removed and the signed context header added, and
-//! nothing else. The same header as src/domain/context.rs builds, with a fixed account and app:
-//!
-//!   x-tollgate-context: v2;t=<unix seconds>;account=<id>;app=<id>;client=<address>;sig=<hex>
-//!   sig = HMAC-SHA256(key, "v2\n<t>\n<METHOD>\n<path?query>\n<account>\n<app>\n<client>")
+//! origin with the client's Authorization removed and the signed context header added (by
+//! Tollgate's own `domain::http::context`, for a fixed account and app), and nothing else.
 
 // worker-build's generated module reads the start-up state that `worker` exports.
 extern crate worker;
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use tollgate::domain::access::decision::Grant;
+use tollgate::domain::access::id::Id;
+use tollgate::domain::http::client_address::{ClientAddress, RUNTIME_HEADER};
+use tollgate::domain::http::context::{self, Signed};
+use tollgate::domain::redistribution::items::Metering;
+use tollgate::domain::time::clock::UnixMillis;
 use wasm_bindgen::prelude::*;
 use web_sys::{Headers, Request, RequestInit, RequestRedirect};
 use worker::js_sys::Promise;
@@ -33,16 +34,15 @@ impl PassThrough {
         let url = request.url();
         let authority = url.find("://").map_or(0, |i| i + 3);
         let path_and_query = url[authority..].find('/').map_or("/", |i| &url[authority + i..]);
-        let t = (date_now() / 1000.0).floor() as u64;
         let method = request.method();
         let headers = Headers::new_with_headers(&request.headers())?;
-        let client = headers.get("cf-connecting-ip")?.unwrap_or_else(|| "unknown".to_owned());
-        let message = format!("v2\n{t}\n{method}\n{path_and_query}\n{account}\n{app}\n{client}");
-        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).map_err(|_| JsValue::from_str("the signing key is unusable"))?;
-        mac.update(message.as_bytes());
-        let sig = hex(&mac.finalize().into_bytes());
+        let client = ClientAddress::from_runtime(headers.get(RUNTIME_HEADER)?.as_deref());
+        let grant = fixed_grant(account, app)?;
+        let now = UnixMillis(date_now() as u64);
+        let signed = context::header_value(key.as_bytes(), Signed { method: &method, path_and_query, grant: &grant, client, now })
+            .map_err(|e| JsValue::from_str(&e.to_string()))?;
         headers.delete("authorization")?;
-        headers.set("x-tollgate-context", &format!("v2;t={t};account={account};app={app};client={client};sig={sig}"))?;
+        headers.set(context::HEADER, &signed)?;
         let init = RequestInit::new();
         init.set_method(&method);
         init.set_headers(&headers);
@@ -54,12 +54,17 @@ impl PassThrough {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        text.push(DIGITS[usize::from(b >> 4)] as char);
-        text.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    text
+/// The account and app the baseline signs for (it knows no tokens); the rest of a grant is not
+/// signed.
+fn fixed_grant(account: &str, app: &str) -> Result<Grant, JsValue> {
+    let id = |text: &str| Id::new(text).map_err(|e| JsValue::from_str(&e.to_string()));
+    Ok(Grant {
+        account: id(account)?,
+        app: id(app)?,
+        plan: id("baseline")?,
+        group: id("baseline")?,
+        stream: false,
+        metering: Metering::default(),
+        delivery: None,
+    })
 }
